@@ -1,0 +1,410 @@
+"""The run store: one SQLite file (WAL mode) that every part of convlab shares.
+
+A run writes its config, per-epoch figures, first-layer filters, checkpoint,
+test predictions and misclassified digits here; the CLI, the TUI and the
+exporters only read. WAL lets a run in another process (or over SSH) write
+while the TUI reads, so runs from elsewhere appear live.
+
+Accuracies are stored in percent (99.23), as the book prints them.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import socket
+import sqlite3
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from convlab.errors import UserError
+
+STATUSES = ("running", "finished", "failed", "interrupted")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS groups (
+    id INTEGER PRIMARY KEY,
+    preset TEXT NOT NULL,
+    config TEXT NOT NULL,
+    repeats INTEGER NOT NULL,
+    ensemble INTEGER NOT NULL,
+    created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY,
+    group_id INTEGER REFERENCES groups(id),
+    member INTEGER NOT NULL DEFAULT 0,
+    kind TEXT NOT NULL DEFAULT 'train',
+    preset TEXT NOT NULL,
+    title TEXT NOT NULL DEFAULT '',
+    config TEXT NOT NULL,
+    seed INTEGER,
+    device TEXT,
+    versions TEXT,
+    host TEXT,
+    pid INTEGER,
+    started REAL,
+    ended REAL,
+    heartbeat REAL,
+    status TEXT NOT NULL,
+    epochs_planned INTEGER,
+    epochs_done INTEGER NOT NULL DEFAULT 0,
+    best_val REAL,
+    best_epoch INTEGER,
+    test_at_best REAL,
+    book_figure REAL,
+    progress TEXT,
+    members TEXT,
+    error TEXT
+);
+CREATE INDEX IF NOT EXISTS runs_group ON runs(group_id);
+CREATE TABLE IF NOT EXISTS epochs (
+    run_id INTEGER NOT NULL REFERENCES runs(id),
+    epoch INTEGER NOT NULL,
+    train_loss REAL,
+    val_acc REAL,
+    test_acc REAL,
+    seconds REAL,
+    eta REAL,
+    filters BLOB,
+    PRIMARY KEY (run_id, epoch)
+);
+CREATE TABLE IF NOT EXISTS mistakes (
+    run_id INTEGER NOT NULL REFERENCES runs(id),
+    idx INTEGER NOT NULL,
+    label INTEGER NOT NULL,
+    predicted INTEGER NOT NULL,
+    image BLOB NOT NULL,
+    PRIMARY KEY (run_id, idx)
+);
+CREATE TABLE IF NOT EXISTS predictions (
+    run_id INTEGER PRIMARY KEY REFERENCES runs(id),
+    test BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS checkpoints (
+    run_id INTEGER PRIMARY KEY REFERENCES runs(id),
+    epoch INTEGER NOT NULL,
+    state BLOB NOT NULL
+);
+"""
+
+
+def default_path(override: str | os.PathLike | None = None) -> Path:
+    """--store, else CONVLAB_STORE, else convlab.sqlite in the working directory."""
+    return Path(override or os.environ.get("CONVLAB_STORE") or "convlab.sqlite")
+
+
+def to_npy(array: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, array, allow_pickle=False)
+    return buf.getvalue()
+
+
+def from_npy(blob: bytes) -> np.ndarray:
+    return np.load(io.BytesIO(blob), allow_pickle=False)
+
+
+@dataclass
+class Run:
+    id: int
+    group_id: int | None
+    member: int
+    kind: str
+    preset: str
+    title: str
+    config: dict[str, Any]
+    seed: int | None
+    device: str | None
+    versions: dict[str, str]
+    host: str | None
+    pid: int | None
+    started: float | None
+    ended: float | None
+    heartbeat: float | None
+    status: str
+    epochs_planned: int | None
+    epochs_done: int
+    best_val: float | None
+    best_epoch: int | None
+    test_at_best: float | None
+    book_figure: float | None
+    progress: dict[str, Any] = field(default_factory=dict)
+    members: list[int] = field(default_factory=list)
+    error: str | None = None
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> "Run":
+        d = dict(row)
+        d["config"] = json.loads(d["config"])
+        d["versions"] = json.loads(d["versions"] or "{}")
+        d["progress"] = json.loads(d["progress"] or "{}")
+        d["members"] = json.loads(d["members"] or "[]")
+        return cls(**d)
+
+    @property
+    def spec(self):
+        from convlab.spec import spec_from_dict
+
+        return spec_from_dict(self.config)
+
+    @property
+    def data(self) -> str:
+        return self.config.get("train", {}).get("data", "")
+
+    @property
+    def duration(self) -> float | None:
+        if self.started is None:
+            return None
+        return (self.ended or self.heartbeat or time.time()) - self.started
+
+
+@dataclass
+class Epoch:
+    epoch: int
+    train_loss: float | None
+    val_acc: float | None
+    test_acc: float | None
+    seconds: float | None
+    eta: float | None
+
+
+@dataclass
+class Mistake:
+    index: int
+    label: int
+    predicted: int
+    image: np.ndarray  # (28, 28) uint8
+
+
+def library_versions() -> dict[str, str]:
+    import platform
+
+    import convlab
+
+    versions = {"python": platform.python_version(), "convlab": convlab.__version__, "numpy": np.__version__}
+    try:
+        import torch
+
+        versions["torch"] = torch.__version__
+        if torch.cuda.is_available():
+            versions["cuda"] = str(torch.version.cuda)
+    except ImportError:  # pragma: no cover - torch is a dependency
+        pass
+    return versions
+
+
+class Store:
+    def __init__(self, path: str | os.PathLike | None = None):
+        self.path = default_path(path)
+        if self.path.parent and not self.path.parent.exists():
+            raise UserError(f"{self.path}: its folder does not exist; create it or choose another --store")
+        try:
+            self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            self.db.row_factory = sqlite3.Row
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.executescript(SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise UserError(f"{self.path}: not a convlab store ({exc}); choose another --store") from None
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _tx(self):
+        return _Transaction(self.db)
+
+    def version(self) -> int:
+        """Changes whenever another connection commits: cheap polling for the TUI."""
+        return self.db.execute("PRAGMA data_version").fetchone()[0]
+
+    # ------------------------------------------------------------ writing
+
+    def create_group(self, spec) -> int:
+        with self._tx():
+            cur = self.db.execute(
+                "INSERT INTO groups (preset, config, repeats, ensemble, created) VALUES (?, ?, ?, ?, ?)",
+                (spec.name, json.dumps(spec.to_dict()), spec.train.repeats, spec.train.ensemble, time.time()),
+            )
+        return cur.lastrowid
+
+    def create_run(self, spec, *, group_id: int | None, member: int = 0, seed: int | None = None,
+                   device: str | None = None, kind: str = "train", members: list[int] | None = None,
+                   status: str = "running") -> int:
+        now = time.time()
+        with self._tx():
+            cur = self.db.execute(
+                """INSERT INTO runs (group_id, member, kind, preset, title, config, seed, device, versions,
+                   host, pid, started, heartbeat, status, epochs_planned, book_figure, members)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                (group_id, member, kind, spec.name, spec.title, json.dumps(spec.to_dict()), seed, device,
+                 json.dumps(library_versions()), socket.gethostname(), os.getpid(), now, now, status,
+                 spec.train.epochs, spec.book_figure, json.dumps(members or [])),
+            )
+        return cur.lastrowid
+
+    def claim(self, run_id: int, device: str) -> None:
+        """A resumed run is owned by this process from now on."""
+        with self._tx():
+            self.db.execute(
+                "UPDATE runs SET status='running', pid=?, host=?, heartbeat=?, device=?, ended=NULL, error=NULL "
+                "WHERE id=?", (os.getpid(), socket.gethostname(), time.time(), device, run_id))
+
+    def set_progress(self, run_id: int, progress: dict[str, Any]) -> None:
+        with self._tx():
+            self.db.execute("UPDATE runs SET progress=?, heartbeat=? WHERE id=?",
+                            (json.dumps(progress), time.time(), run_id))
+
+    def add_epoch(self, run_id: int, record: dict[str, Any], filters: np.ndarray | None = None,
+                  checkpoint: bytes | None = None) -> None:
+        """One finished epoch and its checkpoint, in one transaction: a run
+        killed at any moment resumes from the last epoch stored here."""
+        with self._tx():
+            self.db.execute(
+                "INSERT OR REPLACE INTO epochs (run_id, epoch, train_loss, val_acc, test_acc, seconds, eta, filters)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (run_id, record["epoch"], record.get("train_loss"), record.get("val_acc"), record.get("test_acc"),
+                 record.get("seconds"), record.get("eta"), None if filters is None else to_npy(filters)),
+            )
+            self.db.execute(
+                "UPDATE runs SET epochs_done=?, best_val=?, best_epoch=?, test_at_best=?, heartbeat=? WHERE id=?",
+                (record["epoch"], record.get("best_val"), record.get("best_epoch"), record.get("test_at_best"),
+                 time.time(), run_id),
+            )
+            if checkpoint is not None:
+                self.db.execute("INSERT OR REPLACE INTO checkpoints (run_id, epoch, state) VALUES (?, ?, ?)",
+                                (run_id, record["epoch"], checkpoint))
+
+    def set_result(self, run_id: int, *, best_val: float | None = None, best_epoch: int | None = None,
+                   test_at_best: float | None = None) -> None:
+        with self._tx():
+            self.db.execute("UPDATE runs SET best_val=?, best_epoch=?, test_at_best=? WHERE id=?",
+                            (best_val, best_epoch, test_at_best, run_id))
+
+    def save_outcome(self, run_id: int, predictions: np.ndarray, mistakes: list[Mistake]) -> None:
+        """The test-set predictions (for ensembles) and the misclassified digits."""
+        with self._tx():
+            self.db.execute("INSERT OR REPLACE INTO predictions (run_id, test) VALUES (?, ?)",
+                            (run_id, predictions.astype(np.uint8).tobytes()))
+            self.db.execute("DELETE FROM mistakes WHERE run_id=?", (run_id,))
+            self.db.executemany(
+                "INSERT INTO mistakes (run_id, idx, label, predicted, image) VALUES (?, ?, ?, ?, ?)",
+                [(run_id, m.index, m.label, m.predicted, np.asarray(m.image, np.uint8).tobytes()) for m in mistakes],
+            )
+
+    def finish(self, run_id: int, status: str, error: str | None = None) -> None:
+        assert status in STATUSES
+        with self._tx():
+            self.db.execute("UPDATE runs SET status=?, ended=?, heartbeat=?, error=? WHERE id=?",
+                            (status, time.time(), time.time(), error, run_id))
+
+    def mark_stale(self) -> int:
+        """Runs left 'running' by a process of this host that no longer exists
+        (killed, machine restarted) become 'interrupted', and so resumable."""
+        host = socket.gethostname()
+        stale = [r["id"] for r in self.db.execute("SELECT id, pid FROM runs WHERE status='running' AND host=?", (host,))
+                 if not _alive(r["pid"])]
+        for run_id in stale:
+            self.finish(run_id, "interrupted", error="the process running it ended without finishing")
+        return len(stale)
+
+    # ------------------------------------------------------------ reading
+
+    def run(self, run_id: int | str) -> Run:
+        try:
+            key = int(run_id)
+        except (TypeError, ValueError):
+            raise UserError(f"{run_id!r} is not a run id; `convlab runs` lists them") from None
+        row = self.db.execute("SELECT * FROM runs WHERE id=?", (key,)).fetchone()
+        if row is None:
+            raise UserError(f"run {key} does not exist in {self.path}; `convlab runs` lists them")
+        return Run.from_row(row)
+
+    def runs(self, limit: int | None = None, preset: str | None = None, status: str | None = None) -> list[Run]:
+        sql, args = "SELECT * FROM runs WHERE 1=1", []
+        if preset:
+            sql += " AND preset=?"
+            args.append(preset)
+        if status:
+            sql += " AND status=?"
+            args.append(status)
+        sql += " ORDER BY id DESC"
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        return [Run.from_row(r) for r in self.db.execute(sql, args)]
+
+    def group_runs(self, group_id: int) -> list[Run]:
+        rows = self.db.execute("SELECT * FROM runs WHERE group_id=? ORDER BY member, id", (group_id,))
+        return [Run.from_row(r) for r in rows]
+
+    def group(self, group_id: int) -> dict[str, Any]:
+        row = self.db.execute("SELECT * FROM groups WHERE id=?", (group_id,)).fetchone()
+        if row is None:
+            raise UserError(f"group {group_id} does not exist in {self.path}")
+        d = dict(row)
+        d["config"] = json.loads(d["config"])
+        return d
+
+    def epochs(self, run_id: int) -> list[Epoch]:
+        rows = self.db.execute(
+            "SELECT epoch, train_loss, val_acc, test_acc, seconds, eta FROM epochs WHERE run_id=? ORDER BY epoch",
+            (run_id,))
+        return [Epoch(**dict(r)) for r in rows]
+
+    def filters(self, run_id: int, epoch: int | None = None) -> np.ndarray | None:
+        """The first layer's filters (maps, 5, 5) after `epoch` (default: the latest)."""
+        if epoch is None:
+            row = self.db.execute("SELECT filters FROM epochs WHERE run_id=? ORDER BY epoch DESC LIMIT 1",
+                                  (run_id,)).fetchone()
+        else:
+            row = self.db.execute("SELECT filters FROM epochs WHERE run_id=? AND epoch=?", (run_id, epoch)).fetchone()
+        return None if row is None or row[0] is None else from_npy(row[0])
+
+    def mistakes(self, run_id: int) -> list[Mistake]:
+        rows = self.db.execute("SELECT idx, label, predicted, image FROM mistakes WHERE run_id=? ORDER BY idx",
+                               (run_id,))
+        return [Mistake(r[0], r[1], r[2], np.frombuffer(r[3], np.uint8).reshape(28, 28)) for r in rows]
+
+    def predictions(self, run_id: int) -> np.ndarray | None:
+        row = self.db.execute("SELECT test FROM predictions WHERE run_id=?", (run_id,)).fetchone()
+        return None if row is None else np.frombuffer(row[0], np.uint8).copy()
+
+    def checkpoint(self, run_id: int) -> tuple[int, bytes] | None:
+        row = self.db.execute("SELECT epoch, state FROM checkpoints WHERE run_id=?", (run_id,)).fetchone()
+        return None if row is None else (row[0], row[1])
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE … COMMIT (or ROLLBACK on error) on an autocommit connection."""
+
+    def __init__(self, db: sqlite3.Connection):
+        self.db = db
+
+    def __enter__(self) -> None:
+        self.db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type, *rest) -> None:
+        self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+def _alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
