@@ -83,7 +83,7 @@ def _parse_idx(raw: bytes, name: str, magic: int) -> np.ndarray:
     if int(header[0]) != magic:
         raise UserError(f"{name}: not an IDX file of the expected kind; restore it with `git checkout data/mnist`")
     shape = tuple(int(d) for d in header[1:])
-    return np.frombuffer(data, dtype=np.uint8, offset=4 * (1 + dims)).reshape(shape)
+    return np.frombuffer(data, dtype=np.uint8, offset=4 * (1 + dims)).reshape(shape).copy()
 
 
 def load_mnist(folder: str | os.PathLike | None = None) -> MNIST:

@@ -1,0 +1,212 @@
+"""Runs a spec to the end and keeps everything in the store: its repeats (one
+run per seed) or ensemble members, then the vote. Also resumes an interrupted
+group from its members' last finished epochs.
+
+The runner turns engine events into store rows and passes every event, with
+its run id, to `emit` (the CLI prints them; `--json` writes them as lines).
+"""
+
+from __future__ import annotations
+
+import secrets
+import statistics
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from convlab import data as mnist_data
+from convlab.ensemble import vote
+from convlab.errors import UserError
+from convlab.spec import Spec
+from convlab.store import Mistake, Run, Store
+
+Emit = Callable[[dict[str, Any]], None]
+PROGRESS_WRITE_EVERY = 0.5  # seconds between progress rows in the store
+
+
+@dataclass
+class Summary:
+    spec: Spec
+    group_id: int
+    runs: list[Run] = field(default_factory=list)
+    ensemble: Run | None = None
+
+    @property
+    def best(self) -> Run | None:
+        """The run with the best validation accuracy (the book's best of N);
+        ties go to the earlier run."""
+        done = [r for r in self.runs if r.best_val is not None]
+        return max(done, key=lambda r: (r.best_val, -r.id)) if done else None
+
+    @property
+    def test_mean_sd(self) -> tuple[float, float] | None:
+        values = [r.test_at_best for r in self.runs if r.test_at_best is not None]
+        if not values:
+            return None
+        return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        best = self.best
+        ms = self.test_mean_sd
+        return {
+            "event": "summary", "preset": self.spec.name, "group": self.group_id,
+            "runs": [r.id for r in self.runs], "book_figure": self.spec.book_figure,
+            "best_run": best.id if best else None,
+            "best_val": best.best_val if best else None,
+            "test_at_best": best.test_at_best if best else None,
+            "test_mean": ms[0] if ms else None, "test_sd": ms[1] if ms else None,
+            "ensemble_run": self.ensemble.id if self.ensemble else None,
+            "ensemble_accuracy": self.ensemble.test_at_best if self.ensemble else None,
+        }
+
+
+class Runner:
+    def __init__(self, store: Store, device: str | None = None, data_dir: str | None = None,
+                 emit: Emit = lambda e: None, should_stop: Callable[[], bool] = lambda: False):
+        self.store, self.device_name, self.data_dir = store, device, data_dir
+        self.emit, self.should_stop = emit, should_stop
+        self._mnist: mnist_data.MNIST | None = None
+        self._tensors: dict[tuple, Any] = {}
+
+    # ------------------------------------------------------------ entry points
+
+    def start(self, spec: Spec, seed: int | None = None) -> Summary:
+        """A new group: `repeats` runs (or `ensemble` members) of `spec`."""
+        self._check_data()
+        device = self._device()
+        group_id = self.store.create_group(spec)
+        base_seed = secrets.randbelow(2**31) if seed is None else seed
+        self.emit({"event": "group", "group": group_id, "preset": spec.name, "members": _members(spec),
+                   "ensemble": spec.train.ensemble, "device": str(device)})
+        return self._complete(spec, group_id, base_seed, device)
+
+    def resume(self, run_id: int | str) -> Summary:
+        """Continue the group of `run_id`: finished members are kept,
+        unfinished ones continue from their last finished epoch, missing ones start."""
+        self.store.mark_stale()
+        run = self.store.run(run_id)
+        if run.status == "running":
+            raise UserError(f"run {run.id} is still running (pid {run.pid} on {run.host}); stop it first")
+        if run.kind == "ensemble":
+            raise UserError(f"run {run.id} is an ensemble vote, not a training run; resume one of its members")
+        if run.group_id is None:
+            raise UserError(f"run {run.id} belongs to no group and cannot be resumed")
+        members = self._member_runs(run.group_id)
+        voted = any(r.kind == "ensemble" for r in self.store.group_runs(run.group_id))
+        if (all(r.status == "finished" for r in members) and len(members) == _members(run.spec)
+                and (run.spec.train.ensemble == 1 or voted)):
+            raise UserError(f"run {run.id} and its group are already finished; nothing to resume")
+        self._check_data()
+        device = self._device()
+        first = min(members, key=lambda r: r.member)
+        return self._complete(run.spec, run.group_id, first.seed - first.member, device)
+
+    # ------------------------------------------------------------ the work
+
+    def _complete(self, spec: Spec, group_id: int, base_seed: int, device) -> Summary:
+        summary = Summary(spec, group_id)
+        existing = {r.member: r for r in self._member_runs(group_id)}
+        for member in range(_members(spec)):
+            run = existing.get(member)
+            if run is None or run.status != "finished":
+                self._train_member(spec, group_id, member, base_seed + member, device, run)
+        summary.runs = self._member_runs(group_id)
+        if spec.train.ensemble > 1:
+            done = [r for r in self.store.group_runs(group_id) if r.kind == "ensemble"]
+            summary.ensemble = done[0] if done else self._vote(spec, group_id, summary.runs)
+        self.emit(summary.to_dict())
+        return summary
+
+    def _member_runs(self, group_id: int) -> list[Run]:
+        return [r for r in self.store.group_runs(group_id) if r.kind == "train"]
+
+    def _train_member(self, spec: Spec, group_id: int, member: int, seed: int, device, run: Run | None) -> None:
+        from convlab.engine import Interrupted, Trainer
+
+        trainer = Trainer(spec, self._tensors_for(spec, device), device, seed)
+        resumed_from = None
+        if run is None:
+            run_id = self.store.create_run(spec, group_id=group_id, member=member, seed=seed, device=str(device))
+        else:
+            run_id = run.id
+            self.store.claim(run_id, str(device))
+            saved = self.store.checkpoint(run_id)
+            if saved is not None:
+                resumed_from = saved[0]
+                trainer.restore(saved[1])
+        self.emit({"event": "started", "run": run_id, "group": group_id, "member": member, "preset": spec.name,
+                   "seed": seed, "device": str(device), "epochs": spec.train.epochs, "batches": trainer.n_batches,
+                   "images": len(trainer.t.train_y), "resumed_from": resumed_from})
+        last_write = 0.0
+        try:
+            for event in trainer.run(self.should_stop):
+                event["run"] = run_id
+                if event["event"] == "progress":
+                    if time.monotonic() - last_write > PROGRESS_WRITE_EVERY or event["batch"] == event["batches"]:
+                        self.store.set_progress(run_id, {k: event[k] for k in
+                                                         ("epoch", "batch", "batches", "images_per_s", "eta_s")})
+                        last_write = time.monotonic()
+                elif event["event"] == "epoch":
+                    self.store.add_epoch(run_id, event, event["filters"], event["checkpoint"])
+                elif event["event"] == "finished":
+                    self._save_outcome(run_id, event["predictions"])
+                    event["mistakes"] = int((event["predictions"] != self._mnist.test.labels).sum())
+                    self.store.finish(run_id, "finished")
+                self.emit(event)
+        except Interrupted:
+            self.store.finish(run_id, "interrupted", error="stopped by request")
+            self.emit({"event": "interrupted", "run": run_id, "group": group_id})
+            raise
+        except Exception as exc:
+            self.store.finish(run_id, "failed", error=f"{type(exc).__name__}: {exc}")
+            self.emit({"event": "failed", "run": run_id, "error": f"{type(exc).__name__}: {exc}"})
+            raise
+
+    def _save_outcome(self, run_id: int, predictions: np.ndarray) -> None:
+        self.store.save_outcome(run_id, predictions, mistakes_of(predictions, self._mnist.test))
+
+    def _vote(self, spec: Spec, group_id: int, members: list[Run]) -> Run:
+        predictions = [self.store.predictions(r.id) for r in members]
+        voted = vote(predictions)
+        test = self._mnist.test
+        accuracy = float((voted == test.labels).mean() * 100.0)
+        run_id = self.store.create_run(spec, group_id=group_id, member=len(members), kind="ensemble",
+                                       members=[r.id for r in members], device=members[0].device, status="running")
+        self.store.set_result(run_id, test_at_best=accuracy)
+        self.store.save_outcome(run_id, voted, mistakes_of(voted, test))
+        self.store.finish(run_id, "finished")
+        wrong = int((voted != test.labels).sum())
+        self.emit({"event": "ensemble", "run": run_id, "members": [r.id for r in members],
+                   "accuracy": accuracy, "mistakes": wrong})
+        return self.store.run(run_id)
+
+    # ------------------------------------------------------------ resources
+
+    def _check_data(self) -> None:
+        if self._mnist is None:
+            self._mnist = mnist_data.load_mnist(self.data_dir)
+
+    def _device(self):
+        from convlab.engine import pick_device
+
+        return pick_device(self.device_name)
+
+    def _tensors_for(self, spec: Spec, device):
+        """Built once per (data, limit, device) and shared by repeats."""
+        from convlab.engine import prepare
+
+        key = (spec.train.data, spec.train.train_limit, spec.train.batch_size, str(device))
+        if key not in self._tensors:
+            self._tensors = {key: prepare(spec, self._mnist, device)}
+        return self._tensors[key]
+
+
+def _members(spec: Spec) -> int:
+    return max(spec.train.repeats, spec.train.ensemble)
+
+
+def mistakes_of(predictions: np.ndarray, test: mnist_data.Split) -> list[Mistake]:
+    wrong = np.flatnonzero(predictions != test.labels)
+    return [Mistake(int(i), int(test.labels[i]), int(predictions[i]), test.images[i]) for i in wrong]
