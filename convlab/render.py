@@ -10,6 +10,8 @@ Shading follows the book: darker means larger (more ink, a larger weight).
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 from rich.console import Group
 from rich.style import Style
@@ -110,7 +112,6 @@ def curve_text(values: list[float], width: int = 70, height: int = 15, reference
     plt.clear_figure()
     plt.plotsize(width, height)
     plt.theme("clear")
-    plt.colorless()
     epochs = list(range(1, len(values) + 1))
     if values:
         plt.plot(epochs, values, label=label, marker="braille")
@@ -118,4 +119,5 @@ def curve_text(values: list[float], width: int = 70, height: int = 15, reference
         plt.plot([epochs[0], epochs[-1]], [reference, reference], label=f"book {reference:.2f}")
     plt.title(title)
     plt.xlabel("epoch")
-    return plt.build()
+    # plain text: plotext 5.3 has no colorless(), and even the "clear" theme emits ANSI resets
+    return re.sub(r"\x1b\[[0-9;]*m", "", plt.build())

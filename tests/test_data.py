@@ -1,0 +1,223 @@
+"""MNIST as the book uses it: verified files, the 50k/10k/10k split, and the
+expanded training set (each image plus four one-pixel shifts, zero filled)."""
+
+from __future__ import annotations
+
+import gzip
+import time
+
+import numpy as np
+import pytest
+
+from conftest import DATA, assert_user_error
+from convlab import data as mnist_data
+from convlab.data import FILES, Split, expand, load_mnist, to_device
+from convlab.errors import UserError
+from convlab.store import Store
+
+# ---------------------------------------------------------------- checksums
+
+
+def test_truncated_file_is_named(mnist_copy):
+    path = mnist_copy / FILES["train_images"]
+    raw = path.read_bytes()
+    path.write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(UserError, match="checksum does not match") as info:
+        load_mnist(mnist_copy)
+    assert str(path) in str(info.value)
+
+
+def test_altered_byte_is_named(mnist_copy):
+    path = mnist_copy / FILES["test_labels"]
+    raw = bytearray(path.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    path.write_bytes(bytes(raw))
+    with pytest.raises(UserError) as info:
+        load_mnist(mnist_copy)
+    message = str(info.value)
+    assert str(path) in message and "checksum" in message
+    # the other three files are fine, so it is this one that is named
+    for key, name in FILES.items():
+        if key != "test_labels":
+            assert name not in message
+
+
+def test_deleted_file_is_named(mnist_copy):
+    path = mnist_copy / FILES["train_labels"]
+    path.unlink()
+    with pytest.raises(UserError, match="missing") as info:
+        load_mnist(mnist_copy)
+    assert str(path) in str(info.value)
+
+
+def test_missing_sums_file_is_named(mnist_copy):
+    (mnist_copy / "SHA256SUMS").unlink()
+    with pytest.raises(UserError, match="SHA256SUMS: missing"):
+        load_mnist(mnist_copy)
+
+
+def test_data_dir_from_environment(monkeypatch, mnist_copy):
+    """CONVLAB_DATA is honoured when no folder is given, and checked like any other."""
+    (mnist_copy / FILES["test_images"]).write_bytes(b"not mnist")
+    monkeypatch.setenv("CONVLAB_DATA", str(mnist_copy))
+    assert mnist_data.data_dir() == mnist_copy
+    with pytest.raises(UserError, match=FILES["test_images"]):
+        load_mnist()
+
+
+def test_cli_reports_a_corrupt_file_in_one_line(run_cli, mnist_copy):
+    path = mnist_copy / FILES["train_images"]
+    path.write_bytes(path.read_bytes()[:1000])
+    result = run_cli("run", "relu", "--train-limit", "100", "--epochs", "1", "--repeats", "1",
+                     "--data-dir", mnist_copy)
+    assert_user_error(result, str(path), "checksum")
+
+
+def test_cli_reports_a_missing_data_folder(run_cli, tmp_path):
+    result = run_cli("run", "relu", "--train-limit", "100", "--epochs", "1", "--data-dir", tmp_path / "BAD")
+    assert_user_error(result, str(tmp_path / "BAD" / "SHA256SUMS"), "missing")
+    if (tmp_path / "convlab.sqlite").exists():
+        with Store(tmp_path / "convlab.sqlite") as store:
+            assert store.runs() == []  # nothing half-made is left behind
+
+
+# ---------------------------------------------------------------- the split
+
+
+def test_split_sizes_and_types(mnist):
+    assert (len(mnist.train), len(mnist.validation), len(mnist.test)) == (50_000, 10_000, 10_000)
+    for split in (mnist.train, mnist.validation, mnist.test):
+        assert split.images.shape == (len(split), 28, 28) and split.images.dtype == np.uint8
+        assert split.labels.dtype == np.uint8 and set(np.unique(split.labels)) == set(range(10))
+        assert split.images.max() == 255 and split.images.min() == 0
+
+
+def test_split_is_the_books(mnist):
+    """Training = the first 50,000 images of the training file, validation its
+    last 10,000, test the t10k file (read here independently of convlab)."""
+
+    def idx(name, header):
+        return np.frombuffer(gzip.decompress((DATA / name).read_bytes()), np.uint8, offset=header)
+
+    images = idx(FILES["train_images"], 16).reshape(60_000, 28, 28)
+    labels = idx(FILES["train_labels"], 8)
+    assert np.array_equal(mnist.train.images, images[:50_000]) and np.array_equal(mnist.train.labels, labels[:50_000])
+    assert np.array_equal(mnist.validation.images, images[50_000:])
+    assert np.array_equal(mnist.validation.labels, labels[50_000:])
+    assert np.array_equal(mnist.test.labels, idx(FILES["test_labels"], 8))
+    assert mnist.train.labels[:10].tolist() == [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]  # MNIST's well-known start
+    assert int(mnist.test.labels[0]) == 7
+
+
+def test_to_device_gives_float32_in_unit_range(mnist):
+    import torch
+
+    x, y = to_device(Split(mnist.test.images[:500], mnist.test.labels[:500]), torch.device("cpu"))
+    assert x.shape == (500, 1, 28, 28) and x.dtype == torch.float32
+    assert y.dtype == torch.int64 and y.tolist() == mnist.test.labels[:500].tolist()
+    assert float(x.min()) == 0.0 and float(x.max()) == 1.0
+    np.testing.assert_allclose(x[3, 0].numpy(), mnist.test.images[3] / 255.0, rtol=0, atol=1e-7)
+
+
+# ---------------------------------------------------------------- expansion
+
+
+def _shifts(image: np.ndarray) -> list[np.ndarray]:
+    """The original and the four one-pixel shifts with the vacated row/column zero."""
+    down = np.roll(image, 1, axis=0)
+    down[0, :] = 0
+    up = np.roll(image, -1, axis=0)
+    up[-1, :] = 0
+    right = np.roll(image, 1, axis=1)
+    right[:, 0] = 0
+    left = np.roll(image, -1, axis=1)
+    left[:, -1] = 0
+    return [image, down, up, right, left]
+
+
+def _tiny_split() -> Split:
+    rng = np.random.default_rng(0)
+    # random pixels everywhere (borders included) so a wrong fill or wrap shows
+    images = rng.integers(1, 256, size=(3, 28, 28), dtype=np.uint8)
+    return Split(images, np.array([3, 7, 1], dtype=np.uint8))
+
+
+def test_expand_each_copy_is_an_exact_shift():
+    split = _tiny_split()
+    out = expand(split, seed=42)
+    assert len(out) == 15 and out.images.shape == (15, 28, 28) and out.images.dtype == np.uint8
+    used = set()
+    for image, label in zip(split.images, split.labels):
+        for variant in _shifts(image):
+            hits = [i for i in range(15) if np.array_equal(out.images[i], variant)]
+            assert len(hits) == 1, "each shifted copy appears exactly once"
+            assert out.labels[hits[0]] == label
+            used.add(hits[0])
+    assert used == set(range(15))  # nothing else is in the expanded set
+    # the vacated row/column is zero: 28 zeros in each shifted copy, none in an original
+    zeros = sorted(int((im == 0).sum()) for im in out.images)
+    assert zeros == [0] * 3 + [28] * 12
+
+
+def test_expand_is_shuffled_once_and_deterministically():
+    split = _tiny_split()
+    a, b = expand(split), expand(split)
+    assert np.array_equal(a.images, b.images) and np.array_equal(a.labels, b.labels)
+    assert expand(split, seed=1).labels.tolist() == expand(split, seed=1).labels.tolist()
+    unshuffled = np.stack([v for im in split.images for v in _shifts(im)])
+    assert not np.array_equal(a.images, unshuffled)
+    orders = {tuple(expand(split, seed=s).labels.tolist()) for s in range(5)}
+    assert len(orders) > 1  # the seed decides the order
+
+
+@pytest.fixture(scope="module")
+def expanded_timed(mnist):
+    """The full expansion, timed (best of two tries if the first is slow, since
+    other processes may hold this machine's CPUs)."""
+    best = None
+    for _ in range(2):
+        start = time.perf_counter()
+        out = expand(mnist.train)
+        seconds = time.perf_counter() - start
+        best = seconds if best is None else min(best, seconds)
+        if best < 2.0:
+            break
+    return best, out
+
+
+def test_expand_full_training_set(mnist, expanded_timed):
+    seconds, out = expanded_timed
+    assert seconds < 2.0, f"expanding 50,000 images took {seconds:.2f}s"
+    assert len(out) == 250_000 == 5 * len(mnist.train)
+    assert np.array_equal(np.bincount(out.labels, minlength=10), 5 * np.bincount(mnist.train.labels, minlength=10))
+    assert not np.array_equal(out.labels[:1000], np.repeat(mnist.train.labels[:200], 5))
+    # a sample of originals: each of its five versions is in the set, with its label
+    index = {row.tobytes(): i for i, row in enumerate(out.images.reshape(len(out), -1))}
+    for k in range(0, 50_000, 2_500):
+        for variant in _shifts(mnist.train.images[k]):
+            i = index.get(variant.tobytes())
+            assert i is not None, f"a shift of training image {k} is missing"
+            assert out.labels[i] == mnist.train.labels[k]
+
+
+def test_prepare_uses_expanded_data_and_train_limit(mnist, expanded_timed):
+    import torch
+
+    from convlab import spec as specs
+    from convlab.engine import prepare
+
+    spec = specs.load("expanded").with_train(train_limit=30)
+    t = prepare(spec, mnist, torch.device("cpu"))
+    expected = expanded_timed[1]
+    assert len(t.train_y) == 30
+    assert t.train_y.tolist() == expected.labels[:30].tolist()
+    assert np.array_equal((t.train_x[:, 0] * 255).round().to(torch.uint8).numpy(), expected.images[:30])
+    assert len(t.val_y) == 10_000 and len(t.test_y) == 10_000
+
+    with pytest.raises(UserError, match="fewer images than one mini-batch"):
+        prepare(specs.load("relu").with_train(train_limit=5), mnist, torch.device("cpu"))
+
+
+def test_shipped_data_folder_is_the_default(monkeypatch):
+    monkeypatch.delenv("CONVLAB_DATA", raising=False)
+    assert mnist_data.data_dir() == DATA

@@ -1,0 +1,162 @@
+"""The run store: a real SQLite file in tmp_path, written and read back."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from convlab import spec as specs
+from convlab.errors import UserError
+from convlab.store import Mistake, Store, default_path
+
+
+@pytest.fixture
+def store(tmp_path):
+    with Store(tmp_path / "runs.sqlite") as s:
+        yield s
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def _epoch(n: int, **kw) -> dict:
+    record = {"epoch": n, "train_loss": 1.0 / n, "val_acc": 90.0 + n, "test_acc": 89.5 + n, "seconds": 2.5,
+              "eta": 0.03, "best_val": 90.0 + n, "best_epoch": n, "test_at_best": 89.5 + n}
+    record.update(kw)
+    return record
+
+
+def test_round_trip(store, tmp_path):
+    spec = specs.load("relu").with_train(epochs=3, train_limit=500)
+    group = store.create_group(spec)
+    g = store.group(group)
+    assert g["preset"] == "relu" and g["repeats"] == 3 and g["ensemble"] == 1
+    assert specs.spec_from_dict(g["config"]) == spec
+
+    run_id = store.create_run(spec, group_id=group, member=0, seed=17, device="cpu")
+    run = store.run(run_id)
+    assert (run.id, run.group_id, run.member, run.kind, run.preset, run.title) == \
+        (run_id, group, 0, "train", "relu", spec.title)
+    assert (run.seed, run.device, run.status, run.epochs_planned, run.epochs_done) == (17, "cpu", "running", 3, 0)
+    assert run.book_figure == 99.23 and run.pid == os.getpid() and run.host == socket.gethostname()
+    assert {"python", "numpy", "torch", "convlab"} <= set(run.versions)
+    assert run.spec == spec and run.data == "plain" and run.best_val is None
+    assert run.started is not None and run.ended is None
+
+    store.set_progress(run_id, {"epoch": 1, "batch": 20, "batches": 50})
+    assert store.run(run_id).progress == {"epoch": 1, "batch": 20, "batches": 50}
+
+    rng = np.random.default_rng(0)
+    filters = [rng.normal(size=(20, 5, 5)).astype(np.float32) for _ in range(2)]
+    store.add_epoch(run_id, _epoch(1), filters[0], b"checkpoint-1")
+    store.add_epoch(run_id, _epoch(2, test_acc=None, best_val=91.0, best_epoch=1, test_at_best=90.5),
+                    filters[1], b"checkpoint-2")
+    epochs = store.epochs(run_id)
+    assert [(e.epoch, e.train_loss, e.val_acc, e.test_acc, e.seconds, e.eta) for e in epochs] == [
+        (1, 1.0, 91.0, 90.5, 2.5, 0.03), (2, 0.5, 92.0, None, 2.5, 0.03)]
+    assert np.array_equal(store.filters(run_id), filters[1]) and store.filters(run_id).dtype == np.float32
+    assert np.array_equal(store.filters(run_id, 1), filters[0])
+    assert store.filters(run_id, 7) is None
+    assert store.checkpoint(run_id) == (2, b"checkpoint-2")  # the latest epoch's, one per run
+    run = store.run(run_id)
+    assert (run.epochs_done, run.best_val, run.best_epoch, run.test_at_best) == (2, 91.0, 1, 90.5)
+
+    predictions = rng.integers(0, 10, size=10_000).astype(np.uint8)
+    images = [rng.integers(0, 256, size=(28, 28), dtype=np.uint8) for _ in range(3)]
+    mistakes = [Mistake(i * 7, 3, 8, im) for i, im in enumerate(images)]
+    store.save_outcome(run_id, predictions, mistakes)
+    assert np.array_equal(store.predictions(run_id), predictions)
+    back = store.mistakes(run_id)
+    assert [(m.index, m.label, m.predicted) for m in back] == [(0, 3, 8), (7, 3, 8), (14, 3, 8)]
+    assert all(np.array_equal(m.image, im) and m.image.shape == (28, 28) for m, im in zip(back, images))
+    store.save_outcome(run_id, predictions, mistakes[:1])  # saving again replaces, not appends
+    assert len(store.mistakes(run_id)) == 1
+
+    store.finish(run_id, "finished")
+    run = store.run(run_id)
+    assert run.status == "finished" and run.ended >= run.started and run.duration >= 0 and run.error is None
+
+    # a second connection (another process, the TUI) sees all of it
+    with Store(tmp_path / "runs.sqlite") as other:
+        assert other.run(run_id).status == "finished"
+        assert np.array_equal(other.predictions(run_id), predictions)
+
+
+def test_unknown_runs_are_user_errors(store):
+    assert store.predictions(1) is None and store.checkpoint(1) is None and store.mistakes(1) == []
+    with pytest.raises(UserError, match="run 42 does not exist"):
+        store.run(42)
+    with pytest.raises(UserError, match="'abc' is not a run id"):
+        store.run("abc")
+    with pytest.raises(UserError, match="group 5 does not exist"):
+        store.group(5)
+
+
+def test_listing_and_filters(store):
+    relu, shallow = specs.load("relu"), specs.load("shallow")
+    g = store.create_group(relu)
+    ids = [store.create_run(relu, group_id=g, member=m, seed=m) for m in range(2)]
+    other = store.create_run(shallow, group_id=store.create_group(shallow))
+    store.finish(ids[0], "finished")
+    store.finish(ids[1], "failed", error="RuntimeError: boom")
+    assert [r.id for r in store.runs()] == [other, ids[1], ids[0]]  # newest first
+    assert [r.id for r in store.runs(preset="relu")] == [ids[1], ids[0]]
+    assert [r.id for r in store.runs(status="failed")] == [ids[1]]
+    assert store.run(ids[1]).error == "RuntimeError: boom"
+    assert [r.id for r in store.runs(limit=1)] == [other]
+    assert [r.member for r in store.group_runs(g)] == [0, 1]
+
+
+def test_ensemble_rows(store):
+    spec = specs.load("ensemble")
+    g = store.create_group(spec)
+    members = [store.create_run(spec, group_id=g, member=m) for m in range(5)]
+    vote = store.create_run(spec, group_id=g, member=5, kind="ensemble", members=members)
+    store.set_result(vote, test_at_best=99.67)
+    run = store.run(vote)
+    assert run.kind == "ensemble" and run.members == members and run.test_at_best == 99.67 and run.best_val is None
+
+
+def test_mark_stale_interrupts_runs_of_dead_processes(store):
+    spec = specs.load("shallow")
+    dead = store.create_run(spec, group_id=None)
+    alive = store.create_run(spec, group_id=None)
+    elsewhere = store.create_run(spec, group_id=None)
+    done = store.create_run(spec, group_id=None)
+    store.finish(done, "finished")
+    pid = _dead_pid()
+    store.db.execute("UPDATE runs SET pid=? WHERE id IN (?, ?, ?)", (pid, dead, elsewhere, done))
+    store.db.execute("UPDATE runs SET host='another-machine' WHERE id=?", (elsewhere,))
+
+    assert store.mark_stale() == 1
+    run = store.run(dead)
+    assert run.status == "interrupted" and "ended without finishing" in run.error and run.ended is not None
+    assert store.run(alive).status == "running"  # this process is alive
+    assert store.run(elsewhere).status == "running"  # another host's pid says nothing here
+    assert store.run(done).status == "finished"
+    assert store.mark_stale() == 0
+
+
+def test_bad_store_paths(tmp_path):
+    with pytest.raises(UserError, match="its folder does not exist"):
+        Store(tmp_path / "nowhere" / "x.sqlite")
+    junk = tmp_path / "junk.sqlite"
+    junk.write_bytes(b"this is not a database, just text " * 200)
+    with pytest.raises(UserError, match="not a convlab store"):
+        Store(junk)
+
+
+def test_store_location(monkeypatch, tmp_path):
+    monkeypatch.delenv("CONVLAB_STORE", raising=False)
+    assert str(default_path()) == "convlab.sqlite"
+    monkeypatch.setenv("CONVLAB_STORE", str(tmp_path / "env.sqlite"))
+    assert default_path() == tmp_path / "env.sqlite"
+    assert default_path(tmp_path / "flag.sqlite") == tmp_path / "flag.sqlite"  # --store wins
