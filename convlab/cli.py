@@ -145,7 +145,7 @@ def cmd_run(args) -> int:
     if args.resume and (args.preset or args.epochs or args.repeats or args.seed is not None or args.train_limit):
         raise UserError("--resume RUN continues a run as it was configured; give no preset or other options with it")
     spec = None if args.resume else _load_spec(args)
-    stop = _StopFlag()
+    stop = StopFlag()
     store = Store(args.store)
     printer = JsonPrinter() if args.json else TextPrinter(store)
     runner = Runner(store, device=args.device, data_dir=args.data_dir, emit=printer, should_stop=stop)
@@ -218,7 +218,7 @@ def _print_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
         print("  ".join(str(x).ljust(w) for x, w in zip(row, widths)).rstrip())
 
 
-class _StopFlag:
+class StopFlag:
     """SIGINT / SIGTERM ask the engine to stop before its next mini-batch."""
 
     def __init__(self):
@@ -289,7 +289,6 @@ class TextPrinter:
         self.bar.print(text)
 
     def group(self, e: dict) -> None:
-        self.spec_epochs = None
         self.say(f"{e['preset']}: {e['members']} {'member' if e['ensemble'] > 1 else 'run'}"
                  f"{'s' if e['members'] > 1 else ''} on {e['device']} (group {e['group']})")
 

@@ -1,0 +1,179 @@
+"""`convlab reproduce`: every chapter-6 preset in the book's order, then the
+book-versus-convlab table and an export.
+
+A reproduction is recorded in the store (two small tables of its own, created
+here on the same SQLite file): its plan (each preset with the schedule it runs)
+and, as soon as the runner creates it, the group of runs of each preset. Run
+again with the same plan, it resumes the latest unfinished reproduction:
+finished presets are skipped, an interrupted group continues from its runs'
+last finished epochs (`Runner.resume`), and the presets not yet begun start.
+
+`--quick` shortens every schedule to one epoch on the first few thousand
+training images, with two repeats and an ensemble of three, so the whole
+chapter runs in minutes on a CPU; the figures are then far below the book's,
+but every step (repeats, best-of-N, the vote, the table, the export) runs.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from convlab import report
+from convlab.errors import UserError
+from convlab.spec import Spec, list_presets
+from convlab.store import Store
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS reproductions (
+    id INTEGER PRIMARY KEY,
+    plan TEXT NOT NULL,
+    quick INTEGER NOT NULL,
+    seed INTEGER NOT NULL,
+    created REAL NOT NULL,
+    finished REAL
+);
+CREATE TABLE IF NOT EXISTS reproduction_groups (
+    reproduction_id INTEGER NOT NULL REFERENCES reproductions(id),
+    preset TEXT NOT NULL,
+    group_id INTEGER NOT NULL REFERENCES groups(id),
+    PRIMARY KEY (reproduction_id, preset)
+);
+"""
+
+
+@dataclass(frozen=True)
+class Quick:
+    """The shortened schedule of `--quick`."""
+
+    epochs: int = 1
+    train_limit: int = 2000
+    repeats: int = 2  # enough for a mean ± sd and a best-of-N
+    ensemble: int = 3  # enough for a vote with a majority
+
+
+QUICK = Quick()
+SEED_STEP = 100  # preset i starts at seed base + 100·i; its repeats take base + 100·i + member
+
+
+def plan(names: list[str] | None = None, quick: bool = False, epochs: int | None = None,
+         train_limit: int | None = None) -> list[Spec]:
+    """The presets to run, in the chapter's order, with their schedules."""
+    specs = list_presets()
+    if names:
+        known = {s.name for s in specs}
+        for name in names:
+            if name not in known:
+                raise UserError(f"--preset {name}: not a shipped preset; `convlab presets` lists them")
+        specs = [s for s in specs if s.name in names]
+    out = []
+    for spec in specs:
+        t = spec.train
+        changes: dict[str, Any] = {}
+        if quick:
+            changes = {"epochs": QUICK.epochs, "train_limit": QUICK.train_limit,
+                       "repeats": min(t.repeats, QUICK.repeats), "ensemble": min(t.ensemble, QUICK.ensemble)}
+        for option, value in (("epochs", epochs), ("train_limit", train_limit)):
+            if value is not None:
+                if value < 1:
+                    raise UserError(f"--{option.replace('_', '-')} {value}: must be at least 1")
+                changes[option] = value
+        out.append(spec.with_train(**changes) if changes else spec)
+    return out
+
+
+def _plan_key(specs: list[Spec]) -> str:
+    """What makes two reproductions the same: each preset and its schedule."""
+    return json.dumps([[s.name, s.to_dict()["train"]] for s in specs], sort_keys=True)
+
+
+class Reproduction:
+    """One reproduction's record in the store: which group holds each preset."""
+
+    def __init__(self, store: Store, rid: int, seed: int, specs: list[Spec]):
+        self.store, self.id, self.seed, self.specs = store, rid, seed, specs
+
+    @classmethod
+    def open(cls, store: Store, specs: list[Spec], quick: bool, seed: int | None = None,
+             new: bool = False) -> tuple["Reproduction", bool]:
+        """The latest unfinished reproduction of this plan (resumed = True), or a new one."""
+        store.db.executescript(SCHEMA)
+        key = _plan_key(specs)
+        if not new:
+            row = store.db.execute("SELECT id, seed FROM reproductions WHERE plan=? AND finished IS NULL "
+                                   "ORDER BY id DESC LIMIT 1", (key,)).fetchone()
+            if row is not None:
+                return cls(store, row[0], row[1], specs), True
+        seed = secrets.randbelow(2**30) if seed is None else seed
+        cur = store.db.execute("INSERT INTO reproductions (plan, quick, seed, created) VALUES (?, ?, ?, ?)",
+                               (key, int(quick), seed, time.time()))
+        return cls(store, cur.lastrowid, seed, specs), False
+
+    def groups(self) -> dict[str, int]:
+        rows = self.store.db.execute("SELECT preset, group_id FROM reproduction_groups WHERE reproduction_id=?",
+                                     (self.id,))
+        return {r[0]: r[1] for r in rows}
+
+    def record(self, preset: str, group_id: int) -> None:
+        self.store.db.execute("INSERT OR REPLACE INTO reproduction_groups (reproduction_id, preset, group_id) "
+                              "VALUES (?, ?, ?)", (self.id, preset, group_id))
+
+    def finish(self) -> None:
+        self.store.db.execute("UPDATE reproductions SET finished=? WHERE id=?", (time.time(), self.id))
+
+    def is_done(self, spec: Spec) -> bool:
+        """Every member finished and, for an ensemble, the vote stored."""
+        group_id = self.groups().get(spec.name)
+        if group_id is None:
+            return False
+        runs = self.store.group_runs(group_id)
+        members = [r for r in runs if r.kind == "train"]
+        if len(members) < max(spec.train.repeats, spec.train.ensemble):
+            return False
+        if any(r.status != "finished" for r in members):
+            return False
+        return spec.train.ensemble == 1 or any(r.kind == "ensemble" for r in runs)
+
+    def rows(self) -> list[report.Row]:
+        """The comparison rows of the reproduction's groups, in the chapter's order."""
+        runs = [r for g in self.groups().values() for r in self.store.group_runs(g)]
+        return report.sort_rows(report.rows_of(self.store, runs), "row")
+
+
+def run(store: Store, specs: list[Spec], *, quick: bool = False, seed: int | None = None, new: bool = False,
+        device: str | None = None, data_dir: str | None = None, emit: Callable[[dict], None] = lambda e: None,
+        say: Callable[[str], None] = print, should_stop: Callable[[], bool] = lambda: False) -> Reproduction:
+    """Run (or resume) a reproduction of `specs` to the end. Raises
+    engine.Interrupted when `should_stop` asks; the store then holds all that
+    is needed to resume."""
+    from convlab.runner import Runner
+
+    store.mark_stale()
+    rep, resumed = Reproduction.open(store, specs, quick, seed, new)
+    current: dict[str, str] = {}
+
+    def on_event(event: dict) -> None:
+        if event.get("event") == "group":  # record the group before its first run starts
+            rep.record(current["preset"], event["group"])
+        emit(event)
+
+    runner = Runner(store, device=device, data_dir=data_dir, emit=on_event, should_stop=should_stop)
+    done = sum(rep.is_done(s) for s in specs)
+    say(f"reproduction {rep.id}: {len(specs)} presets, {done} done" + (", resuming" if resumed else ""))
+    for i, spec in enumerate(specs):
+        current["preset"] = spec.name
+        if rep.is_done(spec):
+            say(f"{spec.name}: done (group {rep.groups()[spec.name]}), skipped")
+            continue
+        group_id = rep.groups().get(spec.name)
+        members = [r for r in store.group_runs(group_id) if r.kind == "train"] if group_id is not None else []
+        if members:
+            say(f"{spec.name}: resuming group {group_id}")
+            runner.resume(members[0].id)
+        else:
+            runner.start(spec, seed=rep.seed + SEED_STEP * i)
+    rep.finish()
+    return rep
