@@ -257,7 +257,8 @@ class Store:
         """A resumed run is owned by this process from now on."""
         with self._tx():
             self.db.execute(
-                "UPDATE runs SET status='running', pid=?, host=?, heartbeat=?, device=?, ended=NULL, error=NULL "
+                "UPDATE runs SET status='running', pid=?, host=?, heartbeat=?, device=?, ended=NULL, error=NULL, "
+                "progress=NULL "
                 "WHERE id=?", (os.getpid(), socket.gethostname(), time.time(), device, run_id))
 
     def set_progress(self, run_id: int, progress: dict[str, Any]) -> None:

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from conftest import REPO, assert_user_error, run_convlab
+from helpers import REPO, assert_user_error, run_convlab
 from convlab.store import Store
 
 RELU_ARGS = ("run", "relu", "--epochs", "1", "--train-limit", "500", "--seed", "1", "--repeats", "1")
@@ -163,7 +163,7 @@ def test_missing_data_from_the_environment(tmp_path):
     import os
     import subprocess
 
-    from conftest import cli_command, cli_env
+    from helpers import cli_command, cli_env
 
     (tmp_path / "empty").mkdir()
     env = cli_env(tmp_path / "s.sqlite")

@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import DATA, assert_user_error
+from helpers import DATA, assert_user_error
 from convlab import data as mnist_data
 from convlab.data import FILES, Split, expand, load_mnist, to_device
 from convlab.errors import UserError

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import cli_command, cli_env, small_tensors
+from helpers import cli_command, cli_env, small_tensors
 from convlab import spec as specs
 from convlab.engine import (Interrupted, Trainer, accuracy, eta_at, pick_device, predict, prepare, sgd_step)
 from convlab.errors import UserError

@@ -15,7 +15,7 @@ from xml.etree import ElementTree
 
 import numpy as np
 import pytest
-from conftest import assert_user_error
+from helpers import assert_user_error
 from report_fixtures import make_store
 
 from convlab import export, report

@@ -12,7 +12,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from conftest import FIXTURES
+from helpers import FIXTURES
 from convlab import model, spec as specs
 from convlab.engine import sgd_step
 from convlab.model import BookLayer, Network

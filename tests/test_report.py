@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import assert_user_error
+from helpers import assert_user_error
 from report_fixtures import make_store, synthetic_test
 
 from convlab import report

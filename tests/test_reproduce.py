@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import assert_user_error, cli_command, cli_env, toml_text
+from helpers import assert_user_error, cli_command, cli_env, toml_text
 
 from convlab import reproduce
 from convlab.errors import UserError

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from conftest import REPO, toml_text
+from helpers import REPO, toml_text
 from convlab import spec as specs
 from convlab.errors import UserError
 from convlab.spec import parse_text

@@ -1,0 +1,190 @@
+"""The lab: `convlab` with no arguments. Pick one of the chapter's networks,
+start it, and watch it learn.
+
+The app reads everything it shows from the run store and polls
+`Store.version()` (SQLite's data_version, which changes whenever another
+connection commits), so runs started here, by `convlab run` in another shell
+or over SSH all appear and update the same way. Runs started here train in a
+`convlab run --json` subprocess (see launcher.py); torch is never imported
+by the lab itself.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+from typing import Iterable
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.reactive import reactive
+from textual.screen import Screen
+
+from convlab.errors import UserError
+from convlab.spec import Spec, load, presets_dir
+from convlab.store import Store
+from convlab.tui.launcher import Job, Launcher, signal_run
+
+POLL_EVERY = 0.25  # seconds between looks at the store's data_version
+STALE_EVERY = 5.0  # seconds between checks for runs whose process died
+DARK, LIGHT = "textual-dark", "textual-light"
+
+
+class ConvlabApp(App):
+    TITLE = "convlab"
+    CSS_PATH = "convlab.tcss"
+    # Help and Quit also have plain keys (? and q) on the screens where typing
+    # is not expected; f1 and ctrl+q work everywhere.
+    BINDINGS = [
+        Binding("f1", "help", "Help", show=False),
+        Binding("ctrl+t", "toggle_theme", "Dark/light", show=False),
+        Binding("ctrl+q", "quit_lab", "Quit", show=False, priority=True),
+    ]
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
+
+    store_version: reactive[int] = reactive(0)  # bumped when the store changed
+    jobs_version: reactive[int] = reactive(0)  # bumped when one of the lab's jobs changed
+
+    def __init__(self, store: str | os.PathLike | None = None, python: str | None = None):
+        super().__init__()
+        self.store = Store(store)
+        self.store_path = str(Path(self.store.path).resolve())
+        self.hostname = socket.gethostname()
+        kwargs = {"python": python} if python else {}
+        self.launcher = Launcher(self.store_path, self._job_changed, self.run_worker, **kwargs)
+        self._seen_version: int | None = None
+        self.sub_title = str(self.store.path)  # as given: short, and stable in snapshots
+
+    def on_mount(self) -> None:
+        from convlab.tui.screens.home import HomeScreen
+
+        self.theme = DARK
+        self.store.mark_stale()
+        self.push_screen(HomeScreen())
+        self.set_interval(POLL_EVERY, self.poll_store)
+        self.set_interval(STALE_EVERY, self._mark_stale)
+
+    # ------------------------------------------------------------ the store
+
+    def poll_store(self) -> None:
+        version = self.store.version()
+        if version != self._seen_version:
+            self._seen_version = version
+            self.store_version += 1
+
+    def _mark_stale(self) -> None:
+        if self.store.mark_stale():
+            self.store_version += 1
+
+    def _job_changed(self, job: Job) -> None:
+        self.jobs_version += 1
+        if job.state == "failed" and job.error:
+            self.notify(f"{job.label}: {job.error}", title="Run failed", severity="error", timeout=10)
+        elif job.state == "waiting" and self.launcher.current is not None:
+            self.notify(f"{job.label} waits for the device: {self.launcher.current.label} is training.",
+                        title="Queued")
+
+    # ------------------------------------------------------------ presets
+
+    def presets(self) -> list[Spec]:
+        """The presets folder, each file parsed; a broken file of the user's is
+        listed in a notification instead of failing the list."""
+        specs, broken = [], []
+        for path in sorted(presets_dir().glob("*.toml")):
+            try:
+                specs.append(load(str(path)))
+            except UserError as exc:
+                broken.append(str(exc))
+        if broken:
+            self.notify("\n".join(broken), title="Presets not listed", severity="warning")
+        return sorted(specs, key=lambda s: (s.row or 999, s.params, s.name))
+
+    # ------------------------------------------------------------ runs
+
+    def launch(self, preset: str, **options) -> Job:
+        job = self.launcher.launch(preset, **options)
+        self.watch_job(job)
+        return job
+
+    def watch_run(self, run_id: int) -> None:
+        from convlab.tui.screens.run import RunScreen
+
+        self.push_screen(RunScreen(run_id=run_id, job=self.launcher.job_of_run(run_id)))
+
+    def watch_job(self, job: Job) -> None:
+        from convlab.tui.screens.run import RunScreen
+
+        self.push_screen(RunScreen(job=job))
+
+    def cancel_run(self, run_id: int | None, job: Job | None = None) -> None:
+        """Stop a run: the lab's own job by SIGTERM (or out of the queue), or a run
+        started elsewhere on this machine by SIGTERM to its process."""
+        job = job or (self.launcher.job_of_run(run_id) if run_id is not None else None)
+        if job is not None and job.active:
+            self.launcher.cancel(job)
+            self.notify(f"{job.label}: stopping; it stays resumable (r)." if job.state == "training"
+                        else f"{job.label}: taken out of the queue.")
+            return
+        if run_id is None:
+            return
+        run = self.store.run(run_id)
+        if run.status != "running":
+            self.notify(f"run {run_id} is {run.status}, not running.", severity="warning")
+        elif run.host != self.hostname:
+            self.notify(f"run {run_id} trains on {run.host}; stop it there.", severity="warning")
+        elif signal_run(run.pid):
+            self.notify(f"run {run_id}: asked process {run.pid} to stop; it stays resumable (r).")
+        else:
+            self.notify(f"run {run_id}: its process is gone.", severity="warning")
+
+    def resume_run(self, run_id: int | None) -> None:
+        if run_id is None:
+            return
+        run = self.store.run(run_id)
+        if run.status not in ("interrupted", "failed") or run.kind != "train":
+            self.notify(f"run {run_id} is {run.status}: only an interrupted or failed training run resumes.",
+                        severity="warning")
+            return
+        self.watch_job(self.launcher.resume(run_id))
+
+    def compare(self, run_ids: list[int] | None) -> None:
+        try:
+            from convlab.tui.compare_screen import CompareScreen
+        except ImportError:
+            self.notify("The compare view is not installed in this version.", severity="warning")
+            return
+        self.push_screen(CompareScreen(self.store_path, run_ids))
+
+    # ------------------------------------------------------------ keys
+
+    def action_help(self) -> None:
+        from convlab.tui.screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_toggle_theme(self) -> None:
+        self.theme = LIGHT if self.theme == DARK else DARK
+
+    def action_quit_lab(self) -> None:
+        """Quit; a run that trains keeps going (the store has it), waiting ones are dropped."""
+        from convlab.tui.screens.dialogs import QuitScreen
+
+        training = self.launcher.training()
+        waiting = list(self.launcher.waiting)
+        if not training and not waiting:
+            self.exit()
+            return
+        self.push_screen(QuitScreen(training, waiting), lambda quit: self.exit() if quit else None)
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        from convlab.tui.commands import lab_commands
+
+        yield from super().get_system_commands(screen)
+        yield from lab_commands(self, screen)
+
+
+def main(store: str | None = None) -> int:
+    ConvlabApp(store=store).run()
+    return 0

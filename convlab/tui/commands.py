@@ -1,0 +1,36 @@
+"""The lab's entries in the command palette (ctrl+p): each preset to set up or
+edit, recent runs to watch, and the screen's own actions."""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+from typing import Iterable
+
+from textual.app import SystemCommand
+from textual.screen import Screen
+
+RECENT_RUNS = 10
+
+
+def lab_commands(app, screen: Screen) -> Iterable[SystemCommand]:
+    from convlab.tui.screens.editor import EditorScreen
+    from convlab.tui.screens.settings import SettingsScreen
+
+    yield SystemCommand("Help", "What to do first, and every key", app.action_help)
+    yield SystemCommand("Dark/light", "Switch between the dark and the light theme", app.action_toggle_theme)
+    yield SystemCommand("Compare runs", "The compare view of the marked runs (all when none is marked)",
+                        lambda: app.compare(None))
+    for spec in app.presets():
+        yield SystemCommand(f"Run {spec.name}…", f"Set up and launch: {spec.title}",
+                            lambda spec=spec: app.push_screen(SettingsScreen(spec)))
+        yield SystemCommand(f"Edit {spec.name}", f"Open {Path(spec.source).name} in the editor",
+                            lambda spec=spec: app.push_screen(EditorScreen(Path(spec.source))))
+    for run in app.store.runs(limit=RECENT_RUNS):
+        yield SystemCommand(f"Watch run {run.id}", f"{run.preset}, {run.status}", partial(app.watch_run, run.id))
+    # The active screen's own keys, by name (bindings with a description).
+    for binding in screen.BINDINGS:
+        if (binding.description and binding.action not in ("back", "close")
+                and not binding.action.startswith("app.")):
+            yield SystemCommand(binding.description, f"key {binding.key_display or binding.key}",
+                                partial(screen.run_action, binding.action))

@@ -1,0 +1,45 @@
+"""Short text forms of numbers and times, as the screens print them."""
+
+from __future__ import annotations
+
+import time
+
+DASH = "—"
+
+
+def pct(value: float | None, digits: int = 2) -> str:
+    return DASH if value is None else f"{value:.{digits}f}"
+
+
+def when(ts: float | None) -> str:
+    """A start time as the local date and minute."""
+    return DASH if ts is None else time.strftime("%Y-%m-%d %H:%M", time.localtime(ts))
+
+
+def duration(seconds: float | None) -> str:
+    """12s, 3m05s, 2h07m: short enough for a status line."""
+    if seconds is None:
+        return DASH
+    seconds = int(round(max(0.0, seconds)))
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m{seconds:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+def count(n: int | None) -> str:
+    return DASH if n is None else f"{n:,}"
+
+
+def data_label(data: str, train_limit: int = 0) -> str:
+    """What a preset trains on: 50k, 250k expanded, or the first N images."""
+    if train_limit:
+        return f"first {train_limit:,}"
+    return "250k expanded" if data == "expanded" else "50k"
+
+
+def shape(dims: tuple[int, ...]) -> str:
+    return "×".join(str(d) for d in dims)

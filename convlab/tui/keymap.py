@@ -1,0 +1,54 @@
+"""The key map, read from the screens' own bindings so that the help screen
+and docs/tui.md cannot drift from what the keys do."""
+
+from __future__ import annotations
+
+from textual.binding import Binding
+
+INTRO = """\
+Pick one of the chapter's networks in **Presets** and press **Enter**: the run
+settings open with the preset's values. Shorten the run there (fewer epochs, the
+first few thousand training images), then **Launch**: the live view shows the
+epoch's progress, the validation curve against the book's figure, the first
+layer's filters and, when the run ends, the digits it got wrong. Runs started
+with `convlab run` in another shell, or over SSH, appear and update the same way.
+"""
+
+# Keys that are not bindings of the screen classes: Enter is the tables' own.
+BEFORE = {"Home (presets and runs)": [("⏎", "On a preset: the run settings; on a run: its live view")]}
+AFTER = {"Everywhere": [
+    ("ctrl+p", "Command palette: every action, by name"),
+    ("tab / shift+tab", "Move between tables and fields"),
+    ("? / q", "Help / Quit, where keys are not typed into a field"),
+]}
+
+
+def key_label(binding: Binding) -> str:
+    names = {"question_mark": "?", "escape": "esc"}
+    return binding.key_display or ",".join(names.get(k, k) for k in binding.key.split(","))
+
+
+def sections() -> list[tuple[str, list[tuple[str, str]]]]:
+    from convlab.tui.app import ConvlabApp
+    from convlab.tui.screens.editor import EditorScreen
+    from convlab.tui.screens.home import HomeScreen
+    from convlab.tui.screens.run import RunScreen
+    from convlab.tui.screens.settings import SettingsScreen
+
+    out = []
+    for title, cls in (("Home (presets and runs)", HomeScreen), ("Live view of a run", RunScreen),
+                       ("Run settings", SettingsScreen), ("Preset editor", EditorScreen),
+                       ("Everywhere", ConvlabApp)):
+        keys = [(key_label(b), b.tooltip or b.description) for b in cls.BINDINGS if isinstance(b, Binding)
+                and not b.action.startswith("app.")]
+        out.append((title, keys))
+    return [(title, BEFORE.get(title, []) + keys + AFTER.get(title, [])) for title, keys in out]
+
+
+def markdown() -> str:
+    lines = []
+    for title, keys in sections():
+        lines += [f"### {title}", "", "| key | does |", "| --- | --- |"]
+        lines += [f"| `{key}` | {what} |" for key, what in keys]
+        lines.append("")
+    return "\n".join(lines)

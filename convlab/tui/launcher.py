@@ -1,0 +1,216 @@
+"""Runs started from the lab: a queue of `convlab run --json` processes, one
+training at a time, each supervised by a Textual worker.
+
+Training happens in its own process, so it never holds the UI's interpreter
+lock and a crash in training cannot take the lab down. Each process writes
+its JSON events to a file that the worker follows: the lab learns the run ids
+of its jobs from them, and a run keeps training if the lab is closed (a pipe
+would break under it). Everything the screens show comes from the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+import tempfile
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+EXIT_INTERRUPTED = (128 + signal.SIGTERM, 128 + signal.SIGINT)
+EXIT_USER_ERROR = 2
+FOLLOW_EVERY = 0.2  # seconds between reads of a job's event file
+TRAINING_NICE = 10  # training yields the CPU to the lab's UI, and trains at full speed otherwise
+
+
+@dataclass
+class Job:
+    """One `convlab run` command: a new group of a preset, or a resume."""
+
+    number: int
+    label: str  # what the user asked for: "relu", "resume run 7"
+    args: list[str]  # after `convlab run`
+    device: str = "auto"
+    state: str = "waiting"  # waiting, training, finished, interrupted, failed, cancelled
+    run_ids: list[int] = field(default_factory=list)
+    group: int | None = None
+    resumes: int | None = None  # the run id a resume job continues
+    error: str | None = None
+    process: asyncio.subprocess.Process | None = None
+    cancel_asked: bool = False  # cancelled while its process was starting
+
+    @property
+    def active(self) -> bool:
+        return self.state in ("waiting", "training")
+
+    @property
+    def run_id(self) -> int | None:
+        """The run this job trains now (or trained last)."""
+        return self.run_ids[-1] if self.run_ids else self.resumes
+
+
+class Launcher:
+    """A queue of jobs. `changed(job)` is called on the UI's event loop
+    whenever a job starts, learns a run id or ends."""
+
+    def __init__(self, store_path: str, changed: Callable[[Job], None], run_worker: Callable,
+                 python: str = sys.executable):
+        self.store_path = store_path
+        self.changed = changed
+        self.run_worker = run_worker  # App.run_worker
+        self.python = python
+        self.jobs: list[Job] = []
+        self.waiting: deque[Job] = deque()
+        self.current: Job | None = None
+        self._draining = False  # a worker is taking jobs off the queue
+        self.folder = Path(tempfile.mkdtemp(prefix="convlab-jobs-"))
+        self._next = 1
+
+    # ------------------------------------------------------------ asking
+
+    def launch(self, preset: str, *, epochs: int | None = None, train_limit: int | None = None,
+               repeats: int | None = None, seed: int | None = None, device: str | None = None,
+               label: str | None = None) -> Job:
+        args = [preset]
+        for flag, value in (("--epochs", epochs), ("--train-limit", train_limit), ("--repeats", repeats),
+                            ("--seed", seed), ("--device", device)):
+            if value is not None:
+                args += [flag, str(value)]
+        return self._submit(label or Path(preset).stem, args, device or "auto")
+
+    def resume(self, run_id: int) -> Job:
+        job = self._submit(f"resume run {run_id}", ["--resume", str(run_id)], "auto")
+        job.resumes = run_id
+        return job
+
+    def cancel(self, job: Job) -> None:
+        """A waiting job leaves the queue; a training one gets SIGTERM and its
+        run becomes 'interrupted' (resumable)."""
+        if job in self.waiting:
+            self.waiting.remove(job)
+            job.state = "cancelled"
+            self.changed(job)
+        elif job.state == "training" and job.process is not None and job.process.returncode is None:
+            job.process.send_signal(signal.SIGTERM)
+        elif job is self.current:
+            job.cancel_asked = True
+
+    def job_of_run(self, run_id: int) -> Job | None:
+        return next((j for j in reversed(self.jobs) if run_id in j.run_ids or j.resumes == run_id), None)
+
+    def temp_preset(self, name: str, text: str) -> Path:
+        """A preset changed in the settings form, written for one launch."""
+        path = self.folder / f"{name}.toml"
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    def training(self) -> list[Job]:
+        return [j for j in self.jobs if j.state == "training"]
+
+    # ------------------------------------------------------------ the queue
+
+    def _submit(self, label: str, args: list[str], device: str) -> Job:
+        job = Job(self._next, label, args, device)
+        self._next += 1
+        self.jobs.append(job)
+        self.waiting.append(job)
+        self.changed(job)
+        if not self._draining:
+            self._draining = True
+            self.run_worker(self._drain(), name="launcher", group="launcher", exit_on_error=False)
+        return job
+
+    async def _drain(self) -> None:
+        """One job at a time: the device is shared, and two trainings would each run at half speed."""
+        try:
+            while self.waiting:
+                self.current = self.waiting.popleft()
+                try:
+                    await self._supervise(self.current)
+                except OSError as exc:  # the process could not start or be followed
+                    self.current.state, self.current.error = "failed", f"{type(exc).__name__}: {exc}"
+                finally:
+                    self.changed(self.current)
+                    self.current = None
+        finally:
+            self._draining = False
+
+    def command(self, job: Job) -> list[str]:
+        return [self.python, "-m", "convlab", "run", *job.args, "--json", "--store", self.store_path]
+
+    async def _supervise(self, job: Job) -> None:
+        events = self.folder / f"job-{job.number}.jsonl"
+        errors = self.folder / f"job-{job.number}.err"
+        with open(events, "wb") as out, open(errors, "wb") as err:
+            # A new session: the terminal's Ctrl-C belongs to the lab, not to the run.
+            job.process = await asyncio.create_subprocess_exec(
+                *self.command(job), stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=err,
+                start_new_session=True)
+        _lower_priority(job.process.pid)
+        job.state = "training"
+        if job.cancel_asked:
+            job.process.send_signal(signal.SIGTERM)
+        self.changed(job)
+        with open(events, "rb") as follow:
+            partial = b""  # a line the run is still writing
+            while True:
+                done = job.process.returncode is not None
+                *lines, partial = (partial + follow.read()).split(b"\n")
+                for line in lines:
+                    self._event(job, line)
+                if done:
+                    break
+                try:
+                    await asyncio.wait_for(job.process.wait(), FOLLOW_EVERY)
+                except asyncio.TimeoutError:
+                    pass
+        self._ended(job, job.process.returncode, errors.read_text(errors="replace").strip())
+
+    def _event(self, job: Job, line: bytes) -> None:
+        try:
+            event = json.loads(line)
+        except ValueError:
+            return
+        kind = event.get("event")
+        if kind == "group":
+            job.group, job.device = event["group"], event["device"]
+        elif kind == "started" and event["run"] not in job.run_ids:
+            job.run_ids.append(event["run"])
+            self.changed(job)
+        elif kind == "failed":
+            job.error = event.get("error")
+
+    def _ended(self, job: Job, code: int, stderr: str) -> None:
+        last = stderr.splitlines()[-1] if stderr else ""
+        if code == 0:
+            job.state = "finished"
+        elif code in EXIT_INTERRUPTED:
+            job.state = "interrupted"
+        else:
+            job.state = "failed"
+            job.error = (last.removeprefix("convlab: ") or job.error or f"exit status {code}")
+        job.process = None
+
+
+def _lower_priority(pid: int) -> None:
+    """Set before the run starts its threads (they inherit it): keys stay quick
+    on a CPU that trains; with nothing else to run, the run loses nothing."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, pid, TRAINING_NICE)
+    except (AttributeError, OSError):  # not on this platform, or not allowed: keep the default
+        pass
+
+
+def signal_run(pid: int | None) -> bool:
+    """SIGTERM to a run started elsewhere on this machine; False if it is gone."""
+    if not pid:
+        return False
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True

@@ -1,0 +1,164 @@
+"""Preset TOML as text: written from a spec, searched for a field's line, and
+renamed when saved under a new name. The editor and the settings form use it;
+parsing and validation stay in convlab.spec."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from convlab.errors import UserError
+from convlab.spec import Spec, Train, parse_text, presets_dir
+
+NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,40}$")
+HEADER = re.compile(r"^\s*\[")
+LAYERS_HEADER = re.compile(r"^\s*\[\[\s*layers\s*\]\]")
+TRAIN_HEADER = re.compile(r"^\s*\[\s*train\s*\]")
+
+
+def _value(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return json.dumps(v, ensure_ascii=False)  # a TOML basic string
+    return repr(v)
+
+
+def to_toml(spec: Spec) -> str:
+    """The preset format of presets/*.toml, complete enough to load back the same spec."""
+    lines = [f"name = {_value(spec.name)}"]
+    if spec.row:
+        lines.append(f"row = {spec.row}")
+    lines.append(f"title = {_value(spec.title)}")
+    if spec.book_figure is not None:
+        lines.append(f"book_figure = {spec.book_figure}")
+    if spec.book_note:
+        lines.append(f"book_note = {_value(spec.book_note)}")
+    if spec.description:
+        lines.append(f"description = {_value(spec.description)}")
+    activation = next((l.activation for l in spec.layers if l.type != "softmax"), "sigmoid")
+    lines += ["", "[train]", f"activation = {_value(activation)}"]
+    defaults = Train()
+    for key in ("epochs", "eta", "lmbda", "batch_size", "data", "repeats", "ensemble"):
+        lines.append(f"{key} = {_value(getattr(spec.train, key))}")
+    for key in ("train_limit", "shuffle", "patience", "eta_decay", "eta_decay_every"):
+        if getattr(spec.train, key) != getattr(defaults, key):
+            lines.append(f"{key} = {_value(getattr(spec.train, key))}")
+    for layer in spec.layers:
+        lines += ["", "[[layers]]", f"type = {_value(layer.type)}"]
+        if layer.type == "conv_pool":
+            lines.append(f"maps = {layer.maps}")
+            if layer.filter != 5:
+                lines.append(f"filter = {layer.filter}")
+            if layer.pool != 2:
+                lines.append(f"pool = {layer.pool}")
+        else:
+            lines.append(f"n_out = {layer.n_out}")
+            if layer.dropout:
+                lines.append(f"dropout = {layer.dropout:g}")
+        if layer.type != "softmax" and layer.activation != activation:
+            lines.append(f"activation = {_value(layer.activation)}")
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------- errors
+
+
+def split_error(message: str) -> tuple[str | None, str]:
+    """'my.toml: layers[2].n_in is 2880 …' → ('layers[2].n_in', 'is 2880 …')."""
+    _, _, rest = message.partition(": ")
+    rest = rest or message
+    match = re.match(r"^((?:layers\[\d+\]|train)(?:\.\w+)?|\w+) (.*)$", rest)
+    if match and not rest.startswith("not valid TOML"):
+        return match.group(1), match.group(2)
+    return None, rest
+
+
+def error_line(text: str, message: str) -> int | None:
+    """The 0-based line of the text that a validation message is about, if it can be found."""
+    toml_at = re.search(r"at line (\d+)", message)
+    if toml_at:
+        return int(toml_at.group(1)) - 1
+    where, _ = split_error(message)
+    return None if where is None else locate(text, where)
+
+
+def locate(text: str, where: str) -> int | None:
+    """The line of `train.eta`, `layers[2].n_in`, `layers[1]` or a top-level key."""
+    lines = text.splitlines()
+    match = re.match(r"^layers\[(\d+)\](?:\.(\w+))?$", where)
+    if match:
+        headers = [i for i, line in enumerate(lines) if LAYERS_HEADER.match(line)]
+        index = int(match.group(1))
+        if index >= len(headers):
+            return None
+        return _key_in_table(lines, headers[index], match.group(2))
+    if where.startswith("train"):
+        start = next((i for i, line in enumerate(lines) if TRAIN_HEADER.match(line)), None)
+        if start is None:
+            return None
+        return _key_in_table(lines, start, where.partition(".")[2] or None)
+    for i, line in enumerate(lines):
+        if HEADER.match(line):
+            return None
+        if re.match(rf"^\s*{re.escape(where)}\s*=", line):
+            return i
+    return None
+
+
+def _key_in_table(lines: list[str], header: int, key: str | None) -> int:
+    if key:
+        for i in range(header + 1, len(lines)):
+            if HEADER.match(lines[i]):
+                break
+            if re.match(rf"^\s*{re.escape(key)}\s*=", lines[i]):
+                return i
+    return header
+
+
+# ---------------------------------------------------------------- saving
+
+
+def renamed(text: str, name: str) -> str:
+    """The text with `name = "<name>"` and without `row` (a preset of the
+    user's own, listed after the chapter's rows)."""
+    lines = [line for line in text.splitlines() if not re.match(r"^\s*row\s*=", line)]
+    for i, line in enumerate(lines):
+        if HEADER.match(line):
+            break
+        if re.match(r"^\s*name\s*=", line):
+            lines[i] = f"name = {_value(name)}"
+            return "\n".join(lines) + "\n"
+    return f"name = {_value(name)}\n" + "\n".join(lines) + "\n"
+
+
+def save_target(name: str, own: Path | None = None) -> Path:
+    """Where `name` is saved in the presets folder. A shipped preset (one of
+    the chapter's rows) is never replaced; another existing file only when it
+    is `own`, the file being edited, saved again under its own name."""
+    if not NAME_PATTERN.match(name):
+        raise UserError(f"{name!r}: a preset name is lower-case letters, digits, - and _")
+    path = presets_dir() / f"{name}.toml"
+    if path.exists():
+        if _is_shipped(path):
+            raise UserError(f"{path.name} is one of the chapter's presets; choose another name")
+        if own is None or path.resolve() != Path(own).resolve():
+            raise UserError(f"{path.name} already exists; choose another name")
+    return path
+
+
+def _is_shipped(path: Path) -> bool:
+    try:
+        return parse_text(path.read_text(encoding="utf-8"), path.name).row > 0
+    except (UserError, OSError):
+        return False
+
+
+def save(text: str, name: str, own: Path | None = None) -> Path:
+    """Validate, rename and write; returns the file written."""
+    path = save_target(name, own)
+    text = renamed(text, name)
+    parse_text(text, f"{name}.toml")
+    path.write_text(text, encoding="utf-8")
+    return path

@@ -1,0 +1,89 @@
+"""Small modal dialogs: a name to save a preset under, and quitting while
+runs train or wait."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Static
+
+from convlab.errors import UserError
+from convlab.spec import presets_dir
+
+
+class SaveAsScreen(ModalScreen[str | None]):
+    """Asks for a preset name; `save(name)` writes it or raises UserError, shown here."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, default: str, save: Callable[[str], None]):
+        super().__init__()
+        self.default = default
+        self.save = save
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(f"Save as a new preset in {presets_dir()}/", classes="dialog-title")
+            yield Input(self.default, placeholder="name (letters, digits, - and _)", id="name")
+            yield Static("", id="save-error", classes="dialog-error")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Save", variant="primary", id="save", compact=True)
+                yield Button("Cancel", id="cancel", compact=True)
+
+    def on_input_submitted(self) -> None:
+        self._save()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "save":
+            self._save()
+        else:
+            self.dismiss(None)
+
+    def _save(self) -> None:
+        name = self.query_one("#name", Input).value.strip()
+        try:
+            self.save(name)
+        except UserError as exc:
+            self.query_one("#save-error", Static).update(str(exc))
+            return
+        self.dismiss(name)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class QuitScreen(ModalScreen[bool]):
+    """Quitting leaves a training run going (it is in the store); waiting ones are dropped."""
+
+    BINDINGS = [Binding("escape", "stay", "Stay"), Binding("y", "quit", "Quit"), Binding("n", "stay", "Stay")]
+
+    def __init__(self, training: list, waiting: list):
+        super().__init__()
+        self.training, self.waiting = training, waiting
+
+    def compose(self) -> ComposeResult:
+        lines = []
+        if self.training:
+            lines.append(", ".join(j.label for j in self.training) + " keeps training after you quit; "
+                         "`convlab` shows it again, and x there stops it.")
+        if self.waiting:
+            lines.append(", ".join(j.label for j in self.waiting) + " waits for the device and will not start.")
+        with Vertical(classes="dialog"):
+            yield Label("Quit the lab?", classes="dialog-title")
+            yield Static("\n".join(lines))
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Quit (y)", variant="error", id="quit", compact=True)
+                yield Button("Stay (n)", id="stay", compact=True)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "quit")
+
+    def action_quit(self) -> None:
+        self.dismiss(True)
+
+    def action_stay(self) -> None:
+        self.dismiss(False)

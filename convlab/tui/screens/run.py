@@ -1,0 +1,153 @@
+"""The live view of one run: progress within the epoch, the validation curve
+beside the book's figure and the preset's other runs, the first layer's
+filters, the misclassified digits and the confusion matrix.
+
+Everything comes from the store and is re-read when the app sees the store
+change, so a run started in another shell is watched the same way. A screen
+opened on one of the lab's jobs follows it from run to run (repeats)."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Container, VerticalScroll
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.widgets import Footer, Header
+
+from convlab.store import Run
+from convlab.tui.launcher import Job
+from convlab.tui.widgets.confusion import ConfusionMatrix, confusion
+from convlab.tui.widgets.curve import CurvePlot, Series
+from convlab.tui.widgets.pictures import FilterGrid, MistakeGallery
+from convlab.tui.widgets.run_status import RunStatus
+
+PANELS = ("filters", "mistakes", "confusion")
+PANEL_KEYS = Binding.Group("Panels", compact=True)
+OVERLAID = 3  # other runs of the preset drawn behind this one (more would hide it)
+
+
+class RunScreen(Screen):
+    BINDINGS = [
+        Binding("escape", "back", "Back"),
+        Binding("y", "toggle_range", "0–100", tooltip="Y axis: follow the data, or the full 0–100"),
+        Binding("t", "toggle_loss", "Loss", tooltip="Plot the training loss instead of the validation accuracy"),
+        Binding("1", "panel('filters')", "Filters", group=PANEL_KEYS,
+                tooltip="The first layer's filters (below 120 columns, one panel at a time)"),
+        Binding("2", "panel('mistakes')", "Mistakes", group=PANEL_KEYS, tooltip="The misclassified test digits"),
+        Binding("3", "panel('confusion')", "Confusion", group=PANEL_KEYS, tooltip="The confusion matrix"),
+        Binding("x", "cancel", "Cancel", tooltip="Cancel this run: it becomes interrupted, resumable"),
+        Binding("r", "resume", "Resume", tooltip="Resume this run if it was interrupted"),
+        Binding("question_mark", "app.help", "Help", key_display="?"),
+        Binding("q", "app.quit_lab", "Quit"),
+    ]
+
+    panel: reactive[str] = reactive("filters")
+
+    def __init__(self, run_id: int | None = None, job: Job | None = None):
+        super().__init__()
+        self.run_id = run_id if run_id is not None else (job.run_id if job else None)
+        self.job = job
+        self.current_run: Run | None = None
+        self._drawn: tuple | None = None  # what the curve, filters and gallery show
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield RunStatus(id="status")
+        with Container(id="body"):
+            yield CurvePlot(id="curve")
+            with VerticalScroll(id="filters-panel", classes="panel"):
+                yield FilterGrid(id="filters")
+            with VerticalScroll(id="confusion-panel", classes="panel"):
+                yield ConfusionMatrix(id="confusion")
+            with VerticalScroll(id="mistakes-panel", classes="panel"):
+                yield MistakeGallery(id="mistakes")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        for name, title in (("filters", "1 Filters"), ("mistakes", "2 Misclassified"), ("confusion", "3 Confusion")):
+            self.query_one(f"#{name}-panel").border_title = title
+        self.watch_panel(self.panel)
+        self.refresh_from_store()
+        self.watch(self.app, "store_version", self.refresh_from_store, init=False)
+        self.watch(self.app, "jobs_version", self.refresh_from_store, init=False)
+
+    def watch_panel(self, panel: str) -> None:
+        for name in PANELS:
+            self.query_one(f"#{name}-panel").set_class(name == panel, "-current")
+
+    # ------------------------------------------------------------ content
+
+    def refresh_from_store(self, *_) -> None:
+        store = self.app.store
+        if self.job is not None and self.job.run_ids and self.job.run_ids[-1] != self.run_id:
+            self.run_id = self.job.run_ids[-1]  # the job moved on to its next repeat
+        status = self.query_one(RunStatus)
+        if self.run_id is None:
+            status.show(None, [], self.job, self.app.launcher.current)
+            return
+        self.current_run = run = store.run(self.run_id)
+        epochs = store.epochs(run.id)
+        status.show(run, epochs, self.job, here=self.app.hostname)
+        self.sub_title = f"{run.preset}: {run.title}"
+        drawn = (run.id, run.epochs_done, run.status)
+        if drawn != self._drawn:
+            self._drawn = drawn
+            self._draw_curve(run, epochs)
+            self._draw_pictures(run, epochs)
+
+    def _draw_curve(self, run: Run, epochs) -> None:
+        store = self.app.store
+        others = []
+        for other in store.runs(preset=run.preset):
+            if other.id != run.id and other.kind == "train" and other.epochs_done:
+                e = store.epochs(other.id)
+                others.append(Series(f"run {other.id}", [x.epoch for x in e], [x.val_acc for x in e]))
+            if len(others) == OVERLAID:
+                break
+        self.query_one(CurvePlot).set_data(
+            Series(f"run {run.id}", [e.epoch for e in epochs], [e.val_acc for e in epochs]),
+            Series("loss", [e.epoch for e in epochs], [e.train_loss for e in epochs]),
+            others, run.book_figure, run.epochs_planned)
+
+    def _draw_pictures(self, run: Run, epochs) -> None:
+        store = self.app.store
+        filters = store.filters(run.id) if run.kind == "train" else None
+        self.query_one(FilterGrid).show(filters, epochs[-1].epoch if epochs else None)
+        predictions = store.predictions(run.id)
+        if predictions is None:
+            note = ("The misclassified test digits appear here when the run finishes."
+                    if run.status == "running" else f"The run is {run.status}; it has no test predictions yet.")
+            self.query_one(MistakeGallery).show(None, note)
+            self.query_one(ConfusionMatrix).show(None)
+            return
+        mistakes = store.mistakes(run.id)
+        self.query_one(MistakeGallery).show(mistakes)
+        self.query_one(ConfusionMatrix).show(confusion(predictions, mistakes))
+
+    # ------------------------------------------------------------ actions
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def action_toggle_range(self) -> None:
+        curve = self.query_one(CurvePlot)
+        curve.full_range = not curve.full_range
+
+    def action_toggle_loss(self) -> None:
+        curve = self.query_one(CurvePlot)
+        curve.show_loss = not curve.show_loss
+
+    def action_panel(self, name: str) -> None:
+        self.panel = name
+        self.query_one(f"#{name}-panel").focus()
+
+    def action_cancel(self) -> None:
+        self.app.cancel_run(self.run_id, self.job if self.job and self.job.active else None)
+
+    def action_resume(self) -> None:
+        if self.current_run is not None and self.current_run.status in ("interrupted", "failed"):
+            self.job = self.app.launcher.resume(self.current_run.id)
+            self.refresh_from_store()
+        else:
+            self.app.resume_run(self.run_id)

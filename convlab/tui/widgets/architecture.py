@@ -1,0 +1,60 @@
+"""A preset's architecture: each layer with its output shape and parameter
+count, then its hyper-parameters, as the home screen shows the selected preset."""
+
+from __future__ import annotations
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+from textual.widgets import Static
+
+from convlab.spec import IMAGE_SHAPE, Spec
+from convlab.tui.format import data_label, shape
+
+
+def layers_table(spec: Spec) -> Table:
+    table = Table(box=None, padding=(0, 1), show_edge=False, header_style="bold")
+    table.add_column("layer")
+    table.add_column("out", justify="right")
+    table.add_column("params", justify="right")
+    table.add_row("input", shape(IMAGE_SHAPE), "", style="dim")
+    for layer in spec.layers:
+        name = layer.describe()
+        if layer.type == "conv_pool" and (layer.filter, layer.pool) != (5, 2):  # the book's 5×5, pooled 2×2
+            name += f" {layer.filter}×{layer.filter}/{layer.pool}"
+        table.add_row(name, shape(layer.out_shape), f"{layer.params:,}")
+    table.add_row(Text("total", style="bold"), "", Text(f"{spec.params:,}", style="bold"))
+    return table
+
+
+def hyper_parameters(spec: Spec) -> Text:
+    t = spec.train
+    activation = next((l.activation for l in spec.layers if l.type != "softmax"), "—")
+    parts = [activation, f"{t.epochs} epochs", f"η {t.eta:g}", f"λ {t.lmbda:g}", f"batch {t.batch_size}",
+             data_label(t.data, t.train_limit)]
+    if t.ensemble > 1:
+        parts.append(f"ensemble of {t.ensemble}")
+    elif t.repeats > 1:
+        parts.append(f"{t.repeats} repeats")
+    if t.shuffle:
+        parts.append("reshuffled")
+    if t.patience:
+        parts.append(f"patience {t.patience}")
+    if t.eta_decay_every:
+        parts.append(f"η×{t.eta_decay:g}/{t.eta_decay_every} epochs")
+    return Text(" · ".join(parts))
+
+
+class PresetDetails(Static):
+    """The selected preset, or a hint when there is none."""
+
+    def show(self, spec: Spec | None) -> None:
+        if spec is None:
+            self.update("No preset selected.")
+            return
+        book = f" · book {spec.book_figure:.2f}%" if spec.book_figure is not None else " · no book figure"
+        name = Text.assemble((spec.name, "bold"), book)
+        parts = [name, Text(spec.title, style="italic"), layers_table(spec), hyper_parameters(spec)]
+        if spec.description:
+            parts.append(Text(spec.description, style="dim"))
+        self.update(Group(*parts))

@@ -1,0 +1,112 @@
+"""The first conv layer's filters and the misclassified test digits, drawn in
+half-block cells of grey (two pixels a cell, darker = larger, as in the book),
+which read well over plain SSH. Both lay themselves out for the width they get."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from rich.console import Group
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+from textual.widget import Widget
+
+from convlab import render
+from convlab.store import Mistake
+from convlab.tui.widgets.greys import Lines, Row, picture_rows, to_ink
+
+CARD = 28  # a digit is 28 cells wide and 14 high
+CARD_GAP = 2
+MAX_SCALE = 2
+DIM = Style(dim=True)
+TRUE = Style(color="green", bold=True)
+NET = Style(color="red", bold=True)
+
+
+def layout(maps: int, side: int, width: int) -> tuple[int, int]:
+    """The largest scale at which the filters fit the width in few rows,
+    and a column count that fills those rows evenly."""
+    for scale in range(MAX_SCALE, 1, -1):
+        if (width + 1) // (side * scale + 1) >= min(maps, 10):
+            break
+    else:
+        scale = 1
+    per_row = max(1, min(maps, (width + 1) // (side * scale + 1)))
+    rows = math.ceil(maps / per_row)
+    return scale, math.ceil(maps / rows)
+
+
+class FilterGrid(Widget):
+    """The filters after the latest epoch, scaled up as far as the width allows."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.filters: np.ndarray | None = None
+        self.epoch: int | None = None
+
+    def show(self, filters: np.ndarray | None, epoch: int | None) -> None:
+        self.filters, self.epoch = filters, epoch
+        self.refresh(layout=True)
+
+    def render(self):
+        if self.filters is None:
+            return Text("The first layer's filters appear here after the first epoch.", style="dim")
+        maps, side = self.filters.shape[0], self.filters.shape[-1]
+        scale, columns = layout(maps, side, max(self.size.width, 20))
+        levels = render.tile(list(render.filter_levels(self.filters.reshape(maps, side, side))), columns)
+        levels = levels.repeat(scale, axis=0).repeat(scale, axis=1)
+        caption = Text(f"{maps} filters of {side}×{side} after epoch {self.epoch} · darker = larger weight",
+                       style="dim")
+        return Group(Lines(picture_rows(to_ink(levels))), caption)
+
+
+def digit_card(m: Mistake) -> list[Row]:
+    """Index and true label above the picture, the network's label below."""
+    index = f"#{m.index}"
+    top = [Segment(index, DIM), Segment(str(m.label).rjust(CARD - len(index)), TRUE)]
+    bottom = [Segment(f"net {m.predicted}".rjust(CARD), NET)]
+    return [top, *picture_rows(np.asarray(m.image, dtype=np.uint8)), bottom]
+
+
+class MistakeGallery(Widget):
+    """Misclassified test digits, as many per row as fit."""
+
+    def __init__(self, limit: int = 60, **kwargs):
+        super().__init__(**kwargs)
+        self.limit = limit
+        self.mistakes: list[Mistake] | None = None
+        self.note = "The misclassified test digits appear here when the run finishes."
+        self._cards: list[list[Row]] | None = None
+
+    def show(self, mistakes: list[Mistake] | None, note: str | None = None) -> None:
+        self.mistakes = mistakes
+        self._cards = None
+        if note:
+            self.note = note
+        self.refresh(layout=True)
+
+    @property
+    def shown(self) -> int:
+        return min(len(self.mistakes or []), self.limit)
+
+    def render(self):
+        if not self.mistakes:
+            return Text(self.note if self.mistakes is None else "No test digit is misclassified.", style="dim")
+        per_row = max(1, (max(self.size.width, CARD) + CARD_GAP) // (CARD + CARD_GAP))
+        if self._cards is None:
+            self._cards = [digit_card(m) for m in self.mistakes[: self.limit]]
+        cards = self._cards
+        total = len(self.mistakes)
+        head = f"{total:,} test digits misclassified" + (f", the first {len(cards)}" if len(cards) < total else "")
+        rows: list[Row] = [[Segment(head + ": true label top right, the network's below", DIM)]]
+        gap = Segment(" " * CARD_GAP)
+        for start in range(0, len(cards), per_row):
+            for parts in zip(*cards[start:start + per_row]):
+                line: Row = []
+                for i, part in enumerate(parts):
+                    line += ([gap] if i else []) + part
+                rows.append(line)
+            rows.append([])
+        return Lines(rows)

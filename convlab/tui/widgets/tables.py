@@ -1,0 +1,107 @@
+"""The home screen's two tables: the chapter's presets and the runs in the store
+(with the lab's own jobs that still wait for the device)."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.binding import Binding
+from textual.widgets import DataTable
+
+from convlab.spec import Spec
+from convlab.store import Run
+from convlab.tui.format import DASH, count, pct, when
+from convlab.tui.launcher import Job
+
+STATUS_STYLE = {"running": "bold green", "finished": "", "failed": "bold red",
+                "interrupted": "yellow", "waiting": "italic cyan"}
+
+
+def sync_rows(table: DataTable, rows: list[tuple[str, tuple]]) -> None:
+    """Show `rows` (key, cells), keeping the cursor on the same key. Cells are
+    updated in place when the keys are unchanged, so a live table does not flicker."""
+    keys = [key for key, _ in rows]
+    current = [row.key.value for row in table.ordered_rows]
+    if keys == current:
+        columns = [c.key for c in table.ordered_columns]
+        for key, cells in rows:
+            old = table.get_row(key)
+            for column, before, after in zip(columns, old, cells):
+                if before != after:
+                    table.update_cell(key, column, after)
+        return
+    selected = current[table.cursor_row] if table.row_count and 0 <= table.cursor_row < len(current) else None
+    table.clear()
+    for key, cells in rows:
+        table.add_row(*cells, key=key)
+    if selected in keys:
+        table.move_cursor(row=keys.index(selected), animate=False)
+
+
+class PresetTable(DataTable):
+    """name, book figure, parameters, data, title: one row per preset file."""
+
+    BINDINGS = [Binding("enter", "select_cursor", "Run…", key_display="⏎")]
+
+    def on_mount(self) -> None:
+        self.cursor_type = "row"
+        self.zebra_stripes = True
+        for label, key in (("preset", "name"), ("book %", "book"), ("params", "params"), ("data", "data"),
+                           ("title", "title")):
+            self.add_column(label, key=key)
+
+    def show(self, specs: list[Spec]) -> None:
+        rows = [(s.source or s.name, (s.name, pct(s.book_figure), Text(count(s.params), justify="right"),
+                                      "250k" if s.train.data == "expanded" else "50k", s.title))
+                for s in specs]
+        sync_rows(self, rows)
+
+    @property
+    def selected_key(self) -> str | None:
+        if not self.row_count:
+            return None
+        return self.coordinate_to_cell_key((self.cursor_row, 0)).row_key.value
+
+
+class RunTable(DataTable):
+    """The store's runs, newest first, after the lab's jobs that wait for the device."""
+
+    BINDINGS = [Binding("enter", "select_cursor", "Watch", key_display="⏎")]
+
+    def on_mount(self) -> None:
+        self.cursor_type = "row"
+        self.zebra_stripes = True
+        for label, key in (("", "mark"), ("run", "id"), ("status", "status"), ("preset", "preset"),
+                           ("epochs", "epochs"), ("best val", "best"), ("test@best", "test"),
+                           ("book", "book"), ("device", "device"), ("started", "started")):
+            self.add_column(label, key=key)
+
+    def show(self, runs: list[Run], waiting: list[Job], marked: set[int]) -> None:
+        rows = [(f"job-{j.number}", (" ", DASH, Text("waiting", style=STATUS_STYLE["waiting"]), j.label,
+                                     DASH, DASH, DASH, DASH, j.device, "waits for the device"))
+                for j in reversed(waiting)]
+        rows += [(str(r.id), self._cells(r, r.id in marked)) for r in runs]
+        sync_rows(self, rows)
+
+    @staticmethod
+    def _cells(r: Run, marked: bool) -> tuple:
+        if r.kind == "ensemble":
+            epochs = f"vote of {len(r.members)}"
+        elif r.status == "running" and r.progress:
+            p = r.progress
+            epochs = f"{p.get('epoch', r.epochs_done + 1)}/{r.epochs_planned} {p['batch'] / p['batches']:4.0%}"
+        else:
+            epochs = f"{r.epochs_done}/{r.epochs_planned}"
+        return ("●" if marked else " ", Text(str(r.id), justify="right"),
+                Text(r.status, style=STATUS_STYLE.get(r.status, "")), r.preset, epochs,
+                pct(r.best_val), pct(r.test_at_best), pct(r.book_figure), r.device or DASH, when(r.started))
+
+    @property
+    def selected_key(self) -> str | None:
+        if not self.row_count:
+            return None
+        return self.coordinate_to_cell_key((self.cursor_row, 0)).row_key.value
+
+    @property
+    def selected_run(self) -> int | None:
+        key = self.selected_key
+        return int(key) if key and key.isdigit() else None
