@@ -149,7 +149,7 @@ class Launcher:
             # A new session: the terminal's Ctrl-C belongs to the lab, not to the run.
             job.process = await asyncio.create_subprocess_exec(
                 *self.command(job), stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=err,
-                start_new_session=True)
+                start_new_session=True, env=training_env())
         _lower_priority(job.process.pid)
         job.state = "training"
         if job.cancel_asked:
@@ -194,6 +194,15 @@ class Launcher:
             job.state = "failed"
             job.error = (last.removeprefix("convlab: ") or job.error or f"exit status {code}")
         job.process = None
+
+
+def training_env() -> dict[str, str]:
+    """Leave one core to the lab: a run's threads then never wait at a barrier
+    for a thread the scheduler gave to the UI (on 2 cores that stall cost 10×
+    or more). A user's own OMP_NUM_THREADS wins."""
+    env = dict(os.environ)
+    env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 2) - 1)))
+    return env
 
 
 def _lower_priority(pid: int) -> None:
