@@ -173,6 +173,7 @@ def cmd_run(args) -> int:
 
 
 def cmd_runs(args) -> int:
+    from convlab.format import pct, when
     from convlab.store import Store
 
     store = Store(args.store)
@@ -183,7 +184,7 @@ def cmd_runs(args) -> int:
         return 0
     rows = [(str(r.id), r.status, r.preset + ("" if r.kind == "train" else " (ensemble)"),
              f"{r.epochs_done}/{r.epochs_planned}" if r.kind == "train" else f"{len(r.members)} nets",
-             _pct(r.best_val), _pct(r.test_at_best), _pct(r.book_figure), r.device or "—", _when(r.started))
+             pct(r.best_val), pct(r.test_at_best), pct(r.book_figure), r.device or "—", when(r.started))
             for r in runs]
     _print_table(("run", "status", "preset", "epochs", "best val", "test@best", "book", "device", "started"), rows)
     return 0
@@ -200,16 +201,6 @@ def cmd_show(args) -> int:
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def _pct(value: float | None) -> str:
-    return "—" if value is None else f"{value:.2f}"
-
-
-def _when(ts: float | None) -> str:
-    import time
-
-    return "—" if ts is None else time.strftime("%Y-%m-%d %H:%M", time.localtime(ts))
 
 
 def _print_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:

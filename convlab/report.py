@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from convlab.errors import UserError
+from convlab.format import duration, pct
 from convlab.store import Run, Store
 
 PLAIN_SIZE = 50_000
@@ -218,25 +219,8 @@ class Column:
     value: Callable[[Row], Any]  # what sorting compares; None sorts last
 
 
-def pct(value: float | None) -> str:
-    return "—" if value is None else f"{value:.2f}"
-
-
 def signed(value: float | None) -> str:
     return "—" if value is None else f"{value:+.2f}"
-
-
-def duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "—"
-    seconds = round(seconds)
-    if seconds < 60:
-        return f"{seconds}s"
-    minutes, s = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes}m {s:02d}s"
-    hours, m = divmod(minutes, 60)
-    return f"{hours}h {m:02d}m"
 
 
 def id_ranges(ids: list[int]) -> str:

@@ -16,7 +16,7 @@ from textual.widgets import Button, Input, Label, Select, Static
 from convlab.errors import UserError
 from convlab.spec import ACTIVATIONS, Spec, parse_text
 from convlab.tui import preset_text
-from convlab.tui.format import count
+from convlab.format import count
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 

@@ -9,7 +9,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from convlab.spec import IMAGE_SHAPE, Spec
-from convlab.tui.format import data_label, shape
+from convlab.format import data_label, shape
 
 
 def layers_table(spec: Spec) -> Table:

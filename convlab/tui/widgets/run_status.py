@@ -10,7 +10,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from convlab.store import Epoch, Run
-from convlab.tui.format import duration
+from convlab.format import duration
 from convlab.tui.launcher import Job
 
 BAR_WIDTH = 24

@@ -9,7 +9,7 @@ from textual.widgets import DataTable
 
 from convlab.spec import Spec
 from convlab.store import Run
-from convlab.tui.format import DASH, count, pct, when
+from convlab.format import DASH, count, pct, when
 from convlab.tui.launcher import Job
 
 STATUS_STYLE = {"running": "bold green", "finished": "", "failed": "bold red",

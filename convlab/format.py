@@ -1,4 +1,4 @@
-"""Short text forms of numbers and times, as the screens print them."""
+"""Short text forms of numbers and times, shared by the CLI, the reports and the lab."""
 
 from __future__ import annotations
 
