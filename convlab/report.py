@@ -381,11 +381,9 @@ def build_ensemble(store: Store, run_ids: list, test) -> Run:
     """Vote with the members' stored test predictions (plurality, ties to the
     smallest digit) and store the vote as a run of kind 'ensemble'. `test` is
     the MNIST test split (its labels and the misclassified images)."""
-    from convlab.ensemble import vote
-    from convlab.runner import mistakes_of
+    from convlab.ensemble import store_vote
 
     runs = check_members(store, run_ids)
-    predictions = []
     for run in runs:
         p = store.predictions(run.id)
         if p is None:
@@ -393,16 +391,7 @@ def build_ensemble(store: Store, run_ids: list, test) -> Run:
         if len(p) != len(test):
             raise UserError(f"ensemble: run {run.id} predicted {len(p):,} test digits, not the {len(test):,} "
                             "of this test set; members must share one test set")
-        predictions.append(p)
-    voted = vote(predictions)
-    accuracy = float((voted == test.labels).mean() * 100.0)
-    spec = _ensemble_spec(runs)
-    run_id = store.create_run(spec, group_id=None, member=0, kind="ensemble", members=[r.id for r in runs],
-                              device=runs[0].device, status="running")
-    store.set_result(run_id, test_at_best=accuracy)
-    store.save_outcome(run_id, voted, mistakes_of(voted, test))
-    store.finish(run_id, "finished")
-    return store.run(run_id)
+    return store_vote(store, _ensemble_spec(runs), runs, test)
 
 
 def _ensemble_spec(runs: list[Run]):

@@ -17,10 +17,10 @@ from typing import Any, Callable
 import numpy as np
 
 from convlab import data as mnist_data
-from convlab.ensemble import vote
+from convlab.ensemble import store_vote
 from convlab.errors import UserError
 from convlab.spec import Spec
-from convlab.store import Mistake, Run, Store
+from convlab.store import Run, Store, mistakes_of
 
 Emit = Callable[[dict[str, Any]], None]
 PROGRESS_WRITE_EVERY = 0.5  # seconds between progress rows in the store
@@ -168,19 +168,11 @@ class Runner:
         self.store.save_outcome(run_id, predictions, mistakes_of(predictions, self._mnist.test))
 
     def _vote(self, spec: Spec, group_id: int, members: list[Run]) -> Run:
-        predictions = [self.store.predictions(r.id) for r in members]
-        voted = vote(predictions)
-        test = self._mnist.test
-        accuracy = float((voted == test.labels).mean() * 100.0)
-        run_id = self.store.create_run(spec, group_id=group_id, member=len(members), kind="ensemble",
-                                       members=[r.id for r in members], device=members[0].device, status="running")
-        self.store.set_result(run_id, test_at_best=accuracy)
-        self.store.save_outcome(run_id, voted, mistakes_of(voted, test))
-        self.store.finish(run_id, "finished")
-        wrong = int((voted != test.labels).sum())
-        self.emit({"event": "ensemble", "run": run_id, "members": [r.id for r in members],
-                   "accuracy": accuracy, "mistakes": wrong})
-        return self.store.run(run_id)
+        run = store_vote(self.store, spec, members, self._mnist.test, group_id=group_id)
+        wrong = int((self.store.predictions(run.id) != self._mnist.test.labels).sum())
+        self.emit({"event": "ensemble", "run": run.id, "members": run.members,
+                   "accuracy": run.test_at_best, "mistakes": wrong})
+        return run
 
     # ------------------------------------------------------------ resources
 
@@ -206,7 +198,3 @@ class Runner:
 def _members(spec: Spec) -> int:
     return max(spec.train.repeats, spec.train.ensemble)
 
-
-def mistakes_of(predictions: np.ndarray, test: mnist_data.Split) -> list[Mistake]:
-    wrong = np.flatnonzero(predictions != test.labels)
-    return [Mistake(int(i), int(test.labels[i]), int(predictions[i]), test.images[i]) for i in wrong]

@@ -181,6 +181,12 @@ class Mistake:
     image: np.ndarray  # (28, 28) uint8
 
 
+def mistakes_of(predictions: np.ndarray, test) -> list[Mistake]:
+    """The misclassified digits of a test split (images, labels) under `predictions`."""
+    wrong = np.flatnonzero(predictions != test.labels)
+    return [Mistake(int(i), int(test.labels[i]), int(predictions[i]), test.images[i]) for i in wrong]
+
+
 def library_versions() -> dict[str, str]:
     import platform
 

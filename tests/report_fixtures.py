@@ -20,7 +20,7 @@ import numpy as np
 
 from convlab.data import Split
 from convlab.ensemble import vote
-from convlab.runner import mistakes_of
+from convlab.store import mistakes_of
 from convlab.spec import load
 from convlab.store import Store
 
