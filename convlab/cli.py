@@ -59,6 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, metavar="N", help="seed of the first run (random by default, always stored)")
     p.add_argument("--device", metavar="DEV", help="auto (default: cuda, then mps, then cpu), cpu, cuda, cuda:N or mps")
     p.add_argument("--train-limit", type=int, metavar="N", help="train on the first N training images only (a quick look)")
+    p.add_argument("--threads", type=int, metavar="N", help="CPU threads for training (default: torch's, "
+                   "usually one per core; 1 is far faster when other work shares the cores)")
     p.add_argument("--json", action="store_true", help="print one JSON event per line instead of text")
     _common(p, data=True)
     p.set_defaults(func=cmd_run)
@@ -145,6 +147,7 @@ def cmd_run(args) -> int:
     if args.resume and (args.preset or args.epochs or args.repeats or args.seed is not None or args.train_limit):
         raise UserError("--resume RUN continues a run as it was configured; give no preset or other options with it")
     spec = None if args.resume else _load_spec(args)
+    _set_threads(args.threads)
     stop = StopFlag()
     store = Store(args.store)
     printer = JsonPrinter() if args.json else TextPrinter(store)
@@ -170,6 +173,16 @@ def cmd_run(args) -> int:
         finally:
             printer.close()
     return 0
+
+
+def _set_threads(threads: int | None) -> None:
+    if threads is None:
+        return
+    if threads < 1:
+        raise UserError(f"--threads {threads}: must be at least 1")
+    import torch
+
+    torch.set_num_threads(threads)
 
 
 def cmd_runs(args) -> int:

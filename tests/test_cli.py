@@ -10,7 +10,7 @@ import pytest
 from helpers import REPO, assert_user_error, run_convlab
 from convlab.store import Store
 
-RELU_ARGS = ("run", "relu", "--epochs", "1", "--train-limit", "500", "--seed", "1", "--repeats", "1")
+RELU_ARGS = ("run", "relu", "--epochs", "1", "--train-limit", "500", "--seed", "1", "--repeats", "1", "--threads", "1")
 SHALLOW_ARGS = ("run", "shallow", "--epochs", "2", "--train-limit", "500", "--seed", "2", "--repeats", "1", "--json")
 
 
@@ -180,6 +180,7 @@ def test_missing_data_from_the_environment(tmp_path):
     (("run",), "give a PRESET"),
     (("run", "relu", "--train-limit", "0"), "--train-limit 0: must be at least 1"),
     (("run", "relu", "--epochs", "0"), "--epochs 0: must be at least 1"),
+    (("run", "relu", "--threads", "0"), "--threads 0: must be at least 1"),
     (("run", "relu", "--resume", "1"), "--resume RUN continues a run as it was configured"),
     (("run", "ensemble", "--repeats", "2"), "ensemble of 5"),
     (("run", "relu", "--train-limit", "5", "--epochs", "1", "--repeats", "1"), "fewer images than one mini-batch"),
