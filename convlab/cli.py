@@ -152,23 +152,31 @@ def cmd_run(args) -> int:
     store = Store(args.store)
     printer = JsonPrinter() if args.json else TextPrinter(store)
     runner = Runner(store, device=args.device, data_dir=args.data_dir, emit=printer, should_stop=stop)
+    work = (lambda: runner.resume(args.resume)) if args.resume else (lambda: runner.start(spec, seed=args.seed))
+    return train_guarded(work, stop, printer,
+                         interrupted=lambda: f"interrupted; resume with `convlab run --resume {printer.last_run}`",
+                         failed=lambda exc: f"run {printer.last_run} failed: {type(exc).__name__}: {exc}")
+
+
+def train_guarded(work: Callable[[], Any], stop: "StopFlag", printer, interrupted: Callable[[], str],
+                  failed: Callable[[Exception], str]) -> int:
+    """Run `work` (training) with Ctrl-C / SIGTERM turned into a clean stop.
+    Returns the exit status: 0, 128+signal when stopped, 1 when a run failed
+    (the store already says so). A UserError passes through (exit 2)."""
     from convlab.engine import Interrupted
 
     with stop.installed():
         try:
-            if args.resume:
-                runner.resume(args.resume)
-            else:
-                runner.start(spec, seed=args.seed)
+            work()
         except Interrupted:
             printer.close()
-            print(f"convlab: interrupted; resume with `convlab run --resume {printer.last_run}`", file=sys.stderr)
+            print(f"convlab: {interrupted()}", file=sys.stderr)
             return 128 + stop.signum
         except UserError:
             raise
-        except Exception as exc:  # the run is already marked failed in the store
+        except Exception as exc:
             printer.close()
-            print(f"convlab: run {printer.last_run} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+            print(f"convlab: {failed(exc)}", file=sys.stderr)
             return 1
         finally:
             printer.close()

@@ -193,8 +193,7 @@ def cmd_export(args) -> int:
 
 def cmd_reproduce(args) -> int:
     from convlab import export, reproduce
-    from convlab.cli import JsonPrinter, TextPrinter, StopFlag
-    from convlab.engine import Interrupted
+    from convlab.cli import JsonPrinter, StopFlag, TextPrinter, train_guarded
     from convlab.export import to_markdown
     from convlab.store import Store
 
@@ -205,23 +204,18 @@ def cmd_reproduce(args) -> int:
     say = (lambda text: None) if args.json else printer.say
     stop = StopFlag()
     started = time.monotonic()
-    with stop.installed():
-        try:
-            rep = reproduce.run(store, specs, quick=args.quick, seed=args.seed, new=args.new, device=args.device,
-                                data_dir=args.data_dir, emit=printer, say=say, should_stop=stop)
-        except Interrupted:
-            printer.close()
-            print("convlab: interrupted; run the same `convlab reproduce` command again to resume", file=sys.stderr)
-            return 128 + stop.signum
-        except UserError:
-            raise
-        except Exception as exc:  # the run is already marked failed in the store
-            printer.close()
-            print(f"convlab: reproduction stopped, a run failed: {type(exc).__name__}: {exc}; "
-                  "run the same `convlab reproduce` command again to retry it", file=sys.stderr)
-            return 1
-        finally:
-            printer.close()
+    done: list = []  # the reproduction, once it ran to the end
+    status = train_guarded(
+        lambda: done.append(reproduce.run(store, specs, quick=args.quick, seed=args.seed, new=args.new,
+                                          device=args.device, data_dir=args.data_dir, emit=printer, say=say,
+                                          should_stop=stop)),
+        stop, printer,
+        interrupted=lambda: "interrupted; run the same `convlab reproduce` command again to resume",
+        failed=lambda exc: (f"reproduction stopped, a run failed: {type(exc).__name__}: {exc}; "
+                            "run the same `convlab reproduce` command again to retry it"))
+    if status:
+        return status
+    rep = done[0]
     rows = rep.rows()
     took = time.monotonic() - started
     out = sys.stderr if args.json else sys.stdout
