@@ -9,7 +9,6 @@ import shutil
 import sys
 import time
 
-from convlab.errors import UserError
 
 SELECTION_HELP = ("RUN ids (from `convlab runs`), every run of --preset NAME, or the whole store; "
                   "a group of repeats is one row (best of N), an ensemble vote one row")

@@ -25,7 +25,7 @@ def _header(run: Run) -> list[str]:
         f"  layers: {spec.architecture}   ({spec.params:,} parameters)",
         f"  epochs {t.epochs}  η {t.eta:g}  λ {t.lmbda:g}  mini-batch {t.batch_size}  data {t.data}"
         + (f" (first {t.train_limit:,})" if t.train_limit else "")
-        + (f"  reshuffle" if t.shuffle else "") + (f"  patience {t.patience}" if t.patience else "")
+        + ("  reshuffle" if t.shuffle else "") + (f"  patience {t.patience}" if t.patience else "")
         + (f"  η×{t.eta_decay:g} every {t.eta_decay_every}" if t.eta_decay_every else ""),
         f"  versions: {versions}",
     ]
