@@ -114,10 +114,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cmd_presets(args) -> int:
+    from convlab.format import data_label
     from convlab.spec import list_presets
 
     rows = [(s.name, s.title, f"{s.book_figure:.2f}" if s.book_figure else "—", f"{s.params:,}",
-             "250k expanded" if s.train.data == "expanded" else "50k") for s in list_presets()]
+             data_label(s.train.data)) for s in list_presets()]
     _print_table(("name", "title", "book %", "params", "data"), rows)
     return 0
 

@@ -12,8 +12,13 @@ from __future__ import annotations
 
 import re
 
+from functools import lru_cache
+
 import numpy as np
+from rich.color import Color
 from rich.console import Group
+from rich.measure import Measurement
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 
@@ -30,26 +35,57 @@ def normalise(values: np.ndarray, low: float | None = None, high: float | None =
     return np.clip((values - low) / (high - low), 0.0, 1.0)
 
 
-def _grey(level: float) -> str:
-    """Level 0 → white, 1 → black (darker means larger)."""
-    v = int(round(255 * (1.0 - level)))
-    return f"rgb({v},{v},{v})"
+Row = list[Segment]
 
 
-def halfblock(image: np.ndarray, scale: int = 1) -> Text:
+@lru_cache(maxsize=65536)
+def cell_style(top: int, bottom: int) -> Style:
+    """Ink 255 → black, 0 → white (darker means larger, as in the book).
+    Cached: a gallery of sixty digits is drawn in milliseconds, which keeps the
+    lab's live view responsive while it updates."""
+    return Style(color=Color.from_rgb(255 - top, 255 - top, 255 - top),
+                 bgcolor=Color.from_rgb(255 - bottom, 255 - bottom, 255 - bottom))
+
+
+def to_ink(levels: np.ndarray) -> np.ndarray:
+    """Levels in [0, 1] as ink 0–255."""
+    return np.clip(np.rint(np.asarray(levels, dtype=np.float64) * 255), 0, 255).astype(np.uint8)
+
+
+def picture_rows(ink: np.ndarray) -> list[Row]:
+    """An (h, w) uint8 ink image as ceil(h/2) rows of w ▀ segments."""
+    if ink.shape[0] % 2:
+        ink = np.vstack([ink, np.zeros((1, ink.shape[1]), dtype=ink.dtype)])
+    rows = []
+    for r in range(0, ink.shape[0], 2):
+        top, bottom = ink[r].tolist(), ink[r + 1].tolist()
+        rows.append([Segment("▀", cell_style(t, b)) for t, b in zip(top, bottom)])
+    return rows
+
+
+class Lines:
+    """Rows of segments as a rich renderable, one row a line."""
+
+    def __init__(self, rows: list[Row]):
+        self.rows = rows
+
+    def __rich_console__(self, console, options):
+        newline = Segment.line()
+        for row in self.rows:
+            yield from row
+            yield newline
+
+    def __rich_measure__(self, console, options):
+        width = max((sum(len(s.text) for s in row) for row in self.rows), default=0)
+        return Measurement(width, width)
+
+
+def halfblock(image: np.ndarray, scale: int = 1) -> Lines:
     """A 2-D array of levels in [0, 1] as rows of ▀ cells (two pixel rows each)."""
     img = np.asarray(image, dtype=np.float64)
     if scale > 1:
         img = img.repeat(scale, axis=0).repeat(scale, axis=1)
-    if img.shape[0] % 2:
-        img = np.vstack([img, np.zeros((1, img.shape[1]))])
-    text = Text(no_wrap=True, overflow="crop")
-    for r in range(0, img.shape[0], 2):
-        for top, bottom in zip(img[r], img[r + 1]):
-            text.append("▀", Style(color=_grey(top), bgcolor=_grey(bottom)))
-        if r + 2 < img.shape[0]:
-            text.append("\n")
-    return text
+    return Lines(picture_rows(to_ink(img)))
 
 
 def ascii_picture(image: np.ndarray) -> list[str]:
@@ -82,7 +118,7 @@ def tile(images: list[np.ndarray], columns: int, gap: int = 1) -> np.ndarray:
     return out
 
 
-def filter_grid(filters: np.ndarray, columns: int = 10, scale: int = 2) -> Text:
+def filter_grid(filters: np.ndarray, columns: int = 10, scale: int = 2) -> Lines:
     """The first conv layer's filters as a grid of small pictures."""
     levels = filter_levels(filters)
     return halfblock(tile(list(levels), columns), scale=scale)

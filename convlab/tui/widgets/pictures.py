@@ -14,8 +14,8 @@ from rich.text import Text
 from textual.widget import Widget
 
 from convlab import render
+from convlab.render import Lines, Row, picture_rows, to_ink
 from convlab.store import Mistake
-from convlab.tui.widgets.greys import Lines, Row, picture_rows, to_ink
 
 CARD = 28  # a digit is 28 cells wide and 14 high
 CARD_GAP = 2

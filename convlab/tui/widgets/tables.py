@@ -37,17 +37,23 @@ def sync_rows(table: DataTable, rows: list[tuple[str, tuple]]) -> None:
         table.move_cursor(row=keys.index(selected), animate=False)
 
 
-class PresetTable(DataTable):
-    """name, book figure, parameters, data, title: one row per preset file."""
+class RowTable(DataTable):
+    """A table of whole rows, zebra-striped, with the columns of COLUMNS (label, key)."""
 
-    BINDINGS = [Binding("enter", "select_cursor", "Run…", key_display="⏎")]
+    COLUMNS: tuple[tuple[str, str], ...] = ()
 
     def on_mount(self) -> None:
         self.cursor_type = "row"
         self.zebra_stripes = True
-        for label, key in (("preset", "name"), ("book %", "book"), ("params", "params"), ("data", "data"),
-                           ("title", "title")):
+        for label, key in self.COLUMNS:
             self.add_column(label, key=key)
+
+
+class PresetTable(RowTable):
+    """name, book figure, parameters, data, title: one row per preset file."""
+
+    BINDINGS = [Binding("enter", "select_cursor", "Run…", key_display="⏎")]
+    COLUMNS = (("preset", "name"), ("book %", "book"), ("params", "params"), ("data", "data"), ("title", "title"))
 
     def show(self, specs: list[Spec]) -> None:
         rows = [(s.source or s.name, (s.name, pct(s.book_figure), Text(count(s.params), justify="right"),
@@ -62,18 +68,13 @@ class PresetTable(DataTable):
         return self.coordinate_to_cell_key((self.cursor_row, 0)).row_key.value
 
 
-class RunTable(DataTable):
+class RunTable(RowTable):
     """The store's runs, newest first, after the lab's jobs that wait for the device."""
 
     BINDINGS = [Binding("enter", "select_cursor", "Watch", key_display="⏎")]
-
-    def on_mount(self) -> None:
-        self.cursor_type = "row"
-        self.zebra_stripes = True
-        for label, key in (("", "mark"), ("run", "id"), ("status", "status"), ("preset", "preset"),
-                           ("epochs", "epochs"), ("best val", "best"), ("test@best", "test"),
-                           ("book", "book"), ("device", "device"), ("started", "started")):
-            self.add_column(label, key=key)
+    COLUMNS = (("", "mark"), ("run", "id"), ("status", "status"), ("preset", "preset"), ("epochs", "epochs"),
+               ("best val", "best"), ("test@best", "test"), ("book", "book"), ("device", "device"),
+               ("started", "started"))
 
     def show(self, runs: list[Run], waiting: list[Job], marked: set[int]) -> None:
         rows = [(f"job-{j.number}", (" ", DASH, Text("waiting", style=STATUS_STYLE["waiting"]), j.label,
