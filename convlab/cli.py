@@ -9,6 +9,7 @@ torch is imported only by the commands that train, so `convlab --help`,
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import sys
@@ -245,18 +246,14 @@ class StopFlag:
             raise KeyboardInterrupt
         self.signum = signum
 
+    @contextlib.contextmanager
     def installed(self):
-        flag = self
-
-        class _Ctx:
-            def __enter__(self):
-                self.old = {s: signal.signal(s, flag._handle) for s in (signal.SIGINT, signal.SIGTERM)}
-
-            def __exit__(self, *exc):
-                for s, handler in self.old.items():
-                    signal.signal(s, handler)
-
-        return _Ctx()
+        old = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield self
+        finally:
+            for s, handler in old.items():
+                signal.signal(s, handler)
 
 
 class JsonPrinter:
