@@ -16,6 +16,7 @@ import sys
 from typing import Any, Callable
 
 from convlab.errors import UserError
+from convlab.paths import env_store
 
 EPILOG = """\
 examples:
@@ -99,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command is None:
             from convlab.tui.app import main as tui_main
 
-            return tui_main(store=os.environ.get("CONVLAB_STORE"))
+            return tui_main(store=env_store())
         return args.func(args) or 0
     except UserError as exc:
         print(f"convlab: {exc}", file=sys.stderr)

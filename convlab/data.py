@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from convlab.errors import UserError
-from convlab.spec import ROOT
+from convlab.paths import data_dir
 
 FILES = {
     "train_images": "train-images-idx3-ubyte.gz",
@@ -26,11 +26,6 @@ FILES = {
 }
 TRAIN_SIZE = 50_000
 EXPAND_SEED = 12345678  # the expanded set is shuffled once, always the same way
-
-
-def data_dir(override: str | os.PathLike | None = None) -> Path:
-    """--data-dir, else CONVLAB_DATA, else the copy shipped in data/mnist."""
-    return Path(override or os.environ.get("CONVLAB_DATA") or ROOT / "data" / "mnist")
 
 
 @dataclass(frozen=True)

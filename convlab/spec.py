@@ -11,24 +11,18 @@ from __future__ import annotations
 
 import difflib
 import math
-import os
 import tomllib
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
 from convlab.errors import UserError
+from convlab.paths import presets_dir
 
-ROOT = Path(__file__).resolve().parent.parent
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "linear")
 LAYER_TYPES = ("conv_pool", "fc", "softmax")
 DATA_KINDS = ("plain", "expanded")
 IMAGE_SHAPE = (1, 28, 28)
-
-
-def presets_dir() -> Path:
-    """Where the shipped presets live (CONVLAB_PRESETS overrides)."""
-    return Path(os.environ.get("CONVLAB_PRESETS", ROOT / "presets"))
 
 
 @dataclass(frozen=True)

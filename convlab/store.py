@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from convlab.errors import UserError
+from convlab.paths import store_path as default_path
 
 STATUSES = ("running", "finished", "failed", "interrupted")
 
@@ -92,11 +93,6 @@ CREATE TABLE IF NOT EXISTS checkpoints (
     state BLOB NOT NULL
 );
 """
-
-
-def default_path(override: str | os.PathLike | None = None) -> Path:
-    """--store, else CONVLAB_STORE, else convlab.sqlite in the working directory."""
-    return Path(override or os.environ.get("CONVLAB_STORE") or "convlab.sqlite")
 
 
 def to_npy(array: np.ndarray) -> bytes:

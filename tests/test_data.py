@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from helpers import DATA, assert_user_error
-from convlab import data as mnist_data
+from convlab import data as mnist_data, paths
 from convlab.data import FILES, Split, expand, load_mnist, to_device
 from convlab.errors import UserError
 from convlab.store import Store
@@ -60,7 +60,7 @@ def test_data_dir_from_environment(monkeypatch, mnist_copy):
     """CONVLAB_DATA is honoured when no folder is given, and checked like any other."""
     (mnist_copy / FILES["test_images"]).write_bytes(b"not mnist")
     monkeypatch.setenv("CONVLAB_DATA", str(mnist_copy))
-    assert mnist_data.data_dir() == mnist_copy
+    assert paths.data_dir() == mnist_copy
     with pytest.raises(UserError, match=FILES["test_images"]):
         load_mnist()
 
@@ -220,4 +220,4 @@ def test_prepare_uses_expanded_data_and_train_limit(mnist, expanded_timed):
 
 def test_shipped_data_folder_is_the_default(monkeypatch):
     monkeypatch.delenv("CONVLAB_DATA", raising=False)
-    assert mnist_data.data_dir() == DATA
+    assert paths.data_dir() == DATA

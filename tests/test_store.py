@@ -12,7 +12,8 @@ import pytest
 
 from convlab import spec as specs
 from convlab.errors import UserError
-from convlab.store import Mistake, Store, default_path
+from convlab.paths import store_path as default_path
+from convlab.store import Mistake, Store
 
 
 @pytest.fixture

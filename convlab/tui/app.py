@@ -22,7 +22,8 @@ from textual.reactive import reactive
 from textual.screen import Screen
 
 from convlab.errors import UserError
-from convlab.spec import Spec, load, presets_dir
+from convlab.paths import presets_dir
+from convlab.spec import Spec, load
 from convlab.store import Store
 from convlab.tui.launcher import Job, Launcher, signal_run
 

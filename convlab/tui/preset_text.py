@@ -9,7 +9,8 @@ import re
 from pathlib import Path
 
 from convlab.errors import UserError
-from convlab.spec import Spec, Train, parse_text, presets_dir
+from convlab.paths import presets_dir
+from convlab.spec import Spec, Train, parse_text
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,40}$")
 HEADER = re.compile(r"^\s*\[")
