@@ -89,7 +89,7 @@ def test_reported_figure_is_test_accuracy_at_best_validation(relu_5000, mnist):
 # ---------------------------------------------------------------- determinism
 
 
-def _train_small(mnist, seed: int) -> tuple[list[dict], list[torch.Tensor]]:
+def _train_small(mnist, seed: int) -> tuple[list, list[torch.Tensor]]:
     trainer = Trainer(SMALL_DROPOUT, small_tensors(mnist, 300, 500), CPU, seed)
     events = events_of(trainer)
     return events, [p.detach().clone() for p in trainer.params]
@@ -98,7 +98,7 @@ def _train_small(mnist, seed: int) -> tuple[list[dict], list[torch.Tensor]]:
 def test_same_seed_same_numbers(mnist):
     (ev_a, p_a), (ev_b, p_b), (ev_c, p_c) = (_train_small(mnist, s) for s in (11, 11, 12))
     keys = ("train_loss", "val_acc", "test_acc", "best_val", "best_epoch")
-    assert [[e.get(k) for k in keys] for e in ev_a[:-1]] == [[e.get(k) for k in keys] for e in ev_b[:-1]]
+    assert [[getattr(e, k) for k in keys] for e in ev_a[:-1]] == [[getattr(e, k) for k in keys] for e in ev_b[:-1]]
     assert np.array_equal(ev_a[-1].predictions, ev_b[-1].predictions)
     assert all(torch.equal(x, y) for x, y in zip(p_a, p_b))
     assert not torch.equal(p_a[0], p_c[0])
