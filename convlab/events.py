@@ -156,4 +156,3 @@ class Failed(Event):
     error: str  # "ExceptionType: message"
 
 
-KINDS = {cls.kind: cls for cls in (Group, Started, Progress, Epoch, Finished, Ensemble, Summary, Interrupted, Failed)}
