@@ -86,6 +86,7 @@ def test_run_json_prints_one_event_per_line(lab):
     with Store(store) as s:
         run = s.run(2)
         assert run.status == "finished" and run.epochs_done == 2 and run.test_at_best == finished["test_at_best"]
+        assert "torch" in run.versions  # the trainer passes its libraries to the store
         assert [e.val_acc for e in s.epochs(2)] == [e["val_acc"] for e in events if e["event"] == "epoch"]
         assert s.filters(2) is None  # no conv layer, no filters
 
