@@ -209,7 +209,8 @@ class Trainer:
                 elapsed = time.perf_counter() - start
                 rate = (i + 1) * bs / elapsed if elapsed > 0 else 0.0
                 yield events.Progress(epoch=epoch, batch=i + 1, batches=n, images_per_s=round(rate, 1),
-                                      seconds_left=round((n - i - 1) * bs / rate, 1) if rate else None)
+                                      seconds_left=round((n - i - 1) * bs / rate, 1) if rate else None,
+                                      loss=round(total.item() / (i + 1), 5))  # the epoch's mean loss so far
         return total.item() / n
 
     def end_epoch(self, epoch: int, train_loss: float, seconds: float) -> events.Epoch:

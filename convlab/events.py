@@ -76,6 +76,7 @@ class Progress(Event):
     batches: int
     images_per_s: float
     seconds_left: float | None  # in this epoch (formerly eta_s)
+    loss: float | None = None  # the epoch's mean training loss so far
     run: int | None = None
 
 

@@ -132,15 +132,14 @@ class Runner:
         self.emit(events.Started(run=run_id, group=group_id, member=member, preset=spec.name, seed=seed,
                                  device=str(device), epochs=spec.train.epochs, batches=trainer.n_batches,
                                  images=len(trainer.t.train_y), resumed_from=resumed_from))
-        last_write = 0.0
+        progress = ProgressRecord(self.store, run_id)
         try:
             for event in trainer.run(self.should_stop):
                 event.run = run_id
                 if isinstance(event, events.Progress):
-                    if time.monotonic() - last_write > PROGRESS_WRITE_EVERY or event.batch == event.batches:
-                        self.store.set_progress(run_id, progress_record(event))
-                        last_write = time.monotonic()
+                    progress.step(event)
                 elif isinstance(event, events.Epoch):
+                    progress.evaluated()
                     self.store.add_epoch(run_id, event.to_dict(), event.filters, event.checkpoint)
                 elif isinstance(event, events.Finished):
                     self._save_outcome(run_id, event.predictions)
@@ -186,8 +185,43 @@ class Runner:
         return self._tensors[key]
 
 
-def progress_record(event: events.Progress) -> dict[str, Any]:
-    """What the store keeps of the latest progress event (the lab's status line reads it)."""
-    return {"epoch": event.epoch, "batch": event.batch, "batches": event.batches,
-            "images_per_s": event.images_per_s, "eta_s": event.seconds_left}
+class ProgressRecord:
+    """The run's progress row in the store: where it is within the epoch, the
+    epoch's training loss at each progress step so far (the lab plots them),
+    and whether it is evaluating (after the last mini-batch, validation and
+    test accuracy take a while), with how long the last evaluation took."""
+
+    def __init__(self, store: Store, run_id: int):
+        self.store, self.run_id = store, run_id
+        self.record: dict[str, Any] = {}
+        self.losses: list[list[float]] = []
+        self.last_write = 0.0
+        self.eval_started: float | None = None
+        self.eval_s: float | None = None
+
+    def step(self, event: events.Progress) -> None:
+        if event.batch <= max(1, event.batches // 50):
+            self.losses = []  # a new epoch
+        if event.loss is not None:
+            self.losses.append([round(event.epoch - 1 + event.batch / event.batches, 4), event.loss])
+        self.record = {"epoch": event.epoch, "batch": event.batch, "batches": event.batches,
+                       "images_per_s": event.images_per_s, "eta_s": event.seconds_left}
+        self.record.update(losses=self.losses, eval_s=self.eval_s)
+        last = event.batch == event.batches
+        if last:
+            self.eval_started = time.monotonic()
+            self.record.update(evaluating=True, eval_started=time.time())
+        if last or time.monotonic() - self.last_write > PROGRESS_WRITE_EVERY:
+            self.store.set_progress(self.run_id, self.record)
+            self.last_write = time.monotonic()
+
+    def evaluated(self) -> None:
+        """The epoch's evaluation ended: its time is kept for the estimates of the
+        epochs to come and of later runs (the row stays 'evaluating' until the
+        next step: after the last epoch the test predictions are made)."""
+        if self.eval_started is not None:
+            self.eval_s = round(time.monotonic() - self.eval_started, 2)
+            self.eval_started = None
+            self.record.update(eval_s=self.eval_s)
+            self.store.set_progress(self.run_id, self.record)
 

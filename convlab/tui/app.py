@@ -25,6 +25,7 @@ from convlab.paths import presets_dir
 from convlab.spec import Spec, chapter_order, load
 from convlab.store import Store
 from convlab.tui.keymap import APP_BINDINGS
+from convlab.tui.key_order import OrderedKeys
 from convlab.tui.launcher import Job, Launcher, signal_run
 
 POLL_EVERY = 0.25  # seconds between looks at the store's data_version
@@ -32,7 +33,7 @@ STALE_EVERY = 5.0  # seconds between checks for runs whose process died
 DARK, LIGHT = "textual-dark", "textual-light"
 
 
-class ConvlabApp(App):
+class ConvlabApp(OrderedKeys, App):
     TITLE = "convlab"
     CSS_PATH = Path(__file__).with_name("convlab.tcss")  # absolute, so subclasses elsewhere find it
     BINDINGS = APP_BINDINGS

@@ -40,7 +40,7 @@ class Job:
     resumes: int | None = None  # the run id a resume job continues
     error: str | None = None
     process: asyncio.subprocess.Process | None = None
-    cancel_asked: bool = False  # cancelled while its process was starting
+    cancel_asked: bool = False  # the user cancelled it (perhaps while its process was starting)
 
     @property
     def active(self) -> bool:
@@ -89,14 +89,13 @@ class Launcher:
     def cancel(self, job: Job) -> None:
         """A waiting job leaves the queue; a training one gets SIGTERM and its
         run becomes 'interrupted' (resumable)."""
+        job.cancel_asked = True
         if job in self.waiting:
             self.waiting.remove(job)
             job.state = "cancelled"
             self.changed(job)
         elif job.state == "training" and job.process is not None and job.process.returncode is None:
             job.process.send_signal(signal.SIGTERM)
-        elif job is self.current:
-            job.cancel_asked = True
 
     def job_of_run(self, run_id: int) -> Job | None:
         return next((j for j in reversed(self.jobs) if run_id in j.run_ids or j.resumes == run_id), None)
@@ -187,6 +186,9 @@ class Launcher:
         last = stderr.splitlines()[-1] if stderr else ""
         if code == 0:
             job.state = "finished"
+        elif job.cancel_asked and code in (*EXIT_INTERRUPTED, -signal.SIGTERM):
+            # SIGTERM before the run began (still importing, loading MNIST) ends the process outright
+            job.state = "interrupted" if job.run_ids else "cancelled"
         elif code in EXIT_INTERRUPTED:
             job.state = "interrupted"
         else:

@@ -132,3 +132,35 @@ async def key_to_frame(app, key: str, screen_type: type, timeout: float = 5.0) -
         return drawn[0] - start
     finally:
         del app._display
+
+
+async def select_preset(pilot, name: str) -> None:
+    """Move the presets table's cursor to the preset called `name`."""
+    from convlab.tui.widgets.tables import PresetTable
+
+    table = pilot.app.screen.query_one(PresetTable)
+    table.focus()
+    while table.selected_key is None or not table.selected_key.endswith(f"/{name}.toml"):
+        await pilot.press("down")
+
+
+def key_event(app, key: str):
+    from textual import events
+
+    char = {"question_mark": "?", "escape": "\x1b", "space": " ", "tab": "\t"}.get(
+        key, key if len(key) == 1 else None)
+    event = events.Key(key, char)
+    event.set_sender(app)
+    return event
+
+
+async def burst(pilot, keys: list[str], busy: float = 0.3) -> None:
+    """Queue every key at once, as a terminal does when the app is busy (the
+    app is held in a blocking call first), then let the app work through them."""
+    app = pilot.app
+    app.call_later(lambda: time.sleep(busy))
+    for key in keys:
+        app._driver.send_message(key_event(app, key))
+    await pilot.pause(busy)
+    for _ in range(len(keys) + 5):
+        await pilot.pause()

@@ -3,7 +3,7 @@ the images per second, the device and the time left), and its best so far."""
 
 from __future__ import annotations
 
-import statistics
+import time
 
 from rich.console import Group
 from rich.text import Text
@@ -11,6 +11,7 @@ from textual.widgets import Static
 
 from convlab.store import Epoch, Run
 from convlab.format import duration
+from convlab.tui.estimate import epoch_left, eval_seconds, evaluating_for, run_left
 from convlab.tui.launcher import Job
 
 BAR_WIDTH = 24
@@ -21,25 +22,15 @@ def bar(fraction: float, width: int = BAR_WIDTH) -> Text:
     return Text.assemble(("━" * done, "bold green"), ("━" * (width - done), "grey35"))
 
 
-def run_eta(run: Run, epochs: list[Epoch]) -> float | None:
-    """The rest of this epoch plus the epochs to come at their mean pace so far."""
-    p = run.progress
-    if not p or p.get("eta_s") is None or run.epochs_planned is None:
-        return None
-    seconds = [e.seconds for e in epochs if e.seconds]
-    later = run.epochs_planned - p["epoch"]
-    if later and not seconds:
-        return None
-    return p["eta_s"] + later * (statistics.fmean(seconds) if seconds else 0.0)
-
-
 class RunStatus(Static):
+    now = staticmethod(time.time)  # the clock for the time left (tests fix it)
+
     def show(self, run: Run | None, epochs: list[Epoch], job: Job | None = None, ahead: Job | None = None,
              here: str = "") -> None:
         if run is None:
             self.update(self._waiting(job, ahead))
             return
-        self.update(Group(self._identity(run, here), self._progress(run, epochs), self._results(run)))
+        self.update(Group(self._identity(run, here), self._progress(run, epochs, job), self._results(run)))
 
     @staticmethod
     def _waiting(job: Job | None, ahead: Job | None) -> Text:
@@ -51,6 +42,8 @@ class RunStatus(Static):
         if job.state == "training":
             device = "" if job.device == "auto" else f" on {job.device}"
             return Text(f"{job.label}: starting{device} (loading MNIST)…", style="italic")
+        if job.state == "cancelled":
+            return Text(f"{job.label}: cancelled before it started training.", style="yellow")
         return Text(f"{job.label}: {job.state}" + (f": {job.error}" if job.error else ""),
                     style="bold red" if job.state == "failed" else "")
 
@@ -67,16 +60,27 @@ class RunStatus(Static):
             text.append(f" · on {run.host}", style="italic")
         return text
 
-    @staticmethod
-    def _progress(run: Run, epochs: list[Epoch]) -> Text:
+    def _progress(self, run: Run, epochs: list[Epoch], job: Job | None) -> Text:
         p = run.progress
+        if job is not None and job.active and job.resumes == run.id and run.status != "running":
+            return Text(f"resuming after epoch {run.epochs_done}/{run.epochs_planned} (loading MNIST)…",
+                        style="italic")
         if run.status == "running" and p:
-            fraction = p["batch"] / max(1, p["batches"])
-            text = Text.assemble(f"epoch {p['epoch']}/{run.epochs_planned} ", bar(fraction),
-                                 f" {fraction:4.0%} · {p['images_per_s']:,.0f} images/s")
-            text.append(f" · epoch ends in {duration(p.get('eta_s'))}")
-            total = run_eta(run, epochs)
-            if total is not None:
+            now = self.now()
+            head = f"epoch {p['epoch']}/{run.epochs_planned} "
+            evaluating = evaluating_for(run, now)
+            if evaluating is not None:
+                expected = eval_seconds(p.get("images_per_s"), p.get("eval_s"))
+                text = Text.assemble(head, ("evaluating", "bold yellow"),
+                                     f" validation and test accuracy · {duration(evaluating)}")
+                if expected:
+                    text.append(f" of ~{duration(expected)}")
+            else:
+                fraction = p["batch"] / max(1, p["batches"])
+                text = Text.assemble(head, bar(fraction), f" {fraction:4.0%} · {p['images_per_s']:,.0f} images/s")
+                text.append(f" · epoch ends in ~{duration(epoch_left(run, now))}")
+            total = run_left(run, epochs, now)
+            if total is not None and run.epochs_planned != p["epoch"]:
                 text.append(f" · run ends in ~{duration(total)}")
             return text
         if run.status == "running":
