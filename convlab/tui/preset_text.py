@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 from convlab.errors import UserError
 from convlab.paths import presets_dir
 from convlab.spec import Spec, Train, parse_text
+from convlab.tui.user_files import user_presets_dir
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,40}$")
 HEADER = re.compile(r"^\s*\[")
@@ -134,26 +136,33 @@ def renamed(text: str, name: str) -> str:
     return f"name = {_value(name)}\n" + "\n".join(lines) + "\n"
 
 
+def as_users(spec: Spec, original: Spec) -> Spec:
+    """A preset saved from the settings form: its title says what changed from
+    the original, and it has no book figure (the book did not run it)."""
+    changes = [f"{label} {new}" for label, new, old in (
+        ("epochs", spec.train.epochs, original.train.epochs), ("η", f"{spec.train.eta:g}", f"{original.train.eta:g}"),
+        ("λ", f"{spec.train.lmbda:g}", f"{original.train.lmbda:g}"), ("data", spec.train.data, original.train.data),
+        ("repeats", spec.train.repeats, original.train.repeats),
+        ("first", f"{spec.train.train_limit:,} images", f"{original.train.train_limit:,} images"),
+        ("activation", spec.layers[0].activation, original.layers[0].activation),
+    ) if new != old]
+    title = f"{original.name} with {', '.join(changes)}" if changes else f"a copy of {original.name}"
+    return replace(spec, title=title, book_figure=None, book_note="", row=0)
+
+
 def save_target(name: str, own: Path | None = None) -> Path:
-    """Where `name` is saved in the presets folder. A shipped preset (one of
-    the chapter's rows) is never replaced; another existing file only when it
-    is `own`, the file being edited, saved again under its own name."""
+    """Where `name` is saved: the user's presets folder, never the shipped
+    one. A shipped preset's name is never taken; an existing file is replaced
+    only when it is `own`, the file being edited, saved again under its own name."""
     if not NAME_PATTERN.match(name):
         raise UserError(f"{name!r}: a preset name is lower-case letters, digits, - and _")
-    path = presets_dir() / f"{name}.toml"
-    if path.exists():
-        if _is_shipped(path):
-            raise UserError(f"{path.name} is one of the chapter's presets; choose another name")
-        if own is None or path.resolve() != Path(own).resolve():
-            raise UserError(f"{path.name} already exists; choose another name")
+    shipped = presets_dir() / f"{name}.toml"
+    if shipped.exists():
+        raise UserError(f"{name} is one of the shipped presets; choose another name")
+    path = user_presets_dir() / f"{name}.toml"
+    if path.exists() and (own is None or path.resolve() != Path(own).resolve()):
+        raise UserError(f"{path.name} already exists; choose another name")
     return path
-
-
-def _is_shipped(path: Path) -> bool:
-    try:
-        return parse_text(path.read_text(encoding="utf-8"), path.name).row > 0
-    except (UserError, OSError):
-        return False
 
 
 def save(text: str, name: str, own: Path | None = None) -> Path:
@@ -161,5 +170,6 @@ def save(text: str, name: str, own: Path | None = None) -> Path:
     path = save_target(name, own)
     text = renamed(text, name)
     parse_text(text, f"{name}.toml")
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     return path

@@ -18,17 +18,24 @@ HERE = Path(__file__).parent
 
 @pytest.fixture(autouse=True)
 def fixed_world(tmp_path, monkeypatch):
-    """Presets copied to tmp_path (saving writes there), UTC times, and the
+    """Presets copied to tmp_path, the user's config folder there too, UTC times, and the
     working directory in tmp_path so the store's name shows short."""
     presets = tmp_path / "presets"
     shutil.copytree(HERE / "presets", presets)
     monkeypatch.setenv("CONVLAB_PRESETS", str(presets))
+    monkeypatch.setenv("CONVLAB_CONFIG", str(tmp_path / "config"))  # saved presets, the form's last values
     monkeypatch.setenv("TZ", "UTC")
     time.tzset()
     monkeypatch.chdir(tmp_path)
     yield presets
     monkeypatch.undo()
     time.tzset()
+
+
+@pytest.fixture
+def user_presets(tmp_path, fixed_world) -> Path:
+    """Where the lab saves the user's presets (never the shipped folder)."""
+    return tmp_path / "config" / "presets"
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from convlab.store import Epoch, Mistake, Run
 from convlab.tui import preset_text
 from convlab.tui.widgets.confusion import confusion
 from convlab.tui.widgets.pictures import layout
-from convlab.tui.widgets.run_status import run_eta
+from convlab.tui.estimate import epoch_left, run_left
 
 
 def test_every_preset_written_as_toml_loads_back_the_same():
@@ -42,13 +42,14 @@ def test_a_toml_syntax_error_gives_its_line(fixed_world):
     assert text.splitlines()[preset_text.error_line(text, str(error.value))] == "eta = "
 
 
-def test_saving_renames_and_never_replaces_a_shipped_preset(fixed_world):
+def test_saving_renames_and_never_replaces_a_shipped_preset(fixed_world, user_presets):
     text = (fixed_world / "relu.toml").read_text()
-    with pytest.raises(UserError, match="one of the chapter's presets"):
+    with pytest.raises(UserError, match="one of the shipped presets"):
         preset_text.save(text, "relu")
     with pytest.raises(UserError, match="lower-case"):
         preset_text.save(text, "My Net")
     path = preset_text.save(text, "mine")
+    assert path == user_presets / "mine.toml"  # the user's folder, out of the shipped ones' way
     assert load(str(path)).name == "mine" and load(str(path)).row == 0
     with pytest.raises(UserError, match="already exists"):
         preset_text.save(text, "mine")
@@ -73,9 +74,15 @@ def test_filters_take_the_largest_scale_that_fits(maps, width, expected):
     assert columns * (5 * scale + 1) - 1 <= max(width, 5 * scale)
 
 
-def test_time_left_is_this_epoch_and_the_rest_at_the_mean_pace():
+def test_time_left_is_this_epoch_and_the_rest_at_the_mean_pace_each_with_its_evaluation():
+    progress = {"epoch": 3, "batch": 10, "batches": 20, "eta_s": 5.0, "images_per_s": 100.0, "eval_s": 12.0}
     run = Run(1, None, 0, "train", "relu", "", {}, 1, "cpu", {}, None, None, None, None, None, "running",
-              10, 2, None, None, None, None, progress={"epoch": 3, "batch": 10, "batches": 20, "eta_s": 5.0,
-                                                        "images_per_s": 100.0})
+              10, 2, None, None, None, None, progress=progress)
     epochs = [Epoch(1, 0.5, 90.0, None, 20.0, 0.1), Epoch(2, 0.4, 91.0, None, 30.0, 0.1)]
-    assert run_eta(run, epochs) == pytest.approx(5.0 + 7 * 25.0)
+    assert epoch_left(run, now=0) == pytest.approx(5.0 + 12.0)
+    assert run_left(run, epochs, now=0) == pytest.approx(5.0 + 12.0 + 7 * (25.0 + 12.0))
+    # evaluating for 4 s: 8 s of it left; before the first evaluation is timed, 20,000 digits at 3 × 100/s
+    progress.update(batch=20, eta_s=0.0, evaluating=True, eval_started=100.0)
+    assert epoch_left(run, now=104.0) == pytest.approx(8.0)
+    progress["eval_s"] = None
+    assert epoch_left(run, now=104.0) == pytest.approx(20_000 / 300 - 4.0)

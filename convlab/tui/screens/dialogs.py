@@ -12,7 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 from convlab.errors import UserError
-from convlab.paths import presets_dir
+from convlab.tui.user_files import user_presets_dir
 
 
 class SaveAsScreen(ModalScreen[str | None]):
@@ -27,7 +27,7 @@ class SaveAsScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(f"Save as a new preset in {presets_dir()}/", classes="dialog-title")
+            yield Label(f"Save as a new preset in {user_presets_dir()}/", classes="dialog-title")
             yield Input(self.default, placeholder="name (letters, digits, - and _)", id="name")
             yield Static("", id="save-error", classes="dialog-error")
             with Horizontal(classes="dialog-buttons"):

@@ -22,7 +22,7 @@ from convlab.tui.widgets.curve import CurvePlot, Series
 from convlab.tui.widgets.pictures import FilterGrid, MistakeGallery
 from convlab.tui.widgets.run_status import RunStatus
 
-PANELS = ("filters", "mistakes", "confusion")
+PANELS = ("curve", "filters", "mistakes", "confusion")
 PANEL_KEYS = Binding.Group("Panels", compact=True)
 OVERLAID = 3  # other runs of the preset drawn behind this one (more would hide it)
 
@@ -32,10 +32,12 @@ class RunScreen(Screen):
         Binding("escape", "back", "Back"),
         Binding("y", "toggle_range", "0–100", tooltip="Y axis: follow the data, or the full 0–100"),
         Binding("t", "toggle_loss", "Loss", tooltip="Plot the training loss instead of the validation accuracy"),
+        Binding("0", "panel('curve')", "Curve", group=PANEL_KEYS, tooltip="The curve (to enlarge it with z)"),
         Binding("1", "panel('filters')", "Filters", group=PANEL_KEYS,
                 tooltip="The first layer's filters (below 120 columns, one panel at a time)"),
         Binding("2", "panel('mistakes')", "Mistakes", group=PANEL_KEYS, tooltip="The misclassified test digits"),
         Binding("3", "panel('confusion')", "Confusion", group=PANEL_KEYS, tooltip="The confusion matrix"),
+        Binding("z", "zoom", "Enlarge", tooltip="Enlarge the current panel to the whole body, or back"),
         Binding("x", "cancel", "Cancel", tooltip="Cancel this run: it becomes interrupted, resumable"),
         Binding("r", "resume", "Resume", tooltip="Resume this run if it was interrupted"),
         Binding("question_mark", "app.help", "Help", key_display="?"),
@@ -43,6 +45,7 @@ class RunScreen(Screen):
     ]
 
     panel: reactive[str] = reactive("filters")
+    zoomed: reactive[bool] = reactive(False)
 
     def __init__(self, run_id: int | None = None, job: Job | None = None):
         super().__init__()
@@ -74,7 +77,14 @@ class RunScreen(Screen):
 
     def watch_panel(self, panel: str) -> None:
         for name in PANELS:
-            self.query_one(f"#{name}-panel").set_class(name == panel, "-current")
+            self.panel_widget(name).set_class(name == panel, "-current")
+        self.query_one("#body").set_class(panel == "curve", "-curve")
+
+    def panel_widget(self, name: str):
+        return self.query_one("#curve" if name == "curve" else f"#{name}-panel")
+
+    def watch_zoomed(self, zoomed: bool) -> None:
+        self.query_one("#body").set_class(zoomed, "-zoomed")
 
     # ------------------------------------------------------------ content
 
@@ -91,10 +101,12 @@ class RunScreen(Screen):
         status.show(run, epochs, self.job, here=self.app.hostname)
         self.sub_title = f"{run.preset}: {run.title}"
         drawn = (run.id, run.epochs_done, run.status)
-        if drawn != self._drawn:
-            self._drawn = drawn
+        steps = len(run.progress.get("losses") or [])
+        if (drawn, steps) != self._drawn:
             self._draw_curve(run, epochs)
+        if drawn != (self._drawn or (None,))[0]:
             self._draw_pictures(run, epochs)
+        self._drawn = (drawn, steps)
 
     def _draw_curve(self, run: Run, epochs) -> None:
         store = self.app.store
@@ -108,12 +120,18 @@ class RunScreen(Screen):
         self.query_one(CurvePlot).set_data(
             Series(f"run {run.id}", [e.epoch for e in epochs], [e.val_acc for e in epochs]),
             Series("loss", [e.epoch for e in epochs], [e.train_loss for e in epochs]),
-            others, run.book_figure, run.epochs_planned)
+            others, run.book_figure, run.epochs_planned,
+            steps=run.progress.get("losses") if run.status == "running" else None)
 
     def _draw_pictures(self, run: Run, epochs) -> None:
         store = self.app.store
         filters = store.filters(run.id) if run.kind == "train" else None
-        self.query_one(FilterGrid).show(filters, epochs[-1].epoch if epochs else None)
+        grid = self.query_one(FilterGrid)
+        if run.kind == "train" and not any(layer.type == "conv_pool" for layer in run.spec.layers):
+            grid.note = "This network has no convolutional layer, so it has no filters to show."
+        elif run.kind == "ensemble":
+            grid.note = "A vote has no filters of its own: open one of its runs."
+        grid.show(filters, epochs[-1].epoch if epochs else None)
         predictions = store.predictions(run.id)
         if predictions is None:
             note = ("The misclassified test digits appear here when the run finishes."
@@ -140,7 +158,10 @@ class RunScreen(Screen):
 
     def action_panel(self, name: str) -> None:
         self.panel = name
-        self.query_one(f"#{name}-panel").focus()
+        self.panel_widget(name).focus()
+
+    def action_zoom(self) -> None:
+        self.zoomed = not self.zoomed
 
     def action_cancel(self) -> None:
         self.app.cancel_run(self.run_id, self.job if self.job and self.job.active else None)

@@ -16,7 +16,9 @@ from textual.widgets import Button, Input, Label, Select, Static
 from convlab.errors import UserError
 from convlab.spec import ACTIVATIONS, Spec, parse_text
 from convlab.tui import preset_text
-from convlab.format import count
+from convlab.tui.estimate import planned_seconds
+from convlab.tui.user_files import last_settings, remember_settings
+from convlab.format import count, duration
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
@@ -29,6 +31,8 @@ class SettingsScreen(ModalScreen):
     BINDINGS = [
         Binding("ctrl+l", "launch", "Launch", tooltip="Launch with these settings (Enter in a field too)"),
         Binding("ctrl+s", "save", "Save as…", tooltip="Save these settings as a new preset"),
+        Binding("ctrl+r", "preset_values", "Preset's values",
+                tooltip="Put back the preset's own values (the form starts with the last ones launched)"),
         Binding("escape", "cancel", "Cancel", tooltip="Close without launching"),
     ]
 
@@ -72,8 +76,37 @@ class SettingsScreen(ModalScreen):
         yield Input(value, type=kind, placeholder=placeholder, compact=True, id=name, disabled=disabled,
                     select_on_focus=True)
 
+    FIELDS = ("epochs", "eta", "lmbda", "activation", "dropout", "data", "repeats", "train_limit", "device", "seed")
+
     def on_mount(self) -> None:
+        self.preset_values = self.values()
+        remembered = last_settings(self.key)
+        if remembered and remembered != self.preset_values:
+            self.set_values(remembered)
+            self.query_one(".dialog-title", Label).update(f"{self.spec.name} · {self.spec.title} · last values used")
         self.check()
+
+    @property
+    def key(self) -> str:
+        return self.spec.source or self.spec.name
+
+    def values(self) -> dict[str, str]:
+        return {name: str(self.query_one(f"#{name}").value) for name in self.FIELDS}
+
+    def set_values(self, values: dict[str, str]) -> None:
+        for name, value in values.items():
+            if name not in self.FIELDS:
+                continue
+            widget = self.query_one(f"#{name}")
+            if isinstance(widget, Select):
+                if any(value == v for _, v in widget._options):
+                    widget.value = value
+            elif not widget.disabled:
+                widget.value = value
+
+    def action_preset_values(self) -> None:
+        self.set_values(self.preset_values)
+        self.query_one(".dialog-title", Label).update(f"{self.spec.name} · {self.spec.title}")
 
     def on_input_changed(self) -> None:
         self.check()
@@ -131,10 +164,22 @@ class SettingsScreen(ModalScreen):
         self.error = None
         panel.remove_class("-error")
         t = spec.train
+        panel.update(self.summary(spec))
+        return spec
+
+    def summary(self, spec: Spec) -> str:
+        """What Launch will run, and for how long going by the last run of this network."""
+        t = spec.train
         runs = f"{t.ensemble} networks and a vote" if t.ensemble > 1 else (
             f"{t.repeats} runs" if t.repeats > 1 else "1 run")
-        panel.update(f"✓ {runs} × {t.epochs} epochs on {count(spec.train_images)} images · {spec.params:,} parameters")
-        return spec
+        device = self.launch_options()["device"]
+        text = (f"✓ will run: {runs} × {t.epochs} epoch{'s' * (t.epochs != 1)} × {count(spec.train_images)} "
+                f"images · {spec.params:,} parameters")
+        planned = planned_seconds(self.app.store, spec, device)
+        if planned is None:
+            return text + f"\n  time: not known until this network has trained an epoch{' on ' + device if device else ''}"
+        seconds, like = planned
+        return text + f"\n  ≈ {duration(seconds)} on {like.device} (at the pace of run {like.id}, evaluation included)"
 
     # ------------------------------------------------------------ actions
 
@@ -153,6 +198,7 @@ class SettingsScreen(ModalScreen):
                                      train_limit=old.train.train_limit) == old
                      and (t.train_limit > 0 or old.train.train_limit == 0))
         options = self.launch_options()
+        remember_settings(self.key, self.values())
         if same_core:
             target = old.source or old.name
             for key, value, before in (("epochs", t.epochs, old.train.epochs), ("repeats", t.repeats, old.train.repeats),
@@ -175,7 +221,7 @@ class SettingsScreen(ModalScreen):
             return
 
         def save(name: str) -> None:
-            path = preset_text.save(preset_text.to_toml(spec), name)
+            path = preset_text.save(preset_text.to_toml(preset_text.as_users(spec, self.spec)), name)
             self.notify(f"Saved {path}", title="Preset saved")
 
         self.app.push_screen(SaveAsScreen(f"{self.spec.name}-mine", save))

@@ -1,16 +1,20 @@
 """Validation accuracy per epoch (or the training loss) as a plotext plot, with
 the book's figure as a reference line and other runs of the preset overlaid.
 
-The y-range follows the data, so that 98.9 against 99.2 is readable; `full`
-shows 0–100 instead."""
+The y-range follows the data at round ticks, so that 98.9 against 99.2 is
+readable; `full` shows 0–100 instead. The legend is in the title, where it
+covers no data; the book's figure is a line when in range, else an arrow at
+the edge with the gap."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from textual.reactive import reactive
 from textual_plotext import PlotextPlot
 
+MIN_ROWS, MIN_COLUMNS = 6, 24
 BOOK_NEAR = 3.0  # the book's line widens the range only when the data come this close
 
 
@@ -32,12 +36,23 @@ class CurvePlot(PlotextPlot):
         self.others: list[Series] = []  # other runs of the same preset (accuracy)
         self.book: float | None = None
         self.planned = 2  # the run's epochs: the x axis spans them from the start
+        self.steps: list[tuple[float, float]] = []  # (epoch + fraction, loss so far) within the current epoch
+        self.legend: list[tuple[str, str, str]] = []
 
     def set_data(self, accuracy: Series, loss: Series, others: list[Series], book: float | None,
-                 planned: int | None = None) -> None:
+                 planned: int | None = None, steps: list | None = None) -> None:
         self.accuracy, self.loss, self.others, self.book = accuracy, loss, others, book
         self.planned = planned or 2
+        self.steps = [tuple(p) for p in steps or []]
         self.redraw()
+
+    def render(self):
+        if self.size.height < MIN_ROWS or self.size.width < MIN_COLUMNS:
+            return ""  # plotext inverts its labels when squeezed below this
+        return super().render()
+
+    def on_resize(self) -> None:
+        self.redraw()  # the ticks follow the height
 
     def watch_full_range(self) -> None:
         self.redraw()
@@ -66,40 +81,78 @@ class CurvePlot(PlotextPlot):
         data = [v for s in (self.accuracy, *self.others) for v in (s.values[1:] if len(s.values) >= 3 else s.values)]
         for other in self.others:
             if other.values:
-                plt.plot(other.epochs, other.values, label=other.label, color="gray", marker="braille")
+                plt.plot(other.epochs, other.values, color="gray", marker="braille")
         if self.accuracy.values:
-            plt.plot(self.accuracy.epochs, self.accuracy.values, label=self.accuracy.label,
-                     color="cyan", marker="hd")
-        low, high = self._range(data)
-        title = "validation accuracy (%) by epoch"
+            plt.plot(self.accuracy.epochs, self.accuracy.values, color="cyan", marker="braille")
+            plt.scatter(self.accuracy.epochs, self.accuracy.values, color="cyan", marker="●")
+        low, high, ticks = self._range(data)
         last = max([self.planned] + [s.epochs[-1] for s in (self.accuracy, *self.others) if s.epochs])
-        if self.book is not None and low <= self.book <= high:
-            plt.hline(self.book, "orange")
-            plt.text(f"book {self.book:.2f}", x=max(2, last), y=self.book, color="orange", alignment="right")
-        elif self.book is not None:
-            title += f" · book {self.book:.2f} above the scale (y: 0–100)"
+        legend = [("●", self.accuracy.label, "cyan")]
+        if self.others:
+            legend.append(("⠤", ", ".join(o.label for o in self.others), "gray"))
+        if self.book is not None:
+            self._book_mark(plt, low, high, last)
         plt.ylim(low, high)
+        plt.yticks(ticks, [_tick(t, ticks) for t in ticks])
         self._epoch_axis(last)
-        plt.title(title)
+        self.legend = legend
+        plt.title("validation accuracy (%) by epoch · " + " · ".join(f"{m} {label}" for m, label, _ in legend))
+
+    def _book_mark(self, plt, low: float, high: float, last: int) -> None:
+        """A line where the book's figure lies in range; otherwise an arrow at the edge with the gap."""
+        x = max(2, last)
+        if low <= self.book <= high:
+            plt.hline(self.book, "orange")
+            plt.text(f"book {self.book:.2f}", x=x, y=self.book, color="orange", alignment="right")
+        elif self.book > high:
+            plt.text(f"▲ book {self.book:.2f}, {self.book - high:.2f} above", x=x, y=high, color="orange",
+                     alignment="right")
+        else:
+            plt.text(f"▼ book {self.book:.2f}, {low - self.book:.2f} below", x=x, y=low, color="orange",
+                     alignment="right")
 
     def _draw_loss(self, plt) -> None:
+        """The mean training loss of each epoch, and within the current epoch the
+        loss so far at each progress step, so a long first epoch is not blank."""
+        last = max([self.planned] + self.loss.epochs)
         if self.loss.values:
-            plt.plot(self.loss.epochs, self.loss.values, label="training loss", color="magenta", marker="hd")
-            self._epoch_axis(max(self.planned, self.loss.epochs[-1]))
-        plt.title("training loss (mean cross-entropy) by epoch")
+            plt.plot(self.loss.epochs, self.loss.values, color="magenta", marker="braille")
+            plt.scatter(self.loss.epochs, self.loss.values, color="magenta", marker="●")
+        if self.steps:
+            xs, ys = zip(*self.steps)
+            plt.plot(list(xs), list(ys), color="yellow", marker="braille")
+        self._epoch_axis(last)
+        plt.title("training loss (mean cross-entropy) · ● per epoch" + (" · ⠤ this epoch so far" if self.steps else ""))
 
     def _epoch_axis(self, last: int) -> None:
         """Whole epochs on the x axis, at most about ten ticks."""
         last = max(2, last)
         step = max(1, -(-last // 10))
-        self.plt.xlim(1, last)
+        self.plt.xlim(0 if self.show_loss else 1, last)
         self.plt.xticks(list(range(1, last + 1, step)))
 
-    def _range(self, data: list[float]) -> tuple[float, float]:
+    def _range(self, data: list[float]) -> tuple[float, float, list[float]]:
+        """Round bounds and ticks around the data (and the book's figure when it is near)."""
         if self.full_range or not data:
-            return 0.0, 100.0
+            return 0.0, 100.0, [0.0, 20.0, 40.0, 60.0, 80.0, 100.0]
         low, high = min(data), max(data)
         if self.book is not None and high < self.book <= high + BOOK_NEAR:
             high = self.book
-        pad = max(0.25, (high - low) * 0.1)
-        return max(0.0, low - pad), min(100.0, high + pad)
+        rows = max(3, (self.size.height or 12) - 4)
+        step = next((s for s in STEPS if (high - low) / s <= min(6, rows // 2)), 20.0)
+        low, high = math.floor(low / step) * step, math.ceil(high / step) * step
+        if high - low < step * 2:  # room above and below a flat line
+            low, high = low - step, high + step
+        low, high = max(0.0, low), min(100.0, high)
+        ticks = [round(low + i * step, 4) for i in range(int(round((high - low) / step)) + 1)]
+        return low, high, ticks
+
+
+STEPS = (0.05, 0.1, 0.2, 0.25, 0.5, 1.0, 2.0, 2.5, 5.0, 10.0, 20.0)
+
+
+def _tick(value: float, ticks: list[float]) -> str:
+    """As many decimals as the step needs: 98.5, 99.0, 99.5 or 90, 95, 100."""
+    step = ticks[1] - ticks[0] if len(ticks) > 1 else 1.0
+    decimals = 0 if step >= 1 else (1 if round(step * 10, 6) == int(round(step * 10, 6)) else 2)
+    return f"{value:.{decimals}f}"

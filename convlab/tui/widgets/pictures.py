@@ -45,6 +45,7 @@ class FilterGrid(Widget):
         super().__init__(**kwargs)
         self.filters: np.ndarray | None = None
         self.epoch: int | None = None
+        self.note = "The first layer's filters appear here after the first epoch."
 
     def show(self, filters: np.ndarray | None, epoch: int | None) -> None:
         self.filters, self.epoch = filters, epoch
@@ -52,7 +53,7 @@ class FilterGrid(Widget):
 
     def render(self):
         if self.filters is None:
-            return Text("The first layer's filters appear here after the first epoch.", style="dim")
+            return Text(self.note, style="dim")
         maps, side = self.filters.shape[0], self.filters.shape[-1]
         scale, columns = layout(maps, side, max(self.size.width, 20))
         levels = render.tile(list(render.filter_levels(self.filters.reshape(maps, side, side))), columns)

@@ -9,7 +9,7 @@ from textual.widgets import DataTable
 
 from convlab.spec import Spec
 from convlab.store import Run
-from convlab.format import DASH, count, pct, when
+from convlab.format import DASH, count, data_label, pct, when
 from convlab.tui.launcher import Job
 
 STATUS_STYLE = {"running": "bold green", "finished": "", "failed": "bold red",
@@ -27,7 +27,7 @@ def sync_rows(table: DataTable, rows: list[tuple[str, tuple]]) -> None:
             old = table.get_row(key)
             for column, before, after in zip(columns, old, cells):
                 if before != after:
-                    table.update_cell(key, column, after)
+                    table.update_cell(key, column, after, update_width=True)
         return
     selected = current[table.cursor_row] if table.row_count and 0 <= table.cursor_row < len(current) else None
     table.clear()
@@ -69,19 +69,55 @@ class PresetTable(RowTable):
 
 
 class RunTable(RowTable):
-    """The store's runs, newest first, after the lab's jobs that wait for the device."""
+    """The store's runs, newest first, after the lab's jobs that wait for the device.
+    Columns are as wide as their content; those that do not fit the width are
+    left out, the least useful first (DROP_ORDER)."""
 
     BINDINGS = [Binding("enter", "select_cursor", "Watch", key_display="⏎")]
     COLUMNS = (("", "mark"), ("run", "id"), ("status", "status"), ("preset", "preset"), ("epochs", "epochs"),
-               ("best val", "best"), ("test@best", "test"), ("book", "book"), ("device", "device"),
-               ("started", "started"))
+               ("data", "data"), ("best val", "best"), ("test@best", "test"), ("book", "book"),
+               ("device", "device"), ("started", "started"))
+    DROP_ORDER = ("started", "device", "book", "best", "data")
+    PADDING = 2  # a cell's padding, one column each side
+
+    def on_mount(self) -> None:
+        self.cursor_type = "row"
+        self.zebra_stripes = True
+        self._rows: list[tuple[str, tuple]] = []
+        self.shown_columns: tuple[str, ...] = ()
 
     def show(self, runs: list[Run], waiting: list[Job], marked: set[int]) -> None:
         rows = [(f"job-{j.number}", (" ", DASH, Text("waiting", style=STATUS_STYLE["waiting"]), j.label,
-                                     DASH, DASH, DASH, DASH, j.device, "waits for the device"))
+                                     DASH, DASH, DASH, DASH, DASH, j.device, "waits for the device"))
                 for j in reversed(waiting)]
         rows += [(str(r.id), self._cells(r, r.id in marked)) for r in runs]
-        sync_rows(self, rows)
+        self._rows = rows
+        self._fit()
+
+    def on_resize(self) -> None:
+        if self._rows:
+            self._fit()
+
+    def _fit(self) -> None:
+        keys = self.fitting_columns(self.scrollable_content_region.width or self.size.width)
+        index = [i for i, (_, key) in enumerate(self.COLUMNS) if key in keys]
+        if keys != self.shown_columns:
+            self.clear(columns=True)
+            for i in index:
+                self.add_column(self.COLUMNS[i][0], key=self.COLUMNS[i][1])
+            self.shown_columns = keys
+        sync_rows(self, [(key, tuple(cells[i] for i in index)) for key, cells in self._rows])
+
+    def fitting_columns(self, width: int) -> tuple[str, ...]:
+        widths = {key: max([len(label)] + [Text(c).cell_len if isinstance(c, str) else c.cell_len
+                                            for c in (cells[i] for _, cells in self._rows)]) + self.PADDING
+                  for i, (label, key) in enumerate(self.COLUMNS)}
+        keys = [key for _, key in self.COLUMNS]
+        for drop in self.DROP_ORDER:
+            if sum(widths[k] for k in keys) <= width:
+                break
+            keys.remove(drop)
+        return tuple(keys)
 
     @staticmethod
     def _cells(r: Run, marked: bool) -> tuple:
@@ -89,11 +125,12 @@ class RunTable(RowTable):
             epochs = f"vote of {len(r.members)}"
         elif r.status == "running" and r.progress:
             p = r.progress
-            epochs = f"{p.get('epoch', r.epochs_done + 1)}/{r.epochs_planned} {p['batch'] / p['batches']:4.0%}"
+            epochs = f"{p.get('epoch', r.epochs_done + 1)}/{r.epochs_planned} {p['batch'] / p['batches']:.0%}"
         else:
             epochs = f"{r.epochs_done}/{r.epochs_planned}"
+        data = DASH if r.kind == "ensemble" else data_label(r.spec.train.data, r.spec.train.train_limit)
         return ("●" if marked else " ", Text(str(r.id), justify="right"),
-                Text(r.status, style=STATUS_STYLE.get(r.status, "")), r.preset, epochs,
+                Text(r.status, style=STATUS_STYLE.get(r.status, "")), r.preset, epochs, data,
                 pct(r.best_val), pct(r.test_at_best), pct(r.book_figure), r.device or DASH, when(r.started))
 
     @property

@@ -1,0 +1,152 @@
+"""The live view without training, from the seeded store: the curve's
+legend, ticks, markers and the book's figure; enlarging a panel; the first
+frame at 80×24; the evaluating state; a network without filters; and the
+runs table at every width."""
+
+from __future__ import annotations
+
+import re
+
+from convlab.spec import load
+from convlab.store import Store
+from convlab.tui.app import ConvlabApp
+from convlab.tui.screens.run import RunScreen
+from convlab.tui.widgets.curve import CurvePlot, Series
+from convlab.tui.widgets.run_status import RunStatus
+from tui_helpers import T0, run_async, screen_text
+
+
+async def _open(pilot, run_id: int) -> RunScreen:
+    pilot.app.push_screen(RunScreen(run_id=run_id))
+    await pilot.pause()
+    return pilot.app.screen
+
+
+def _y_ticks(text: str) -> list[float]:
+    return [float(m.group(1)) for m in re.finditer(r"^ *(\d+(?:\.\d+)?)┤", text, re.M)]
+
+
+@run_async
+async def test_the_curve_has_its_legend_off_the_data_round_ticks_and_a_marker_per_epoch(seeded_store):
+    app = ConvlabApp(store=seeded_store)
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = await _open(pilot, 1)
+        text = screen_text(app)
+        plot = [line for line in text.splitlines() if "┤" in line or "│" in line and "┌" not in line]
+        assert "validation accuracy (%) by epoch · ● run 1 · ⠤ run 3, run 2" in text  # the title row
+        assert not any("run 1" in line or "run 2" in line for line in plot)  # no legend over the data
+        ticks = _y_ticks(text)
+        steps = {round(b - a, 6) for a, b in zip(ticks[1:], ticks)}
+        assert len(ticks) >= 3 and len(steps) == 1 and all(t * 4 == int(t * 4) for t in ticks)
+        curve = screen.query_one(CurvePlot)
+        in_range = [v for v in curve.accuracy.values if v >= min(ticks)]  # epoch 1 may lie below the range
+        assert curve.points == 12 and len(in_range) >= 11 and "".join(plot).count("●") == len(in_range)
+        assert "book 99.23" in text and "above" not in text  # in range: a line
+
+
+@run_async
+async def test_the_book_figure_out_of_range_is_an_arrow_with_the_gap(seeded_store):
+    app = ConvlabApp(store=seeded_store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await _open(pilot, 1)
+        curve = screen.query_one(CurvePlot)
+        curve.set_data(Series("run 9", [1, 2, 3], [90.1, 91.2, 92.3]), Series("loss", [], []), [], 99.23, 3)
+        await pilot.pause()
+        text = screen_text(app)
+        high = max(_y_ticks(text))
+        assert f"▲ book 99.23, {99.23 - high:.2f} above" in text
+        assert high < 95  # the curve keeps its resolution
+
+
+@run_async
+async def test_z_enlarges_the_current_panel_to_the_whole_body_and_back(seeded_store):
+    app = ConvlabApp(store=seeded_store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _open(pilot, 1)
+        body = screen.query_one("#body")
+        await pilot.press("2")
+        assert screen.query_one("#mistakes-panel").size.height < 16  # half the body: a digit is 16 rows
+        await pilot.press("z")
+        assert screen.query_one("#mistakes-panel").outer_size == body.size
+        assert not screen.query_one(CurvePlot).display or screen.query_one(CurvePlot).size.height == 0
+        await pilot.press("3")  # another panel, still enlarged
+        assert screen.query_one("#confusion-panel").outer_size == body.size
+        assert re.search(r"^│ +9 ", screen_text(app), re.M)  # the whole matrix, down to the row of 9s
+        await pilot.press("0")  # the curve
+        assert screen.query_one(CurvePlot).outer_size == body.size
+        await pilot.press("z")
+        assert screen.query_one(CurvePlot).size.height < body.size.height
+
+
+@run_async
+async def test_the_first_frame_at_80x24_shows_one_panel(seeded_store):
+    app = ConvlabApp(store=seeded_store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        frames: list[str] = []
+        display = app._display
+
+        def watched(screen, renderable):
+            if isinstance(screen, RunScreen) and renderable is not None:
+                frames.append(screen_text(app))
+            return display(screen, renderable)
+
+        app._display = watched
+        await _open(pilot, 1)
+        await pilot.pause(0.2)
+        del app._display
+        assert frames
+        for frame in frames:
+            assert sum(title in frame for title in ("1 Filters", "2 Misclassified", "3 Confusion")) <= 1
+
+
+@run_async
+async def test_a_run_evaluating_says_so_and_counts_evaluation_in_the_time_left(seeded_store):
+    store = Store(seeded_store)
+    progress = store.run(3).progress
+    progress.update(batch=5000, eta_s=0.0, evaluating=True, eval_started=T0 + 1400, eval_s=9.0)
+    store.set_progress(3, progress)
+    RunStatus.now = staticmethod(lambda: T0 + 1404)
+    try:
+        app = ConvlabApp(store=seeded_store)
+        async with app.run_test(size=(160, 48)) as pilot:
+            await _open(pilot, 3)
+            text = screen_text(app)
+            assert "epoch 6/30 evaluating validation and test accuracy · 4s of ~9s" in text
+            # 24 epochs to come at 41.5 s each, each with 9 s of evaluation, and 5 s of this one's
+            assert f"run ends in ~{(5 + 24 * 50.5) // 60:.0f}m" in text
+    finally:
+        del RunStatus.now
+
+
+@run_async
+async def test_a_network_without_conv_layers_says_it_has_no_filters(seeded_store, fixed_world):
+    store = Store(seeded_store)
+    shallow = load(str(fixed_world / "shallow.toml")).with_train(epochs=1)
+    run = store.create_run(shallow, group_id=store.create_group(shallow), seed=1, device="cpu")
+    store.add_epoch(run, {"epoch": 1, "train_loss": 0.5, "val_acc": 90.0, "test_acc": 89.0, "best_val": 90.0,
+                          "best_epoch": 1, "test_at_best": 89.0, "seconds": 3.0, "eta": 0.1})
+    store.finish(run, "finished")
+    app = ConvlabApp(store=seeded_store)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await _open(pilot, run)
+        text = screen_text(app)
+        assert "no convolutional layer" in text and "appear here after the first epoch" not in text
+
+
+@run_async
+async def test_the_runs_table_fits_its_columns_to_the_width(seeded_store):
+    app = ConvlabApp(store=seeded_store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        text = screen_text(app)
+        for whole in ("interrupted", "finished", "6/30 42%", "12/12", "data"):
+            assert whole in text, whole
+        assert "started" not in text  # dropped first at this width
+        await pilot.resize_terminal(60, 20)
+        await pilot.pause()
+        text = screen_text(app)
+        assert "interrupted" in text and "test@best" in text and "best val" not in text
+        assert screen_text(app).splitlines()[-1].endswith("palette")  # nothing left over in the footer
+        await pilot.resize_terminal(160, 48)
+        await pilot.pause()
+        assert "started" in screen_text(app) and "2026-01-01 00:20" in screen_text(app)
