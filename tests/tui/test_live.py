@@ -84,6 +84,7 @@ async def test_cancel_makes_a_run_interrupted_and_resume_continues_it(empty_stor
             await pilot.press("r")  # resume: the same run claims the device again
             resumed = screen.job
             assert resumed is not job and resumed.resumes == run_id
+            assert "resuming after epoch" in screen_text(app) and "interrupted" not in screen_text(app)
             await wait_until(pilot, lambda: resumed.run_ids == [run_id], timeout=90)
             assert store.run(run_id).status == "running"
             await pilot.press("x")
@@ -139,6 +140,25 @@ async def test_keys_change_the_screen_while_a_run_trains(empty_store):
             assert store.run(job.run_ids[0]).status == "running"  # it trained all along
             app.launcher.cancel(job)
             await wait_until(pilot, lambda: not job.active, timeout=30)
+    finally:
+        stop_jobs(app)
+
+
+@run_async
+async def test_cancel_while_a_run_is_starting_says_cancelled_not_failed(empty_store):
+    app = ConvlabApp(store=empty_store)
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await _open_settings(pilot, "tiny")
+            await pilot.press("ctrl+l")
+            job = app.screen.job
+            await wait_until(pilot, lambda: job.process is not None, timeout=30)
+            await pilot.press("x")  # while it imports torch and loads MNIST
+            await wait_until(pilot, lambda: not job.active, timeout=60)
+            assert job.state == "cancelled" and not job.run_ids
+            await pilot.pause()
+            text = screen_text(app)
+            assert "cancelled before it started" in text and "failed" not in text
     finally:
         stop_jobs(app)
 

@@ -1,4 +1,5 @@
-"""Snapshots of the main screens at 80×24 and 160×48, from a store of
+"""Snapshots of every screen at 80×24 and 160×48 (the live view's panels
+enlarged too, and home at 60×20), from a store of
 hand-made runs with fixed values and times (see tui_helpers.seed_store).
 Each waits for the app to settle before the picture (`settled`): no worker
 running, no animation scheduled, and no blinking cursor, whose timer would
@@ -75,19 +76,36 @@ def test_live_view_confusion_panel(snap_compare, seeded_store):
     assert snap_compare(_app(seeded_store), terminal_size=(80, 24), run_before=settled("3", "y", then=open_run))
 
 
-def test_editor_with_an_error(snap_compare, seeded_store):
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("panel", ["0", "1", "2", "3"])
+def test_live_view_enlarged_panel(snap_compare, seeded_store, size, panel):
+    async def open_run(pilot):
+        pilot.app.push_screen(RunScreen(run_id=1))
+        await pilot.pause()
+
+    assert snap_compare(_app(seeded_store), terminal_size=size, run_before=settled(panel, "z", then=open_run))
+
+
+def test_home_at_60x20(snap_compare, seeded_store):
+    assert snap_compare(_app(seeded_store), terminal_size=(60, 20), run_before=settled())
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_editor_with_an_error(snap_compare, seeded_store, size):
     async def break_it(pilot):
         await pilot.press("down", "down", "e")
         area = pilot.app.screen.query_one("#toml")
         area.load_text(area.text.replace("eta = 0.03", "eta = -1"))
         await pilot.press("ctrl+g")  # the cursor to the line of the error
 
-    assert snap_compare(_app(seeded_store), terminal_size=(80, 24), run_before=settled(then=break_it))
+    assert snap_compare(_app(seeded_store), terminal_size=size, run_before=settled(then=break_it))
 
 
-def test_settings_form(snap_compare, seeded_store):
-    assert snap_compare(_app(seeded_store), terminal_size=(80, 24), run_before=settled("down", "down", "enter"))
+@pytest.mark.parametrize("size", SIZES)
+def test_settings_form(snap_compare, seeded_store, size):
+    assert snap_compare(_app(seeded_store), terminal_size=size, run_before=settled("down", "down", "enter"))
 
 
-def test_help(snap_compare, seeded_store):
-    assert snap_compare(_app(seeded_store), terminal_size=(80, 24), run_before=settled("question_mark"))
+@pytest.mark.parametrize("size", SIZES)
+def test_help(snap_compare, seeded_store, size):
+    assert snap_compare(_app(seeded_store), terminal_size=size, run_before=settled("question_mark"))
