@@ -78,8 +78,9 @@ class ConvlabApp(OrderedKeys, App):
         self.jobs_version += 1
         if job.state == "failed" and job.error:
             self.notify(f"{job.label}: {job.error}", title="Run failed", severity="error", timeout=10)
-        elif job.state == "waiting" and self.launcher.current is not None:
-            self.notify(f"{job.label} waits for the device: {self.launcher.current.label} is training.",
+        elif job.state == "waiting" and self.launcher.training():
+            busy = ", ".join(j.label for j in self.launcher.training())
+            self.notify(f"{job.label} waits for the device: {busy} {'is' if ', ' not in busy else 'are'} training.",
                         title="Queued")
 
     # ------------------------------------------------------------ presets

@@ -1,7 +1,8 @@
 """The live view without training, from the seeded store: the curve's
 legend, ticks, markers and the book's figure; enlarging a panel; the first
 frame at 80×24; the evaluating state; a network without filters; and the
-runs table at every width."""
+runs table at every width; the filters of past epochs, the digits of one
+cell of the confusion matrix and the run's config."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from convlab.spec import load
 from convlab.store import Store
 from convlab.tui.app import ConvlabApp
 from convlab.tui.screens.run import RunScreen
+from convlab.tui.widgets.confusion import ConfusionMatrix
 from convlab.tui.widgets.curve import CurvePlot, Series
+from convlab.tui.widgets.pictures import FilterGrid, MistakeGallery
 from convlab.tui.widgets.run_status import RunStatus
 from tui_helpers import T0, run_async, screen_text
 
@@ -100,22 +103,19 @@ async def test_the_first_frame_at_80x24_shows_one_panel(seeded_store):
 
 
 @run_async
-async def test_a_run_evaluating_says_so_and_counts_evaluation_in_the_time_left(seeded_store):
+async def test_a_run_evaluating_says_so_and_counts_evaluation_in_the_time_left(seeded_store, monkeypatch):
     store = Store(seeded_store)
     progress = store.run(3).progress
     progress.update(batch=5000, eta_s=0.0, evaluating=True, eval_started=T0 + 1400, eval_s=9.0)
     store.set_progress(3, progress)
-    RunStatus.now = staticmethod(lambda: T0 + 1404)
-    try:
-        app = ConvlabApp(store=seeded_store)
-        async with app.run_test(size=(160, 48)) as pilot:
-            await _open(pilot, 3)
-            text = screen_text(app)
-            assert "epoch 6/30 evaluating validation and test accuracy · 4s of ~9s" in text
-            # 24 epochs to come at 41.5 s each, each with 9 s of evaluation, and 5 s of this one's
-            assert f"run ends in ~{(5 + 24 * 50.5) // 60:.0f}m" in text
-    finally:
-        del RunStatus.now
+    monkeypatch.setattr(RunStatus, "now", staticmethod(lambda: T0 + 1404))
+    app = ConvlabApp(store=seeded_store)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await _open(pilot, 3)
+        text = screen_text(app)
+        assert "epoch 6/30 evaluating validation and test accuracy · 4s of ~9s" in text
+        # 24 epochs to come at 41.5 s each, each with 9 s of evaluation, and 5 s of this one's
+        assert f"run ends in ~{(5 + 24 * 50.5) // 60:.0f}m" in text
 
 
 @run_async
@@ -150,3 +150,52 @@ async def test_the_runs_table_fits_its_columns_to_the_width(seeded_store):
         await pilot.resize_terminal(160, 48)
         await pilot.pause()
         assert "started" in screen_text(app) and "2026-01-01 00:20" in screen_text(app)
+
+
+@run_async
+async def test_the_filters_of_any_past_epoch_with_keys(seeded_store):
+    app = ConvlabApp(store=seeded_store)
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = await _open(pilot, 1)
+        grid = screen.query_one(FilterGrid)
+        assert grid.epoch == 12
+        latest = grid.filters.copy()
+        await pilot.press("left_square_bracket", "left_square_bracket")
+        assert grid.epoch == 10 and "after epoch 10 of 12" in screen_text(app)
+        assert (grid.filters == Store(seeded_store).filters(1, 10)).all() and not (grid.filters == latest).all()
+        await pilot.press(*["left_square_bracket"] * 20)
+        assert grid.epoch == 1  # no further back than the first
+        await pilot.press(*["right_square_bracket"] * 20)
+        assert grid.epoch == 12 and (grid.filters == latest).all()
+
+
+@run_async
+async def test_a_cell_of_the_confusion_matrix_shows_those_digits(seeded_store):
+    app = ConvlabApp(store=seeded_store)
+    async with app.run_test(size=(100, 40)) as pilot:
+        screen = await _open(pilot, 1)
+        gallery = screen.query_one(MistakeGallery)
+        everything = list(gallery.mistakes)
+        await pilot.press("3")
+        matrix = screen.query_one(ConfusionMatrix)
+        assert matrix.has_focus
+        true, predicted = matrix.cell  # starts on the most frequent mistake
+        await pilot.press("right", "enter")
+        cell = (true, (predicted + 1) % 10)
+        expected = [m for m in everything if (m.label, m.predicted) == cell]
+        assert screen.panel == "mistakes" and [m.index for m in gallery.mistakes] == [m.index for m in expected]
+        assert f"of {len(everything)} misclassified: true {cell[0]}, the network's {cell[1]}" in screen_text(app)
+        await pilot.press("3")
+        for _ in range((cell[0] - cell[1]) % 10):
+            await pilot.press("right")  # onto the diagonal: every mistake again
+        await pilot.press("enter")
+        assert len(gallery.mistakes) == len(everything)
+
+
+@run_async
+async def test_the_live_view_shows_the_run_config(seeded_store):
+    app = ConvlabApp(store=seeded_store)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await _open(pilot, 3)
+        assert ("relu · 30 epochs · η 0.03 · λ 0.1 · batch 10 · 50k · 3 repeats · "
+                "conv-pool(20) → conv-pool(40) → FC(100) → softmax(10)") in screen_text(app)

@@ -20,15 +20,15 @@ RUNS_SHOWN = 500  # the newest; re-read whenever the store changes, so kept boun
 
 
 class JobLine(Static):
-    """One line: what trains now and what waits for the device."""
+    """One line: what trains now (every run of the lab's that trains) and what waits for the device."""
 
     def show(self, app) -> None:
         launcher = app.launcher
         parts = []
-        if launcher.current is not None:
-            job = launcher.current
-            run = f" (run {job.run_id})" if job.run_id else ""
-            parts.append(f"training: {job.label}{run} on {job.device}")
+        training = launcher.training()  # one or several, as the launcher schedules them
+        if training:
+            parts.append("training: " + ", ".join(
+                f"{job.label}{f' (run {job.run_id})' if job.run_id else ''} on {job.device}" for job in training))
         if launcher.waiting:
             parts.append("waiting for the device: " + ", ".join(j.label for j in launcher.waiting))
         self.update(" · ".join(parts) if parts else

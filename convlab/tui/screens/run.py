@@ -37,6 +37,10 @@ class RunScreen(Screen):
                 tooltip="The first layer's filters (below 120 columns, one panel at a time)"),
         Binding("2", "panel('mistakes')", "Mistakes", group=PANEL_KEYS, tooltip="The misclassified test digits"),
         Binding("3", "panel('confusion')", "Confusion", group=PANEL_KEYS, tooltip="The confusion matrix"),
+        Binding("left_square_bracket", "filters_epoch(-1)", "Earlier", key_display="[", show=False,
+                tooltip="The filters after the epoch before"),
+        Binding("right_square_bracket", "filters_epoch(1)", "Later", key_display="]", show=False,
+                tooltip="The filters after the epoch after"),
         Binding("z", "zoom", "Enlarge", tooltip="Enlarge the current panel to the whole body, or back"),
         Binding("x", "cancel", "Cancel", tooltip="Cancel this run: it becomes interrupted, resumable"),
         Binding("r", "resume", "Resume", tooltip="Resume this run if it was interrupted"),
@@ -53,6 +57,8 @@ class RunScreen(Screen):
         self.job = job
         self.current_run: Run | None = None
         self._drawn: tuple | None = None  # what the curve, filters and gallery show
+        self.filters_epoch: int | None = None  # an earlier epoch's filters; None: the latest
+        self.cell: tuple[int, int] | None = None  # the confusion matrix's cell the gallery shows
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -94,7 +100,7 @@ class RunScreen(Screen):
             self.run_id = self.job.run_ids[-1]  # the job moved on to its next repeat
         status = self.query_one(RunStatus)
         if self.run_id is None:
-            status.show(None, [], self.job, self.app.launcher.current)
+            status.show(None, [], self.job, self.app.launcher.training())
             return
         self.current_run = run = store.run(self.run_id)
         epochs = store.epochs(run.id)
@@ -125,13 +131,12 @@ class RunScreen(Screen):
 
     def _draw_pictures(self, run: Run, epochs) -> None:
         store = self.app.store
-        filters = store.filters(run.id) if run.kind == "train" else None
         grid = self.query_one(FilterGrid)
         if run.kind == "train" and not any(layer.type == "conv_pool" for layer in run.spec.layers):
             grid.note = "This network has no convolutional layer, so it has no filters to show."
         elif run.kind == "ensemble":
             grid.note = "A vote has no filters of its own: open one of its runs."
-        grid.show(filters, epochs[-1].epoch if epochs else None)
+        self._show_filters(run, epochs)
         predictions = store.predictions(run.id)
         if predictions is None:
             note = ("The misclassified test digits appear here when the run finishes."
@@ -140,7 +145,7 @@ class RunScreen(Screen):
             self.query_one(ConfusionMatrix).show(None)
             return
         mistakes = store.mistakes(run.id)
-        self.query_one(MistakeGallery).show(mistakes)
+        self.query_one(MistakeGallery).show(mistakes, cell=self.cell)
         self.query_one(ConfusionMatrix).show(confusion(predictions, mistakes))
 
     # ------------------------------------------------------------ actions
@@ -158,7 +163,29 @@ class RunScreen(Screen):
 
     def action_panel(self, name: str) -> None:
         self.panel = name
-        self.panel_widget(name).focus()
+        (self.query_one(ConfusionMatrix) if name == "confusion" else self.panel_widget(name)).focus()
+
+    def _show_filters(self, run: Run, epochs) -> None:
+        latest = epochs[-1].epoch if epochs else None
+        epoch = self.filters_epoch or latest
+        filters = self.app.store.filters(run.id, epoch) if run.kind == "train" and epoch else None
+        self.query_one(FilterGrid).show(filters, epoch, latest)
+
+    def action_filters_epoch(self, step: int) -> None:
+        run = self.current_run
+        if run is None or not run.epochs_done:
+            return
+        epoch = min(run.epochs_done, max(1, (self.filters_epoch or run.epochs_done) + step))
+        self.filters_epoch = None if epoch == run.epochs_done else epoch
+        self._show_filters(run, self.app.store.epochs(run.id))
+        if self.panel != "filters":
+            self.panel = "filters"
+
+    def on_confusion_matrix_cell_chosen(self, event: ConfusionMatrix.CellChosen) -> None:
+        self.cell = None if event.label == event.predicted else (event.label, event.predicted)
+        gallery = self.query_one(MistakeGallery)
+        gallery.show(gallery.all, cell=self.cell)
+        self.action_panel("mistakes")
 
     def action_zoom(self) -> None:
         self.zoomed = not self.zoomed

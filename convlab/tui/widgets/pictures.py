@@ -45,10 +45,12 @@ class FilterGrid(Widget):
         super().__init__(**kwargs)
         self.filters: np.ndarray | None = None
         self.epoch: int | None = None
+        self.of: int | None = None
         self.note = "The first layer's filters appear here after the first epoch."
 
-    def show(self, filters: np.ndarray | None, epoch: int | None) -> None:
+    def show(self, filters: np.ndarray | None, epoch: int | None, of: int | None = None) -> None:
         self.filters, self.epoch = filters, epoch
+        self.of = of  # the run's latest epoch, when an earlier one is shown
         self.refresh(layout=True)
 
     def render(self):
@@ -58,8 +60,9 @@ class FilterGrid(Widget):
         scale, columns = layout(maps, side, max(self.size.width, 20))
         levels = render.tile(list(render.filter_levels(self.filters.reshape(maps, side, side))), columns)
         levels = levels.repeat(scale, axis=0).repeat(scale, axis=1)
-        caption = Text(f"{maps} filters of {side}×{side} after epoch {self.epoch} · darker = larger weight",
-                       style="dim")
+        which = f"epoch {self.epoch}" + (f" of {self.of}" if self.of and self.of != self.epoch else "")
+        caption = Text(f"{maps} filters of {side}×{side} after {which} · darker = larger weight"
+                       + (" · [ ] other epochs" if self.of and self.of > 1 else ""), style="dim")
         return Group(Lines(picture_rows(to_ink(levels))), caption)
 
 
@@ -79,10 +82,17 @@ class MistakeGallery(Widget):
         self.limit = limit
         self.mistakes: list[Mistake] | None = None
         self.note = "The misclassified test digits appear here when the run finishes."
+        self.all: list[Mistake] | None = None
+        self.cell: tuple[int, int] | None = None
         self._cards: list[list[Row]] | None = None
 
-    def show(self, mistakes: list[Mistake] | None, note: str | None = None) -> None:
-        self.mistakes = mistakes
+    def show(self, mistakes: list[Mistake] | None, note: str | None = None,
+             cell: tuple[int, int] | None = None) -> None:
+        """`cell` (true, predicted): only those digits, as chosen in the confusion matrix."""
+        self.all = mistakes
+        self.cell = cell
+        self.mistakes = mistakes if cell is None or mistakes is None else [
+            m for m in mistakes if (m.label, m.predicted) == cell]
         self._cards = None
         if note:
             self.note = note
@@ -94,6 +104,8 @@ class MistakeGallery(Widget):
 
     def render(self):
         if not self.mistakes:
+            if self.cell is not None:
+                return Text(f"No {self.cell[0]} was taken for a {self.cell[1]}.", style="dim")
             return Text(self.note if self.mistakes is None else "No test digit is misclassified.", style="dim")
         per_row = max(1, (max(self.size.width, CARD) + CARD_GAP) // (CARD + CARD_GAP))
         if self._cards is None:
@@ -101,6 +113,9 @@ class MistakeGallery(Widget):
         cards = self._cards
         total = len(self.mistakes)
         head = f"{total:,} test digits misclassified" + (f", the first {len(cards)}" if len(cards) < total else "")
+        if self.cell is not None:
+            head = (f"{total:,} of {len(self.all):,} misclassified: true {self.cell[0]}, the network's "
+                    f"{self.cell[1]} (⏎ on the matrix's diagonal: all)")
         rows: list[Row] = [[Segment(head + ": true label top right, the network's below", DIM)]]
         gap = Segment(" " * CARD_GAP)
         for start in range(0, len(cards), per_row):

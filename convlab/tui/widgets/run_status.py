@@ -13,6 +13,7 @@ from convlab.store import Epoch, Run
 from convlab.format import duration
 from convlab.tui.estimate import epoch_left, eval_seconds, evaluating_for, run_left
 from convlab.tui.launcher import Job
+from convlab.tui.widgets.architecture import hyper_parameters
 
 BAR_WIDTH = 24
 
@@ -25,19 +26,31 @@ def bar(fraction: float, width: int = BAR_WIDTH) -> Text:
 class RunStatus(Static):
     now = staticmethod(time.time)  # the clock for the time left (tests fix it)
 
-    def show(self, run: Run | None, epochs: list[Epoch], job: Job | None = None, ahead: Job | None = None,
+    def show(self, run: Run | None, epochs: list[Epoch], job: Job | None = None, ahead: list[Job] = (),
              here: str = "") -> None:
         if run is None:
             self.update(self._waiting(job, ahead))
             return
-        self.update(Group(self._identity(run, here), self._progress(run, epochs, job), self._results(run)))
+        self.update(Group(self._identity(run, here), self._config(run), self._progress(run, epochs, job),
+                          self._results(run)))
 
     @staticmethod
-    def _waiting(job: Job | None, ahead: Job | None) -> Text:
+    def _config(run: Run) -> Text:
+        """The run's own config (the settings it was launched with): layers, hyper-parameters, data slice."""
+        if run.kind != "train":
+            return Text(f"a plurality vote of runs {', '.join(map(str, run.members))}", style="dim")
+        layers = " → ".join(layer.describe() for layer in run.spec.layers)
+        text = Text.assemble(hyper_parameters(run.spec), " · ", layers, style="dim")
+        text.no_wrap, text.overflow = True, "ellipsis"
+        return text
+
+    @staticmethod
+    def _waiting(job: Job | None, ahead: list[Job]) -> Text:
         if job is None:
             return Text("No run.")
         if job.state == "waiting":
-            busy = f": {ahead.label} is training" if ahead else ""
+            names = ", ".join(j.label for j in ahead if j is not job)
+            busy = f": {names} {'are' if ', ' in names else 'is'} training" if names else ""
             return Text(f"{job.label} waits for the device{busy}. It starts when that ends.", style="italic")
         if job.state == "training":
             device = "" if job.device == "auto" else f" on {job.device}"
