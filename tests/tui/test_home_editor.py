@@ -148,3 +148,24 @@ async def test_every_footer_key_fits_or_is_in_the_palette(seeded_store, size):
         commands = [c.title for c in app.get_system_commands(app.screen)]
         for title in ("Edit", "Watch", "Cancel", "Resume", "Mark", "Compare", "Help", "Dark/light"):
             assert title in commands, title
+
+
+@run_async
+async def test_the_editor_panel_cuts_no_layer_name_and_keeps_its_width(seeded_store):
+    app = ConvlabApp(store=seeded_store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _select_preset(pilot, "relu")
+        await pilot.press("e")
+        await pilot.pause()
+        panel, area = app.screen.query_one(CheckPanel), app.screen.query_one("#toml")
+        widths = (panel.size.width, area.size.width)
+        text = screen_text(app)
+        assert "conv-pool(20)" in text and "conv-pool(40)" in text and "pool(2…" not in text
+        area.load_text(area.text.replace("eta = 0.03", "eta = -1"))
+        await pilot.pause()
+        assert panel.has_class("-error") and (panel.size.width, area.size.width) == widths
+    async with ConvlabApp(store=seeded_store).run_test(size=(160, 48)) as pilot:
+        await _select_preset(pilot, "relu")
+        await pilot.press("e")
+        await pilot.pause()
+        assert "20×12×12" in screen_text(pilot.app)  # room for the shapes

@@ -24,10 +24,20 @@ from convlab.tui.widgets.architecture import hyper_parameters, layers_table
 class CheckPanel(Static):
     """Beside the text: the error (field, line, problem), or the architecture it gives."""
 
+    WIDE_ENOUGH = 40  # columns for the layers' names, shapes and parameters without cutting a name
+
+    spec: Spec | None = None
+
+    def on_resize(self) -> None:
+        if self.spec is not None and not self.has_class("-error"):
+            self.show_spec(self.spec)  # the shapes column when there is room for it
+
     def show_spec(self, spec: Spec) -> None:
+        self.spec = spec
         self.remove_class("-error")
         self.border_title = "✓ valid"
-        self.update(Group(Text(spec.title, style="bold"), layers_table(spec), hyper_parameters(spec)))
+        shapes = self.content_size.width >= self.WIDE_ENOUGH
+        self.update(Group(Text(spec.title, style="bold"), layers_table(spec, shapes), hyper_parameters(spec)))
 
     def show_error(self, field: str | None, line: int | None, problem: str) -> None:
         self.add_class("-error")

@@ -12,18 +12,24 @@ from convlab.spec import IMAGE_SHAPE, Spec
 from convlab.format import data_label, shape
 
 
-def layers_table(spec: Spec) -> Table:
+def layers_table(spec: Spec, shapes: bool = True) -> Table:
+    """Each layer, its output shape (unless `shapes` is False, where the width is short) and parameters."""
     table = Table(box=None, padding=(0, 1), show_edge=False, header_style="bold")
-    table.add_column("layer")
-    table.add_column("out", justify="right")
-    table.add_column("params", justify="right")
-    table.add_row("input", shape(IMAGE_SHAPE), "", style="dim")
+    table.add_column("layer", no_wrap=True)
+    if shapes:
+        table.add_column("out", justify="right", no_wrap=True)
+    table.add_column("params", justify="right", no_wrap=True)
+
+    def row(name, out, params, **style):
+        table.add_row(name, *([out] if shapes else []), params, **style)
+
+    row("input", shape(IMAGE_SHAPE), "", style="dim")
     for layer in spec.layers:
         name = layer.describe()
         if layer.type == "conv_pool" and (layer.filter, layer.pool) != (5, 2):  # the book's 5×5, pooled 2×2
             name += f" {layer.filter}×{layer.filter}/{layer.pool}"
-        table.add_row(name, shape(layer.out_shape), f"{layer.params:,}")
-    table.add_row(Text("total", style="bold"), "", Text(f"{spec.params:,}", style="bold"))
+        row(name, shape(layer.out_shape), f"{layer.params:,}")
+    row(Text("total", style="bold"), "", Text(f"{spec.params:,}", style="bold"))
     return table
 
 
