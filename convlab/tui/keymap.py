@@ -22,9 +22,11 @@ APP_BINDINGS = [
     Binding("ctrl+q", "quit_lab", "Quit", show=False, priority=True),
 ]
 
-# Keys that are not bindings of the screen classes: Enter is the tables' own.
+# Keys that are not bindings of the screen classes: Enter is the tables' own, the arrows the matrix's.
 BEFORE = {"Home (presets and runs)": [("⏎", "On a preset: the run settings; on a run: its live view")]}
-AFTER = {"Everywhere": [
+AFTER = {"Live view of a run": [
+    ("← ↑ → ↓ ⏎", "On the confusion matrix (3): pick a cell; ⏎ shows those misclassified digits (on the diagonal: all)"),
+], "Everywhere": [
     ("ctrl+p", "Command palette: every action, by name"),
     ("tab / shift+tab", "Move between tables and fields"),
     ("? / q", "Help / Quit, where keys are not typed into a field"),

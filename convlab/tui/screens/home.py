@@ -85,6 +85,8 @@ class HomeScreen(Screen):
         self.show_details()
 
     def refresh_runs(self, *_) -> None:
+        if not self.is_current and self.is_mounted and self.query_one(RunTable).row_count:
+            return  # under another screen: re-read when it comes back (on_screen_resume), not at each change
         launcher = self.app.launcher
         runs = self.app.store.runs(limit=RUNS_SHOWN)
         self.query_one(RunTable).show(runs, list(launcher.waiting), self.marked)

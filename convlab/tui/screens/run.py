@@ -94,7 +94,12 @@ class RunScreen(Screen):
 
     # ------------------------------------------------------------ content
 
+    def on_screen_resume(self) -> None:
+        self.refresh_from_store()
+
     def refresh_from_store(self, *_) -> None:
+        if not self.is_current and self.current_run is not None:
+            return  # under help or a dialog: caught up on resume
         store = self.app.store
         if self.job is not None and self.job.run_ids and self.job.run_ids[-1] != self.run_id:
             self.run_id = self.job.run_ids[-1]  # the job moved on to its next repeat

@@ -16,6 +16,7 @@ from convlab.tui.launcher import Job
 from convlab.tui.widgets.architecture import hyper_parameters
 
 BAR_WIDTH = 24
+WIDE = 120
 
 
 def bar(fraction: float, width: int = BAR_WIDTH) -> Text:
@@ -90,7 +91,8 @@ class RunStatus(Static):
                     text.append(f" of ~{duration(expected)}")
             else:
                 fraction = p["batch"] / max(1, p["batches"])
-                text = Text.assemble(head, bar(fraction), f" {fraction:4.0%} · {p['images_per_s']:,.0f} images/s")
+                width = BAR_WIDTH if self.size.width >= WIDE else BAR_WIDTH // 2  # one line at 100 columns
+                text = Text.assemble(head, bar(fraction, width), f" {fraction:4.0%} · {p['images_per_s']:,.0f} images/s")
                 text.append(f" · epoch ends in ~{duration(epoch_left(run, now))}")
             total = run_left(run, epochs, now)
             if total is not None and run.epochs_planned != p["epoch"]:
