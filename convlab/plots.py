@@ -6,14 +6,20 @@ from __future__ import annotations
 import sys
 
 
-def draw_series(plt, series) -> None:
-    """Validation curves on a plotext figure (the module, or the lab's PlotextPlot.plt)."""
-    for label, points in series:
+SERIES_COLORS = ("cyan", "magenta", "green", "yellow", "blue", "red", "white")  # plotext and rich both know these
+
+
+def draw_series(plt, series, legend: bool = True) -> None:
+    """Validation curves on a plotext figure (the module, or the lab's PlotextPlot.plt).
+    Without `legend` the curves take SERIES_COLORS in turn, for a legend drawn
+    outside the plot (plotext's own covers data on a small plot)."""
+    for i, (label, points) in enumerate(series):
         xs, ys = [x for x, _ in points], [y for _, y in points]
+        style = {"label": label} if legend else {"color": SERIES_COLORS[i % len(SERIES_COLORS)]}
         if len(points) == 1:  # one epoch: a braille dot would hardly show
-            plt.scatter(xs, ys, label=label, marker="●")
+            plt.scatter(xs, ys, marker="●", **style)
         else:
-            plt.plot(xs, ys, label=label, marker="braille")
+            plt.plot(xs, ys, marker="braille", **style)
     epochs = sorted({x for _, points in series for x, _ in points})
     if epochs:
         plt.xticks(epochs if len(epochs) <= 12 else epochs[::-(-len(epochs) // 12)])

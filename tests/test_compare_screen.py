@@ -10,7 +10,6 @@ import time
 import pytest
 from report_fixtures import make_store
 from textual.widgets import DataTable, Static
-from textual_plotext import PlotextPlot
 
 from convlab.store import Store
 from convlab.tui.app import ConvlabApp
@@ -92,8 +91,7 @@ def test_table_sorting_marks_diff_curves_and_ensemble(made):
             assert column(table, "mark")[:2] == ["●", "●"]
             diff = str(screen.query_one("#compare-diff", Static).render())
             assert "train.eta" in diff and "0.1  →  0.03" in diff
-            plot = screen.query_one(PlotextPlot)
-            drawn = plot.render().plain
+            drawn = str(screen.query_one("#compare-legend", Static).render())  # the legend, off the curves
             assert "two-conv (run 4)" in drawn and "relu (run 2)" in drawn and "ensemble" not in drawn
 
             # e: the ensemble of the marked rows' runs (two-conv + three relu) is stored and shown
@@ -125,8 +123,9 @@ def test_chosen_runs_only(made):
             table = screen.query_one(DataTable)
             assert row_keys(table) == ["run-4", "group-1"]
             assert column(table, "runs") == ["4", "1–2"]
-            # with nothing marked, every row's curve is drawn
-            drawn = screen.query_one(PlotextPlot).render().plain
+            # chosen runs arrive marked, every row's curve drawn
+            assert screen.marked == {"run-4", "group-1"}
+            drawn = str(screen.query_one("#compare-legend", Static).render())
             assert "two-conv (run 4)" in drawn and "relu (run 2)" in drawn
 
     asyncio.run(scenario())

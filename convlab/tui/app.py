@@ -146,10 +146,11 @@ class ConvlabApp(OrderedKeys, App):
             return
         self.watch_job(self.launcher.resume(run_id))
 
-    def compare(self, run_ids: list[int] | None) -> None:
+    def compare(self, run_ids: list[int] | None, export: bool = False) -> None:
+        """The compare view of `run_ids` (all runs for None); `export`: its export dialog at once."""
         from convlab.tui.screens.compare import CompareScreen
 
-        self.push_screen(CompareScreen(run_ids))
+        self.push_screen(CompareScreen(run_ids, export=export))
 
     # ------------------------------------------------------------ keys
 

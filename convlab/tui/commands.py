@@ -21,6 +21,9 @@ def lab_commands(app, screen: Screen) -> Iterable[SystemCommand]:
     yield SystemCommand("Dark/light", "Switch between the dark and the light theme", app.action_toggle_theme)
     yield SystemCommand("Compare runs", "The compare view of the marked runs (all when none is marked)",
                         lambda: app.compare(None))
+    if type(screen).__name__ != "CompareScreen":  # there, its own Export… is listed below
+        yield SystemCommand("Export runs…", "Write the comparison of every run as HTML, CSV, JSON or Markdown",
+                            lambda: app.compare(None, export=True))
     for spec in app.presets():
         yield SystemCommand(f"Run {spec.name}…", f"Set up and launch: {spec.title}",
                             lambda spec=spec: app.push_screen(SettingsScreen(spec)))

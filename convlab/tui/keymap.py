@@ -39,6 +39,7 @@ def key_label(binding: Binding) -> str:
 
 
 def sections() -> list[tuple[str, list[tuple[str, str]]]]:
+    from convlab.tui.screens.compare import CompareScreen
     from convlab.tui.screens.editor import EditorScreen
     from convlab.tui.screens.home import HomeScreen
     from convlab.tui.screens.run import RunScreen
@@ -47,6 +48,7 @@ def sections() -> list[tuple[str, list[tuple[str, str]]]]:
     out = []
     for title, cls in (("Home (presets and runs)", HomeScreen), ("Live view of a run", RunScreen),
                        ("Run settings", SettingsScreen), ("Preset editor", EditorScreen),
+                       ("Compare view", CompareScreen),
                        ("Everywhere", APP_BINDINGS)):
         bindings = cls if isinstance(cls, list) else cls.BINDINGS
         keys = [(key_label(b), b.tooltip or b.description) for b in bindings if isinstance(b, Binding)

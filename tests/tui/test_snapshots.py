@@ -109,3 +109,12 @@ def test_settings_form(snap_compare, seeded_store, size):
 @pytest.mark.parametrize("size", SIZES)
 def test_help(snap_compare, seeded_store, size):
     assert snap_compare(_app(seeded_store), terminal_size=size, run_before=settled("question_mark"))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_compare_view_of_runs_marked_on_home(snap_compare, seeded_store, size):
+    async def mark_two(pilot):
+        await pilot.press("tab", "space", "down", "space", "c")  # the runs table: runs 4 and 3
+        await pilot.pause()
+
+    assert snap_compare(_app(seeded_store), terminal_size=size, run_before=settled(then=mark_two))

@@ -5,17 +5,22 @@ rows' configs, and an ensemble vote of the marked finished runs.
 Rows come from `convlab.report` (the same as `convlab compare`): a run, a
 group of repeats (best of N) or an ensemble vote. Space marks a row; a click
 on a header, or `s`, sorts; `r` reverses; `e` votes with the marked rows'
-runs and stores the vote as a run, which then appears as a row of its own.
+runs and stores the vote as a run, which then appears as a row of its own;
+`o` writes what is on screen (the marked rows, else all) as an export file.
+Runs marked on the home screen arrive marked.
 The table follows the app's store change counter, so runs that finish
 elsewhere update it.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal
+from rich.text import Text
+from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 from textual_plotext import PlotextPlot
@@ -24,23 +29,26 @@ from convlab import report
 from convlab.ensemble import build_ensemble, check_members
 from convlab.errors import UserError
 from convlab.format import id_ranges
-from convlab.plots import draw_series
+from convlab.plots import SERIES_COLORS, draw_series
 
 MAX_CURVES = 10  # with nothing marked, the first rows' curves
 
 
 class CompareScreen(Screen):
     BINDINGS = [
-        Binding("space", "mark", "Mark", key_display="␣"),
-        Binding("s", "sort_next", "Sort"),
-        Binding("r", "reverse", "Reverse"),
-        Binding("e", "ensemble", "Ensemble"),
+        Binding("space", "mark", "Mark", key_display="␣", tooltip="Mark or unmark a row (curves, differences)"),
+        Binding("s", "sort_next", "Sort", tooltip="Sort by the next column (or click a header)"),
+        Binding("r", "reverse", "Reverse", tooltip="Reverse the order"),
+        Binding("e", "ensemble", "Ensemble", tooltip="Vote with the marked rows' finished runs"),
+        Binding("o", "export", "Export…", tooltip="Write what is on screen as HTML, CSV, JSON or Markdown"),
         Binding("escape", "close", "Back"),
+        Binding("question_mark", "app.help", "Help", key_display="?"),
     ]
 
-    def __init__(self, run_ids: list[int] | None = None):
+    def __init__(self, run_ids: list[int] | None = None, export: bool = False):
         super().__init__()
         self.run_ids = list(run_ids) if run_ids else None
+        self.export_at_once = export  # opened from the palette's Export
         self.rows: list[report.Row] = []
         self.marked: set[str] = set()  # row keys
         self.sort_key, self.reverse = "row", False
@@ -50,13 +58,21 @@ class CompareScreen(Screen):
         yield Static(id="compare-info")
         yield DataTable(id="compare-table", cursor_type="row", zebra_stripes=True)
         with Horizontal(id="compare-bottom"):
-            yield PlotextPlot(id="compare-curves")
+            with Vertical(id="compare-plot"):
+                yield Static(id="compare-legend")
+                yield PlotextPlot(id="compare-curves")
             yield Static(id="compare-diff")
         yield Footer()
 
     def on_mount(self) -> None:
         self.reload()
+        if self.run_ids:  # the runs marked on the home screen arrive marked
+            self.marked = {r.key for r in self.rows}
+            self._shown = None
+            self.reload()
         self.query_one(DataTable).focus()
+        if self.export_at_once:
+            self.call_after_refresh(self.action_export)
         self.watch(self.app, "store_version", self.reload, init=False)
 
     @property
@@ -112,10 +128,16 @@ class CompareScreen(Screen):
         plot = self.query_one(PlotextPlot)
         plot.plt.clear_data()
         plot.plt.clear_figure()
-        draw_series(plot.plt, curve_series(self.store, rows))
-        if not self.marked:
-            plot.plt.title("validation accuracy (%) · all rows")
+        series = curve_series(self.store, rows)
+        draw_series(plot.plt, series, legend=False)
+        plot.plt.title("validation accuracy (%)" + ("" if self.marked else " · all rows"))
         plot.refresh()
+        # the legend above the plot, where it covers no curve
+        legend = Text()
+        for i, (label, _) in enumerate(series):
+            legend.append(("  " if i else "") + "━ ", style=SERIES_COLORS[i % len(SERIES_COLORS)])
+            legend.append(label)
+        self.query_one("#compare-legend", Static).update(legend)
 
     # ------------------------------------------------------------ selection
 
@@ -206,6 +228,32 @@ class CompareScreen(Screen):
         self._shown = None  # draw again, marks included
         self.reload()
         self.notify(f"Ensemble of {members} runs stored as run {run_id}: {accuracy:.2f}%.", title="Ensemble")
+
+    @property
+    def shown_rows(self) -> list[report.Row]:
+        """What the view is about: the marked rows, or every row when none is marked."""
+        return self.marked_rows or self.rows
+
+    def action_export(self) -> None:
+        from convlab.tui.screens.dialogs import SaveAsScreen
+
+        rows = self.shown_rows
+        what = f"the {len(rows)} marked rows" if self.marked else f"all {len(rows)} rows"
+        self.app.push_screen(SaveAsScreen(
+            "convlab-compare.html", self.export_to,
+            title=f"Export {what}: the file's suffix (.html .csv .json .md) chooses the format",
+            placeholder="a file: compare.html, runs.csv, …"))
+
+    def export_to(self, path: str) -> None:
+        """Called by the dialog; a UserError (no suffix, a folder that cannot be written) shows there."""
+        from convlab import export
+
+        if not path:
+            raise UserError("give a file name, for example compare.html")
+        fmt = export.format_for(path, None)
+        export.write(export.render_as(self.store, self.shown_rows, fmt), path)
+        where = Path(path).resolve()
+        self.notify(f"Wrote {len(self.shown_rows)} rows as {fmt.upper()} to {where}", title="Exported", timeout=10)
 
     def action_close(self) -> None:
         self.app.pop_screen()

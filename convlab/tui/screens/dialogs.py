@@ -16,19 +16,22 @@ from convlab.tui.user_files import user_presets_dir
 
 
 class SaveAsScreen(ModalScreen[str | None]):
-    """Asks for a preset name; `save(name)` writes it or raises UserError, shown here."""
+    """Asks for a name (a preset's, or a file's); `save(name)` writes it or raises UserError, shown here."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, default: str, save: Callable[[str], None]):
+    def __init__(self, default: str, save: Callable[[str], None], title: str | None = None,
+                 placeholder: str = "name (letters, digits, - and _)"):
         super().__init__()
         self.default = default
         self.save = save
+        self.title_text = title or f"Save as a new preset in {user_presets_dir()}/"
+        self.placeholder = placeholder
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(f"Save as a new preset in {user_presets_dir()}/", classes="dialog-title")
-            yield Input(self.default, placeholder="name (letters, digits, - and _)", id="name")
+            yield Label(self.title_text, classes="dialog-title")
+            yield Input(self.default, placeholder=self.placeholder, id="name")
             yield Static("", id="save-error", classes="dialog-error")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Save", variant="primary", id="save", compact=True)
