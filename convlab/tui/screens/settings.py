@@ -163,7 +163,6 @@ class SettingsScreen(ModalScreen):
             return None
         self.error = None
         panel.remove_class("-error")
-        t = spec.train
         panel.update(self.summary(spec))
         return spec
 
