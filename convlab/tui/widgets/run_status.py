@@ -29,6 +29,7 @@ class RunStatus(Static):
 
     def show(self, run: Run | None, epochs: list[Epoch], job: Job | None = None, ahead: list[Job] = (),
              here: str = "") -> None:
+        self._shown = (run, epochs, job, ahead, here)
         if run is None:
             self.update(self._waiting(job, ahead))
             return
@@ -44,6 +45,10 @@ class RunStatus(Static):
         text = Text.assemble(hyper_parameters(run.spec), " · ", layers, style="dim")
         text.no_wrap, text.overflow = True, "ellipsis"
         return text
+
+    def on_resize(self) -> None:
+        if getattr(self, "_shown", None):
+            self.show(*self._shown)  # the bar's width follows the widget's
 
     @staticmethod
     def _waiting(job: Job | None, ahead: list[Job]) -> Text:
