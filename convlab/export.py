@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from convlab import render
+from convlab import api, render
 from convlab.errors import UserError
 from convlab.report import COLUMNS, Row, id_ranges
 from convlab.store import Run, Store
@@ -82,65 +82,38 @@ def runs_of(store: Store, rows: list[Row]) -> list[Run]:
 
 # ---------------------------------------------------------------- CSV and JSON
 
-CSV_FIELDS = ("run", "group", "member", "kind", "preset", "title", "members", "seed", "device", "status",
-              "data", "train_limit", "epochs_planned", "epoch", "train_loss", "val_acc", "test_acc",
-              "seconds", "eta", "best_val", "best_epoch", "test_at_best", "book_figure")
+# The run's columns, then the epoch's: the same names and values as convlab.api's records.
+CSV_FIELDS = ("run", "group", "member", "kind", "preset", "title", "status", "seed", "device", "members",
+              "started", "ended", "epochs_planned", "epochs_done", "best_val", "best_epoch", "test_at_best",
+              "book_figure", *api.HPARAMS, "tags", "note", *api.EPOCH_FIELDS)
 
 
 def to_csv(store: Store, rows: list[Row]) -> str:
-    """One line per run and epoch; a vote, which has no epochs, gets one line
-    with its accuracy in test_at_best."""
+    """One line per run and epoch (tidy: the hyper-parameters are columns, so
+    a sweep pivots); a vote, which has no epochs, gets one line with its
+    accuracy in test_at_best. Whole numbers are written as such, an empty
+    cell is a missing value."""
     buf = io.StringIO()
     out = csv.DictWriter(buf, fieldnames=CSV_FIELDS, lineterminator="\n")
     out.writeheader()
-    for run in runs_of(store, rows):
-        train = run.config.get("train", {})
-        base = {"run": run.id, "group": run.group_id, "member": run.member, "kind": run.kind,
-                "preset": run.preset, "title": run.title, "members": " ".join(map(str, run.members)),
-                "seed": run.seed, "device": run.device, "status": run.status, "data": train.get("data"),
-                "train_limit": train.get("train_limit") or "", "epochs_planned": run.epochs_planned,
-                "best_val": run.best_val, "best_epoch": run.best_epoch, "test_at_best": run.test_at_best,
-                "book_figure": run.book_figure}
-        epochs = store.epochs(run.id)
-        for e in epochs:
-            out.writerow({**base, "epoch": e.epoch, "train_loss": e.train_loss, "val_acc": e.val_acc,
-                          "test_acc": e.test_acc, "seconds": e.seconds, "eta": e.eta})
-        if not epochs:
-            out.writerow(base)
+    for record in api.epoch_records(store, runs_of(store, rows)):
+        out.writerow({k: " ".join(map(str, v)) if isinstance(v, list) else v for k, v in record.items()})
     return buf.getvalue()
 
 
-def row_dict(row: Row) -> dict[str, Any]:
-    return {
-        "key": row.key, "kind": row.kind, "preset": row.preset, "title": row.title,
-        "chapter_row": row.chapter_row or None, "runs": row.run_ids, "vote": row.vote.id if row.vote else None,
-        "best_run": row.best.id if row.best else None, "epochs": row.epochs, "data": row.data,
-        "best_val": row.best_val, "test": row.test, "book": row.book, "diff": row.diff,
-        "mean": row.mean, "sd": row.sd, "sec_per_epoch": row.sec_per_epoch, "total_seconds": row.total_seconds,
-        "device": row.device, "status": row.status,
-    }
-
-
 def run_dict(store: Store, run: Run) -> dict[str, Any]:
-    return {
-        "id": run.id, "group": run.group_id, "member": run.member, "kind": run.kind, "preset": run.preset,
-        "title": run.title, "seed": run.seed, "device": run.device, "status": run.status,
-        "started": run.started, "ended": run.ended, "epochs_planned": run.epochs_planned,
-        "epochs_done": run.epochs_done, "best_val": run.best_val, "best_epoch": run.best_epoch,
-        "test_at_best": run.test_at_best, "book_figure": run.book_figure, "members": run.members,
-        "versions": run.versions, "config": run.config,
-        "epochs": [vars(e) for e in store.epochs(run.id)],
-        "mistakes": [{"index": m.index, "label": m.label, "predicted": m.predicted} for m in store.mistakes(run.id)],
-    }
+    return {**api.run_record(run), "versions": run.versions, "config": run.config,
+            "epochs": [api.rounded({k: getattr(e, k) for k in (*api.EPOCH_FIELDS, "eta")}) for e in store.epochs(run.id)],
+            "mistakes": api.mistakes(store, run.id)}
 
 
 def to_json(store: Store, rows: list[Row]) -> str:
     from convlab import __version__
 
     doc = {
-        "convlab": __version__, "exported": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "store": str(store.path),
+        "convlab": __version__, "exported": api.iso(time.time()), "store": str(store.path),
         "accuracy_unit": "percent", "columns": [c.key for c in COLUMNS],
-        "rows": [row_dict(r) for r in rows],
+        "rows": [api.row_record(r) for r in rows],
         "runs": [run_dict(store, r) for r in runs_of(store, rows)],
     }
     return json.dumps(doc, indent=1) + "\n"

@@ -94,6 +94,10 @@ class Row:
         return self.runs[0].seed if self.kind == "run" and self.runs else None
 
     @property
+    def tags(self) -> list[str]:
+        return sorted({t for r in self.runs + ([self.vote] if self.vote else []) for t in r.tags})
+
+    @property
     def label(self) -> str:
         """A short name for legends: `relu (runs 4–6)`, `ensemble (vote 12)`."""
         if self.kind == "ensemble":
@@ -265,7 +269,7 @@ def _best_of_text(row: Row) -> str:
 
 COLUMNS: list[Column] = [
     Column("row", "#", lambda r: str(r.chapter_row or "—"), lambda r: r.chapter_row or None),
-    Column("preset", "preset", lambda r: r.preset, lambda r: r.preset),
+    Column("preset", "preset", lambda r: " ".join([r.preset, *(f"#{t}" for t in r.tags)]), lambda r: r.preset),
     Column("runs", "runs", _runs_text, lambda r: min(r.all_ids)),
     Column("n", "n", _n_text, lambda r: r.n),
     Column("epochs", "epochs", _epochs_text, lambda r: r.epochs),

@@ -169,7 +169,7 @@ def test_json_holds_rows_runs_and_epochs(store, rows, made):
     assert relu["runs"] == made.relu and relu["best_run"] == made.relu[1]
     assert relu["test"] == pytest.approx(99.2) and relu["sd"] == pytest.approx(0.1)
     assert relu["diff"] == pytest.approx(-0.03)
-    runs = {r["id"]: r for r in doc["runs"]}
+    runs = {r["run"]: r for r in doc["runs"]}
     assert len(runs[made.relu[0]]["epochs"]) == 2
     assert runs[made.relu[0]]["epochs"][1]["val_acc"] == pytest.approx(99.0)
     assert runs[made.relu[0]]["config"]["train"]["eta"] == 0.03
