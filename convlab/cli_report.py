@@ -70,7 +70,7 @@ def _selection(p: argparse.ArgumentParser, columns: list[str]) -> None:
 
 
 def _output(p: argparse.ArgumentParser, default: str | None = None) -> None:
-    p.add_argument("--format", metavar="FORMAT", help="csv, json, md or html (default: from -o's suffix)")
+    p.add_argument("--format", metavar="FORMAT", help="csv, json, md, html or tensorboard (a folder; default: from -o's suffix)")
     p.add_argument("-o", "--output", metavar="PATH", default=default,
                    help=f"the file to write ('-' for stdout; default: {default or 'stdout'})")
 
@@ -180,10 +180,9 @@ def cmd_export(args) -> int:
     fmt = export.format_for(args.output, args.format)
     store = Store(args.store)
     store.mark_stale()
-    rows = _rows(store, args)
-    export.write(export.render_as(store, rows, fmt), args.output)
+    written = export.export_to(store, _rows(store, args), fmt, args.output)
     if args.output not in (None, "-"):
-        print(f"wrote {args.output} ({fmt}, {len(rows)} rows)", file=sys.stderr)
+        print(f"wrote {written}", file=sys.stderr)
     return 0
 
 
@@ -221,7 +220,7 @@ def cmd_reproduce(args) -> int:
     print(f"\nbook versus convlab (reproduction {rep.id}{', quick' if args.quick else ''}; "
           f"this session {took:.0f}s)\n", file=out)
     print(to_markdown(rows), file=out)
-    export.write(export.render_as(store, rows, fmt), args.output)
+    written = export.export_to(store, rows, fmt, args.output)
     if args.output not in (None, "-"):
-        print(f"wrote {args.output} ({fmt})", file=out)
+        print(f"wrote {written}", file=out)
     return 0

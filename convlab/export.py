@@ -32,7 +32,7 @@ from convlab.errors import UserError
 from convlab.report import COLUMNS, Row, id_ranges
 from convlab.store import Run, Store
 
-FORMATS = ("csv", "json", "md", "html")
+FORMATS = ("csv", "json", "md", "html", "tensorboard")
 MISTAKES_SHOWN = 40  # per row in the HTML report; an ensemble's vote usually has fewer
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
            "#bcbd22", "#17becf")
@@ -51,6 +51,8 @@ def format_for(path: str | None, fmt: str | None) -> str:
     fmt = fmt or "md"
     if fmt not in FORMATS:
         raise UserError(f"--format {fmt}: not a format; choose one of {', '.join(FORMATS)}")
+    if fmt == "tensorboard" and path in (None, "-"):
+        raise UserError("--format tensorboard writes a folder of event files; give it with -o DIR")
     return fmt
 
 
@@ -58,6 +60,20 @@ def render_as(store: Store, rows: list[Row], fmt: str) -> str:
     if not rows:
         raise UserError(f"nothing to export: no runs selected in {store.path}")
     return {"csv": to_csv, "json": to_json, "md": lambda s, r: to_markdown(r), "html": to_html}[fmt](store, rows)
+
+
+def export_to(store: Store, rows: list[Row], fmt: str, path: str | None) -> str:
+    """Write the rows in `fmt` to `path` (a file, stdout, or for tensorboard a
+    folder); returns what was written, for the user."""
+    if fmt == "tensorboard":
+        from convlab import tensorboard_export
+
+        if not rows:
+            raise UserError(f"nothing to export: no runs selected in {store.path}")
+        folders = tensorboard_export.write(store, rows, path)
+        return f"{path} ({len(folders)} runs; `tensorboard --logdir {path}`)"
+    write(render_as(store, rows, fmt), path)
+    return f"{path} ({fmt}, {len(rows)} rows)"
 
 
 def write(text: str, path: str | None) -> None:
@@ -158,10 +174,19 @@ def levels_to_grey(levels: np.ndarray) -> np.ndarray:
     return np.round(255 * (1.0 - np.asarray(levels, dtype=np.float64))).astype(np.uint8)
 
 
-def filters_png(filters: np.ndarray) -> bytes:
+def filters_grey(filters: np.ndarray) -> np.ndarray:
+    """The first layer's filters tiled 10 to a row, grey, darker = larger weight."""
     filters = np.asarray(filters).reshape(-1, *np.shape(filters)[-2:])  # (maps, k, k), also from (maps, 1, k, k)
-    levels = render.tile(list(render.filter_levels(filters)), columns=10)
-    return png(levels_to_grey(levels), scale=6)
+    return levels_to_grey(render.tile(list(render.filter_levels(filters)), columns=10))
+
+
+def digits_grey(images: list[np.ndarray], columns: int = 10) -> np.ndarray:
+    """Digits tiled `columns` to a row, dark ink on white as the book prints them."""
+    return levels_to_grey(render.tile([render.digit_levels(i) for i in images], columns=columns, gap=2))
+
+
+def filters_png(filters: np.ndarray) -> bytes:
+    return png(filters_grey(filters), scale=6)
 
 
 def digit_png(image: np.ndarray) -> bytes:
