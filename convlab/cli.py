@@ -69,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("runs", help="list the runs in the store")
     p.add_argument("--last", type=int, metavar="N", help="only the N newest")
     p.add_argument("--preset", metavar="NAME", help="only runs of this preset")
+    p.add_argument("--tag", metavar="TAG", help="only runs with this tag (`convlab tag`)")
     _common(p)
     p.set_defaults(func=cmd_runs)
 
@@ -89,6 +90,9 @@ def _add_optional_commands(sub) -> None:
     except ImportError:
         return
     cli_report.add_commands(sub, _common)
+    from convlab import manage
+
+    manage.add_commands(sub, _common)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -201,15 +205,19 @@ def cmd_runs(args) -> int:
 
     store = Store(args.store)
     store.mark_stale()
-    runs = store.runs(limit=args.last, preset=args.preset)
+    from convlab.manage import labels, size_line
+
+    runs = store.runs(limit=args.last, preset=args.preset, tag=args.tag)
     if not runs:
         print(f"no runs in {store.path}; start one with `convlab run PRESET`")
         return 0
     rows = [(str(r.id), r.status, r.preset + ("" if r.kind == "train" else " (ensemble)"),
              f"{r.epochs_done}/{r.epochs_planned}" if r.kind == "train" else f"{len(r.members)} nets",
-             pct(r.best_val), pct(r.test_at_best), pct(r.book_figure), r.device or "—", when(r.started))
-            for r in runs]
-    _print_table(("run", "status", "preset", "epochs", "best val", "test@best", "book", "device", "started"), rows)
+             pct(r.best_val), pct(r.test_at_best), pct(r.book_figure), r.device or "—", when(r.started),
+             labels(r)) for r in runs]
+    _print_table(("run", "status", "preset", "epochs", "best val", "test@best", "book", "device", "started",
+                  "tags, note" if any(row[-1] for row in rows) else ""), rows)
+    print(size_line(store))
     return 0
 
 

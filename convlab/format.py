@@ -43,3 +43,14 @@ def data_label(data: str, train_limit: int = 0) -> str:
 
 def shape(dims: tuple[int, ...]) -> str:
     return "×".join(str(d) for d in dims)
+
+
+def size(nbytes: int | None) -> str:
+    """Bytes as people read them: 812 B, 14.2 kB, 10.3 MB (powers of 1,000)."""
+    if nbytes is None:
+        return DASH
+    for unit in ("B", "kB", "MB", "GB"):
+        if nbytes < 1000 or unit == "GB":
+            return f"{nbytes:.0f} {unit}" if unit == "B" else f"{nbytes:.1f} {unit}"
+        nbytes /= 1000
+    return DASH

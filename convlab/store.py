@@ -448,15 +448,15 @@ class Store:
         return n, size
 
     def drop_checkpoints(self, status: str = "finished") -> int:
-        """Drop the checkpoints of runs with `status` (only a resume reads them),
-        then give the space back to the file system. Returns how many."""
+        """Drop the checkpoints of runs with `status` (only a resume reads them).
+        Returns how many; `compact` gives the space back."""
         with self._tx():
             cur = self.db.execute("DELETE FROM checkpoints WHERE run_id IN (SELECT id FROM runs WHERE status=?)",
                                   (status,))
-        self.compact()
         return cur.rowcount
 
     def compact(self) -> None:
+        """Give free pages back to the file system (waits for other writers)."""
         self.db.execute("VACUUM")
         self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
