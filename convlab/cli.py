@@ -90,9 +90,10 @@ def _add_optional_commands(sub) -> None:
     except ImportError:
         return
     cli_report.add_commands(sub, _common)
-    from convlab import manage
+    from convlab import manage, serve
 
     manage.add_commands(sub, _common)
+    serve.add_command(sub, _common)
 
 
 def main(argv: list[str] | None = None) -> int:
