@@ -48,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("presets", help="list the chapter's presets")
+    p.add_argument("--names", action="store_true", help="only the names, one a line (for scripts and completion)")
     p.set_defaults(func=cmd_presets)
 
     p = sub.add_parser("run", help="train a preset or a TOML file headless, and store the run",
@@ -70,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--last", type=int, metavar="N", help="only the N newest")
     p.add_argument("--preset", metavar="NAME", help="only runs of this preset")
     p.add_argument("--tag", metavar="TAG", help="only runs with this tag (`convlab tag`)")
+    p.add_argument("--ids", action="store_true", help="only the run ids, one a line (for scripts and completion)")
     _common(p)
     p.set_defaults(func=cmd_runs)
 
@@ -90,10 +92,11 @@ def _add_optional_commands(sub) -> None:
     except ImportError:
         return
     cli_report.add_commands(sub, _common)
-    from convlab import manage, serve
+    from convlab import completion, manage, serve
 
     manage.add_commands(sub, _common)
     serve.add_command(sub, _common)
+    completion.add_command(sub, _common)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -123,6 +126,9 @@ def cmd_presets(args) -> int:
     from convlab.format import data_label
     from convlab.spec import list_presets
 
+    if args.names:
+        print("\n".join(s.name for s in list_presets()))
+        return 0
     rows = [(s.name, s.title, f"{s.book_figure:.2f}" if s.book_figure else "—", f"{s.params:,}",
              data_label(s.train.data)) for s in list_presets()]
     _print_table(("name", "title", "book %", "params", "data"), rows)
@@ -204,9 +210,12 @@ def cmd_runs(args) -> int:
     from convlab.format import pct, when
     from convlab.store import Store
 
+    from convlab.manage import labels, print_ids, size_line
+
+    if args.ids:
+        return print_ids(args)
     store = Store(args.store)
     store.mark_stale()
-    from convlab.manage import labels, size_line
 
     runs = store.runs(limit=args.last, preset=args.preset, tag=args.tag)
     if not runs:

@@ -140,3 +140,13 @@ def size_line(store) -> str:
 def labels(run) -> str:
     """A run's tags and note, for tables: `#sweep #fast  smaller η`."""
     return "  ".join(x for x in (" ".join(f"#{t}" for t in run.tags), run.note) if x)
+
+
+def print_ids(args) -> int:
+    """`convlab runs --ids`: for completion, so it never creates a store."""
+    from convlab.store import Store, default_path
+
+    if default_path(args.store).exists():
+        with Store(args.store) as store:
+            print("\n".join(str(r.id) for r in store.runs(limit=args.last, preset=args.preset, tag=args.tag)))
+    return 0
