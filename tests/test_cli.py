@@ -89,14 +89,15 @@ def test_runs_lists_the_store(lab):
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].split()[:3] == ["run", "status", "preset"]
-    rows = {line.split()[0]: line for line in lines[1:]}
+    rows = {line.split()[0]: line for line in lines[1:-1]}
     assert set(rows) == {"1", "2"}
+    assert lines[-1].startswith(f"{store}: ") and " MB" in lines[-1]  # the store and its size
     assert "finished" in rows["1"] and "relu" in rows["1"] and "99.23" in rows["1"] and "1/1" in rows["1"]
     assert "shallow" in rows["2"] and "97.80" in rows["2"] and "2/2" in rows["2"]
     only = run_convlab("runs", "--preset", "shallow", "--store", store, cwd=folder)
-    assert [line.split()[0] for line in only.stdout.splitlines()[1:]] == ["2"]
+    assert [line.split()[0] for line in only.stdout.splitlines()[1:-1]] == ["2"]
     last = run_convlab("runs", "--last", "1", "--store", store, cwd=folder)
-    assert [line.split()[0] for line in last.stdout.splitlines()[1:]] == ["2"]
+    assert [line.split()[0] for line in last.stdout.splitlines()[1:-1]] == ["2"]
 
 
 def test_show_prints_config_curve_filters_and_mistakes(lab):
