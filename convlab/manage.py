@@ -27,7 +27,7 @@ def add_commands(sub, common) -> None:
 
     p = sub.add_parser("note", help="set a run's note (an empty TEXT removes it)")
     p.add_argument("run", metavar="RUN", help="run id")
-    p.add_argument("text", metavar="TEXT", help="the note, shown by `runs`, `show`, `compare` and exports")
+    p.add_argument("text", metavar="TEXT", help="the note, shown by `runs`, `show` and the exports")
     common(p)
     p.set_defaults(func=cmd_note)
 
