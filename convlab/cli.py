@@ -13,6 +13,7 @@ import contextlib
 import os
 import signal
 import sys
+from pathlib import Path
 from typing import Any, Callable
 
 from convlab.errors import UserError
@@ -27,14 +28,17 @@ examples:
   convlab runs                          what the store holds
   convlab show 7                        one run: config, curve, filters, mistakes
 
-environment: CONVLAB_STORE (the run store, default ./convlab.sqlite),
-CONVLAB_DATA (the MNIST folder, default data/mnist of this repository)."""
+environment: CONVLAB_STORE (the run store; default ./convlab.sqlite if there is
+one, else convlab.sqlite in your user data folder), CONVLAB_PRESETS (your presets;
+default ./presets if there is one, else presets/ in your user data folder),
+CONVLAB_DATA (the MNIST folder, default the copy inside the package)."""
 
 
 def _common(parser: argparse.ArgumentParser, data: bool = False) -> None:
-    parser.add_argument("--store", metavar="PATH", help="the run store (default: $CONVLAB_STORE or ./convlab.sqlite)")
+    parser.add_argument("--store", metavar="PATH", help="the run store (default: $CONVLAB_STORE, ./convlab.sqlite, "
+                        "or the one in your user data folder)")
     if data:
-        parser.add_argument("--data-dir", metavar="DIR", help="the MNIST folder (default: $CONVLAB_DATA or data/mnist)")
+        parser.add_argument("--data-dir", metavar="DIR", help="the MNIST folder (default: $CONVLAB_DATA or the package's)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -129,9 +133,15 @@ def cmd_presets(args) -> int:
     if args.names:
         print("\n".join(s.name for s in list_presets()))
         return 0
+    from convlab.paths import presets_dir, shipped_presets_dir
+
+    shipped = shipped_presets_dir().resolve()
     rows = [(s.name, s.title, f"{s.book_figure:.2f}" if s.book_figure else "—", f"{s.params:,}",
-             data_label(s.train.data)) for s in list_presets()]
-    _print_table(("name", "title", "book %", "params", "data"), rows)
+             data_label(s.train.data), "shipped" if Path(s.source).resolve().parent == shipped else "user")
+            for s in list_presets()]
+    _print_table(("name", "title", "book %", "params", "data", "from"), rows)
+    print(f"your presets: {presets_dir()} (Save-as in the lab writes there; CONVLAB_PRESETS or a ./presets "
+          "folder to change it)")
     return 0
 
 

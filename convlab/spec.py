@@ -11,24 +11,18 @@ from __future__ import annotations
 
 import difflib
 import math
-import os
 import tomllib
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
 from convlab.errors import UserError
+from convlab.paths import preset_files
 
-ROOT = Path(__file__).resolve().parent.parent
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "linear")
 LAYER_TYPES = ("conv_pool", "fc", "softmax")
 DATA_KINDS = ("plain", "expanded")
 IMAGE_SHAPE = (1, 28, 28)
-
-
-def presets_dir() -> Path:
-    """Where the shipped presets live (CONVLAB_PRESETS overrides)."""
-    return Path(os.environ.get("CONVLAB_PRESETS", ROOT / "presets"))
 
 
 @dataclass(frozen=True)
@@ -130,11 +124,10 @@ def resolve(name_or_path: str) -> Path:
         if not path.is_file():
             raise UserError(f"{name_or_path}: no such preset file; check the path")
         return path
-    candidate = presets_dir() / f"{name_or_path}.toml"
-    if candidate.is_file():
-        return candidate
-    names = [p.stem for p in sorted(presets_dir().glob("*.toml"))]
-    close = difflib.get_close_matches(name_or_path, names, n=1)
+    known = preset_files()
+    if name_or_path in known:
+        return known[name_or_path][0]
+    close = difflib.get_close_matches(name_or_path, list(known), n=1)
     hint = f"did you mean '{close[0]}'?" if close else "`convlab presets` lists them"
     raise UserError(f"{name_or_path}: no such preset; {hint}")
 
@@ -145,7 +138,8 @@ def load(name_or_path: str) -> Spec:
 
 
 def list_presets() -> list[Spec]:
-    specs = [load(str(p)) for p in sorted(presets_dir().glob("*.toml"))]
+    """The shipped presets and the user's (paths.preset_files), in the chapter's order."""
+    specs = [load(str(path)) for path, _ in preset_files().values()]
     return sorted(specs, key=lambda s: (s.row or 999, s.params, s.name))
 
 

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from convlab.errors import UserError
+from convlab.paths import store_path as default_path
 
 STATUSES = ("running", "finished", "failed", "interrupted")
 
@@ -111,9 +112,6 @@ RUN_SELECT = ("SELECT runs.*, (SELECT text FROM notes WHERE run_id=runs.id) AS n
 RUN_TABLES = ("epochs", "mistakes", "predictions", "checkpoints", "notes", "tags")
 
 
-def default_path(override: str | os.PathLike | None = None) -> Path:
-    """--store, else CONVLAB_STORE, else convlab.sqlite in the working directory."""
-    return Path(override or os.environ.get("CONVLAB_STORE") or "convlab.sqlite")
 
 
 def to_npy(array: np.ndarray) -> bytes:

@@ -28,14 +28,14 @@ def test_presets_lists_every_preset_with_its_book_figure(run_cli):
     result = run_cli("presets")
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    for path in (REPO / "presets").glob("*.toml"):
+    for path in (REPO / "convlab" / "presets").glob("*.toml"):
         assert path.stem in out
     for figure in ("97.80", "98.78", "99.06", "99.23", "99.37", "99.46", "99.43", "99.48", "99.47", "99.60", "99.67"):
         assert figure in out
     relu_line = next(line for line in out.splitlines() if line.startswith("relu "))
     assert "99.23" in relu_line and "85,670" in relu_line and "50k" in relu_line
     assert "250k expanded" in next(line for line in out.splitlines() if line.startswith("expanded "))
-    names = [line.split()[0] for line in out.splitlines()[1:]]
+    names = [line.split()[0] for line in out.splitlines()[1:-1]]
     assert names.index("shallow") < names.index("two-conv") < names.index("relu") < names.index("ensemble")
 
 
@@ -173,7 +173,8 @@ def test_missing_data_from_the_environment(tmp_path):
                           env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.strip() == f"convlab: {os.path.join(str(tmp_path / 'empty'), 'SHA256SUMS')}: missing; " \
-        "restore it from the repository (git checkout data/mnist) or point --data-dir / CONVLAB_DATA at a folder " \
+        "reinstall convlab (pip install --force-reinstall) or, in a clone, `git checkout convlab/mnist`, " \
+        "or point --data-dir / CONVLAB_DATA at a folder " \
         "that has MNIST and its SHA256SUMS"
 
 

@@ -22,7 +22,8 @@ from textual.reactive import reactive
 from textual.screen import Screen
 
 from convlab.errors import UserError
-from convlab.spec import Spec, load, presets_dir
+from convlab.paths import preset_files
+from convlab.spec import Spec, load
 from convlab.store import Store
 from convlab.tui.launcher import Job, Launcher, signal_run
 
@@ -91,7 +92,7 @@ class ConvlabApp(App):
         """The presets folder, each file parsed; a broken file of the user's is
         listed in a notification instead of failing the list."""
         specs, broken = [], []
-        for path in sorted(presets_dir().glob("*.toml")):
+        for path, _ in preset_files().values():
             try:
                 specs.append(load(str(path)))
             except UserError as exc:
