@@ -17,6 +17,7 @@ import numpy as np
 
 from convlab.errors import UserError
 from convlab.paths import data_dir
+from convlab.spec import TRAIN_IMAGES
 
 FILES = {
     "train_images": "train-images-idx3-ubyte.gz",
@@ -26,10 +27,8 @@ FILES = {
 }
 # How to get the shipped files back, in an installed package or a clone.
 RESTORE = "reinstall convlab (pip install --force-reinstall) or, in a clone, `git checkout convlab/mnist`"
-TRAIN_SIZE = 50_000
+TRAIN_SIZE = TRAIN_IMAGES["plain"]  # the first 50,000 train, the last 10,000 validate
 EXPAND_SEED = 12345678  # the expanded set is shuffled once, always the same way
-
-
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,9 @@ import numpy as np
 
 from convlab import api, render
 from convlab.errors import UserError
-from convlab.report import COLUMNS, Row, id_ranges, mean_sd
+from convlab.format import id_ranges
+from convlab.report import COLUMNS, Row
+from convlab.stats import mean_sd
 from convlab.store import Run, Store
 
 FORMATS = ("csv", "json", "md", "html", "tensorboard")

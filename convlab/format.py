@@ -45,6 +45,11 @@ def shape(dims: tuple[int, ...]) -> str:
     return "×".join(str(d) for d in dims)
 
 
+def labels(tags: list[str], note: str) -> str:
+    """A run's tags and note, for tables: `#sweep #fast  smaller η`."""
+    return "  ".join(x for x in (" ".join(f"#{t}" for t in tags), note) if x)
+
+
 def size(nbytes: int | None) -> str:
     """Bytes as people read them: 812 B, 14.2 kB, 10.3 MB (powers of 1,000)."""
     if nbytes is None:
@@ -54,3 +59,13 @@ def size(nbytes: int | None) -> str:
             return f"{nbytes:.0f} {unit}" if unit == "B" else f"{nbytes:.1f} {unit}"
         nbytes /= 1000
     return DASH
+def id_ranges(ids: list[int]) -> str:
+    """[4, 5, 6, 9] → '4–6, 9'."""
+    ids = sorted(ids)
+    parts, start = [], None
+    for i, x in enumerate(ids):
+        start = x if start is None else start
+        if i + 1 == len(ids) or ids[i + 1] != x + 1:
+            parts.append(str(x) if x == start else f"{start}–{x}")
+            start = None
+    return ", ".join(parts)

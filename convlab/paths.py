@@ -25,8 +25,8 @@ ROOT = PACKAGE.parent  # the source checkout, when running from one
 STORE_VAR = "CONVLAB_STORE"  # the run store
 DATA_VAR = "CONVLAB_DATA"  # the MNIST folder (default: the copy inside the package)
 PRESETS_VAR = "CONVLAB_PRESETS"  # the user's presets folder, where Save-as writes
+SHIPPED_VAR = "CONVLAB_SHIPPED_PRESETS"  # the chapter's presets (default: the package's); tests swap in their own
 
-SHIPPED_PRESETS = PACKAGE / "presets"  # the lab's tests point it at their own fixed presets
 DEFAULT_STORE = "convlab.sqlite"
 HERE_PRESETS = "presets"
 
@@ -62,7 +62,7 @@ def shipped_mnist_dir() -> Path:
 
 def shipped_presets_dir() -> Path:
     """The chapter's presets, inside the package (read-only: never saved to)."""
-    return SHIPPED_PRESETS
+    return Path(os.environ.get(SHIPPED_VAR) or PACKAGE / "presets")
 
 
 def presets_dir() -> Path:

@@ -9,7 +9,7 @@ from rich.columns import Columns
 from rich.console import Console
 
 from convlab import render
-from convlab.manage import labels
+from convlab.format import labels
 from convlab.store import Run, Store
 
 
@@ -31,7 +31,7 @@ def _header(run: Run) -> list[str]:
         f"  versions: {versions}",
     ]
     if run.tags or run.note:
-        lines.append("  " + labels(run))
+        lines.append("  " + labels(run.tags, run.note))
     if run.kind == "ensemble":
         lines.append(f"  ensemble of runs {', '.join(map(str, run.members))}: plurality vote, ties to the smaller digit")
     if run.best_val is not None:

@@ -22,6 +22,7 @@ from convlab.paths import preset_files
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "linear")
 LAYER_TYPES = ("conv_pool", "fc", "softmax")
 DATA_KINDS = ("plain", "expanded")
+TRAIN_IMAGES = {"plain": 50_000, "expanded": 250_000}  # the book's training set, and it expanded five times
 IMAGE_SHAPE = (1, 28, 28)
 
 
@@ -95,6 +96,21 @@ class Spec:
     def architecture(self) -> str:
         return ", ".join(layer.describe() for layer in self.layers)
 
+    @property
+    def members(self) -> int:
+        """Runs the spec trains: its repeats, or its ensemble's members."""
+        return max(self.train.repeats, self.train.ensemble)
+
+    @property
+    def train_images(self) -> int:
+        """Training images per epoch: the slice, else the whole (plain or expanded) set."""
+        return self.train.train_limit or TRAIN_IMAGES[self.train.data]
+
+    @property
+    def activation(self) -> str:
+        """The first hidden layer's activation (what `train.activation` sets in a preset file)."""
+        return next((l.activation for l in self.layers if l.type != "softmax"), "sigmoid")
+
     def to_dict(self) -> dict[str, Any]:
         """The full resolved config, as stored with every run."""
         return asdict(self)
@@ -137,10 +153,15 @@ def load(name_or_path: str) -> Spec:
     return parse_text(path.read_text(encoding="utf-8"), label=path.name, source=str(path))
 
 
+def chapter_order(spec: Spec) -> tuple:
+    """How presets are listed: the chapter's rows first, then a user's own by size and name."""
+    return (spec.row or 999, spec.params, spec.name)
+
+
 def list_presets() -> list[Spec]:
     """The shipped presets and the user's (paths.preset_files), in the chapter's order."""
     specs = [load(str(path)) for path, _ in preset_files().values()]
-    return sorted(specs, key=lambda s: (s.row or 999, s.params, s.name))
+    return sorted(specs, key=chapter_order)
 
 
 def parse_text(text: str, label: str = "<text>", source: str = "") -> Spec:

@@ -38,7 +38,7 @@ def to_toml(spec: Spec) -> str:
         lines.append(f"book_note = {_value(spec.book_note)}")
     if spec.description:
         lines.append(f"description = {_value(spec.description)}")
-    activation = next((l.activation for l in spec.layers if l.type != "softmax"), "sigmoid")
+    activation = spec.activation
     lines += ["", "[train]", f"activation = {_value(activation)}"]
     defaults = Train()
     for key in ("epochs", "eta", "lmbda", "batch_size", "data", "repeats", "ensemble"):

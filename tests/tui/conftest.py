@@ -14,8 +14,6 @@ import pytest
 
 from tui_helpers import seed_store
 
-from convlab import paths
-
 HERE = Path(__file__).parent
 
 
@@ -26,7 +24,7 @@ def fixed_world(tmp_path, monkeypatch):
     presets = tmp_path / "presets"
     shutil.copytree(HERE / "presets", presets)
     monkeypatch.setenv("CONVLAB_PRESETS", str(presets))
-    monkeypatch.setattr(paths, "SHIPPED_PRESETS", tmp_path / "no-shipped-presets")  # only the fixed ones
+    monkeypatch.setenv("CONVLAB_SHIPPED_PRESETS", str(tmp_path / "no-shipped-presets"))  # only the fixed ones
     monkeypatch.setenv("TZ", "UTC")
     time.tzset()
     monkeypatch.chdir(tmp_path)

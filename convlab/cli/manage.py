@@ -1,5 +1,5 @@
-"""Keeping a store tidy: `convlab rm`, `note`, `tag` and `gc`. `convlab.cli`
-adds them through `add_commands`; the store does the SQL.
+"""Keeping a store tidy: `convlab rm`, `note`, `tag` and `gc`; the store
+does the SQL.
 
 Nothing a failed command touches is changed: every check runs before the
 first write, and each write is one transaction."""
@@ -10,13 +10,14 @@ import re
 import sqlite3
 import sys
 
+from convlab.cli.options import common
 from convlab.errors import UserError
 from convlab.format import size
 
 TAG = re.compile(r"[\w.:+-]{1,40}")
 
 
-def add_commands(sub, common) -> None:
+def add_rm(sub) -> None:
     p = sub.add_parser("rm", help="remove runs and everything stored with them",
                        description="Remove runs (their epochs, filters, mistakes, predictions, checkpoints, note "
                        "and tags). A running run is refused, as is a member of a vote that stays.")
@@ -25,12 +26,16 @@ def add_commands(sub, common) -> None:
     common(p)
     p.set_defaults(func=cmd_rm)
 
+
+def add_note(sub) -> None:
     p = sub.add_parser("note", help="set a run's note (an empty TEXT removes it)")
     p.add_argument("run", metavar="RUN", help="run id")
     p.add_argument("text", metavar="TEXT", help="the note, shown by `runs`, `show` and the exports")
     common(p)
     p.set_defaults(func=cmd_note)
 
+
+def add_tag(sub) -> None:
     p = sub.add_parser("tag", help="tag runs (shown in `runs`, `compare`, the lab; `runs --tag` selects)")
     p.add_argument("tag", metavar="TAG", help="a word: letters, digits, . : + - _")
     p.add_argument("runs", nargs="+", metavar="RUN", help="run ids")
@@ -38,6 +43,8 @@ def add_commands(sub, common) -> None:
     common(p)
     p.set_defaults(func=cmd_tag)
 
+
+def add_gc(sub) -> None:
     p = sub.add_parser("gc", help="drop the checkpoints of finished runs (only a resume reads them)",
                        description="Finished runs keep their epochs, filters, mistakes and predictions, all that "
                        "`show`, `compare`, `ensemble` and `export` read; their checkpoints, which only "
@@ -70,7 +77,7 @@ def check_removable(store, run_ids: list) -> list:
 
 
 def cmd_rm(args) -> int:
-    from convlab.report import id_ranges
+    from convlab.format import id_ranges
 
     store = _open(args)
     runs = check_removable(store, args.runs)
@@ -137,16 +144,12 @@ def size_line(store) -> str:
     return f"{store.path}: {size(store.size())}{hint}"
 
 
-def labels(run) -> str:
-    """A run's tags and note, for tables: `#sweep #fast  smaller η`."""
-    return "  ".join(x for x in (" ".join(f"#{t}" for t in run.tags), run.note) if x)
-
-
 def print_ids(args) -> int:
     """`convlab runs --ids`: for completion, so it never creates a store."""
-    from convlab.store import Store, default_path
+    from convlab.paths import store_path
+    from convlab.store import Store
 
-    if default_path(args.store).exists():
+    if store_path(args.store).exists():
         with Store(args.store) as store:
             print("\n".join(str(r.id) for r in store.runs(limit=args.last, preset=args.preset, tag=args.tag)))
     return 0

@@ -8,11 +8,12 @@ import os
 import shlex
 import sys
 
+from convlab.cli.options import common
 from convlab.errors import UserError
 from convlab.extras import require
 
 
-def add_command(sub, common) -> None:
+def add_serve(sub) -> None:
     p = sub.add_parser("serve", help="the lab in a browser tab (textual-serve)",
                        description="Serve the lab over HTTP: open the printed address in a browser. Each tab "
                        "runs its own lab on this machine with the same store. Ctrl-C stops the server.")

@@ -27,7 +27,7 @@ _convlab_runs() { compadd -- ${(f)"$(convlab runs --ids 2>/dev/null)"}; }
 RUN_ARGUMENTS = {"run", "runs", "resume"}
 
 
-def add_command(sub, common) -> None:
+def add_completion(sub) -> None:
     p = sub.add_parser("completion", help="print a shell completion script (bash or zsh)",
                        description='Completes commands, options, presets and run ids. Enable it with '
                        '`eval "$(convlab completion bash)"` in ~/.bashrc (zsh: in ~/.zshrc, with zsh).')
