@@ -30,7 +30,8 @@ import numpy as np
 from convlab import api, render
 from convlab.errors import UserError
 from convlab.format import id_ranges
-from convlab.report import COLUMNS, Row
+from convlab.render import filters_grey
+from convlab.report import COLUMNS, Row, runs_of
 from convlab.stats import mean_sd
 from convlab.store import Run, Store
 
@@ -87,15 +88,6 @@ def write(text: str, path: str | None) -> None:
         Path(path).write_text(text, encoding="utf-8", newline="")
     except OSError as exc:
         raise UserError(f"-o {path}: cannot write it ({exc.strerror or exc}); choose another path") from None
-
-
-def runs_of(store: Store, rows: list[Row]) -> list[Run]:
-    """Every run the rows stand for, the votes included, each once, by id."""
-    seen: dict[int, Run] = {}
-    for row in rows:
-        for run in row.runs + ([row.vote] if row.vote else []):
-            seen.setdefault(run.id, run)
-    return [seen[k] for k in sorted(seen)]
 
 
 # ---------------------------------------------------------------- CSV and JSON
@@ -169,22 +161,6 @@ def png(grey: np.ndarray, scale: int = 1) -> bytes:
 
     header = struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0)  # bit depth 8, colour type 0 (grey)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b"")
-
-
-def levels_to_grey(levels: np.ndarray) -> np.ndarray:
-    """Levels in [0, 1] → grey, darker for larger, as the book draws filters and digits."""
-    return np.round(255 * (1.0 - np.asarray(levels, dtype=np.float64))).astype(np.uint8)
-
-
-def filters_grey(filters: np.ndarray) -> np.ndarray:
-    """The first layer's filters tiled 10 to a row, grey, darker = larger weight."""
-    filters = np.asarray(filters).reshape(-1, *np.shape(filters)[-2:])  # (maps, k, k), also from (maps, 1, k, k)
-    return levels_to_grey(render.tile(list(render.filter_levels(filters)), columns=10))
-
-
-def digits_grey(images: list[np.ndarray], columns: int = 10) -> np.ndarray:
-    """Digits tiled `columns` to a row, dark ink on white as the book prints them."""
-    return levels_to_grey(render.tile([render.digit_levels(i) for i in images], columns=columns, gap=2))
 
 
 def filters_png(filters: np.ndarray) -> bytes:

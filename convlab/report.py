@@ -328,3 +328,12 @@ def _show(value: Any) -> str:
     if isinstance(value, tuple):
         return "×".join(map(str, value))
     return str(value)
+
+
+def runs_of(store: Store, rows: list[Row]) -> list[Run]:
+    """Every run the rows stand for, the votes included, each once, by id."""
+    seen: dict[int, Run] = {}
+    for row in rows:
+        for run in row.runs + ([row.vote] if row.vote else []):
+            seen.setdefault(run.id, run)
+    return [seen[k] for k in sorted(seen)]

@@ -15,9 +15,9 @@ from pathlib import Path
 
 from convlab import api
 from convlab.errors import UserError
-from convlab.export import digits_grey, filters_grey, runs_of
+from convlab.render import digits_grey, filters_grey
 from convlab.extras import require
-from convlab.report import Row
+from convlab.report import Row, runs_of
 from convlab.store import Run, Store
 
 SCALARS = {"loss/train": "train_loss", "accuracy/validation": "val_acc", "accuracy/test": "test_acc"}

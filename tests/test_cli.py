@@ -4,6 +4,8 @@ a temporary folder: what a user types and what they see."""
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import pytest
 
@@ -169,7 +171,6 @@ def test_device_that_is_not_there(run_cli, tmp_path):
 
 def test_missing_data_from_the_environment(tmp_path):
     """CONVLAB_DATA pointing at an empty folder: exit 2 with its message."""
-    import os
     import subprocess
 
     from helpers import cli_command, cli_env
@@ -200,10 +201,15 @@ def test_bad_options_are_one_line(run_cli, args, fragment):
 
 
 def test_empty_store_and_default_location(tmp_path):
-    result = run_convlab("runs", cwd=tmp_path)  # neither --store nor CONVLAB_STORE: ./convlab.sqlite
+    (tmp_path / "convlab.sqlite").touch()  # neither --store nor CONVLAB_STORE: ./convlab.sqlite, as it exists
+    result = run_convlab("runs", cwd=tmp_path)
     assert result.returncode == 0
     assert result.stdout.strip() == "no runs in convlab.sqlite; start one with `convlab run PRESET`"
-    assert (tmp_path / "convlab.sqlite").is_file()
+    (tmp_path / "convlab.sqlite").unlink()  # else the user data folder's (more in tests/test_user_files.py)
+    elsewhere = run_convlab("runs", cwd=tmp_path)
+    user_store = Path(os.environ["XDG_DATA_HOME"]) / "convlab" / "convlab.sqlite"
+    assert elsewhere.stdout.strip() == f"no runs in {user_store}; start one with `convlab run PRESET`"
+    assert not (tmp_path / "convlab.sqlite").exists()
 
 
 def test_help_names_the_commands(run_cli):

@@ -51,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for add in COMMANDS:
         add(sub)
+    parser.set_defaults(root_parser=parser)  # for `convlab completion`, which describes the whole parser
     return parser
 
 

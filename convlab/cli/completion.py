@@ -52,9 +52,7 @@ def annotate(parser: argparse.ArgumentParser) -> None:
 
 def cmd_completion(args) -> int:
     shtab = require("shtab", "completion", "convlab completion")
-    from convlab.cli import build_parser
-
-    parser = build_parser()
+    parser = args.root_parser  # set by convlab.cli.build_parser
     annotate(parser)
     print(shtab.complete(parser, shell=args.shell, preamble=PREAMBLE[args.shell]))
     return 0
