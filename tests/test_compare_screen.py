@@ -44,6 +44,11 @@ async def until(pilot, condition, timeout: float = 20.0) -> None:
         await pilot.pause(0.1)
 
 
+async def opened(pilot, screen: CompareScreen) -> None:
+    """The compare view is on top and has read its rows (however loaded the machine)."""
+    await until(pilot, lambda: pilot.app.screen is screen and screen._shown is not None)
+
+
 @pytest.fixture
 def made(tmp_path, mnist):
     # MNIST's own test set, so that an ensemble built in the screen can vote
@@ -55,7 +60,7 @@ def test_table_sorting_marks_diff_curves_and_ensemble(made):
         screen = CompareScreen()
         app = Host(made.path, screen)
         async with app.run_test(size=(180, 50)) as pilot:
-            await pilot.pause()
+            await opened(pilot, screen)
             table = screen.query_one(DataTable)
             # the chapter's order (two-conv is row 4, relu 6, the ensemble 11), then run ids
             assert row_keys(table) == ["run-4", "group-1", "run-9", "vote-8"]
@@ -116,7 +121,7 @@ def test_chosen_runs_only(made):
     async def scenario():
         screen = CompareScreen([made.relu[0], made.relu[1], made.two_conv])
         async with Host(made.path, screen).run_test(size=(160, 40)) as pilot:
-            await pilot.pause()
+            await opened(pilot, screen)
             table = screen.query_one(DataTable)
             assert row_keys(table) == ["run-4", "group-1"]
             assert column(table, "runs") == ["4", "1–2"]
@@ -131,7 +136,7 @@ def test_empty_store_keys_do_nothing_harmful(tmp_path):
     async def scenario():
         screen = CompareScreen()
         async with Host(tmp_path / "empty.sqlite", screen).run_test(size=(120, 30)) as pilot:
-            await pilot.pause()
+            await opened(pilot, screen)
             await pilot.press("space", "enter", "s", "r", "e")
             await pilot.pause()
             assert screen.query_one(DataTable).row_count == 0
@@ -145,7 +150,7 @@ def test_a_change_made_elsewhere_shows_through_the_labs_change_counter(made):
     async def scenario():
         screen = CompareScreen()
         async with Host(made.path, screen).run_test(size=(160, 40)) as pilot:
-            await pilot.pause()
+            await opened(pilot, screen)
             table = screen.query_one(DataTable)
             before = column(table, "status")[row_keys(table).index("run-9")]
             assert before != "finished"
