@@ -61,7 +61,7 @@ def main() -> int:
     shutil.copytree(HERE / "presets", work / "presets")
     width, height = args.size.split("x")
     env = (f"CONVLAB_PRESETS={work / 'presets'} CONVLAB_STORE={work / 'lab.sqlite'} "
-           f"CONVLAB_CONFIG={work / 'config'}")
+           f"XDG_DATA_HOME={work / 'user-data'} CONVLAB_SHIPPED_PRESETS={work / 'none'}")
     busy = [subprocess.Popen([sys.executable, "-c", BUSY_LOOP]) for _ in range(args.busy)]
     start = time.perf_counter()
     tmux("new-session", "-d", "-s", SESSION, "-x", width, "-y", height,

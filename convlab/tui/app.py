@@ -21,13 +21,12 @@ from textual.reactive import reactive
 from textual.screen import Screen
 
 from convlab.errors import UserError
-from convlab.paths import presets_dir
+from convlab.paths import preset_files
 from convlab.spec import Spec, chapter_order, load
 from convlab.store import Store
 from convlab.tui.keymap import APP_BINDINGS
 from convlab.tui.key_order import OrderedKeys
 from convlab.tui.launcher import Job, Launcher, signal_run
-from convlab.tui.user_files import user_presets_dir
 
 POLL_EVERY = 0.25  # seconds between looks at the store's data_version
 STALE_EVERY = 5.0  # seconds between checks for runs whose process died
@@ -89,7 +88,7 @@ class ConvlabApp(OrderedKeys, App):
         """The shipped presets and the user's own, each file parsed; a broken file is
         listed in a notification instead of failing the list."""
         specs, broken = [], []
-        for path in [*sorted(presets_dir().glob("*.toml")), *sorted(user_presets_dir().glob("*.toml"))]:
+        for path, _ in preset_files().values():
             try:
                 specs.append(load(str(path)))
             except UserError as exc:

@@ -15,10 +15,6 @@ FORWARD_SPEEDUP = 3.0  # images/s of evaluation over training (no backward pass)
 LOOKED_AT = 200  # newest runs searched for one of the same network
 
 
-def train_images(spec: Spec) -> int:
-    return spec.train.train_limit or (250_000 if spec.train.data == "expanded" else 50_000)
-
-
 def eval_seconds(images_per_s: float | None, measured: float | None) -> float | None:
     if measured is not None:
         return measured
@@ -30,7 +26,7 @@ def epoch_pace(run: Run, epochs: list[Epoch]) -> tuple[float, float | None] | No
     seconds = [e.seconds for e in epochs if e.seconds]
     if not seconds:
         return None
-    return train_images(run.spec) / statistics.fmean(seconds), run.progress.get("eval_s")
+    return run.spec.train_images / statistics.fmean(seconds), run.progress.get("eval_s")
 
 
 def like_before(store: Store, spec: Spec, device: str | None) -> tuple[Run, float, float | None] | None:
@@ -51,7 +47,7 @@ def planned_seconds(store: Store, spec: Spec, device: str | None) -> tuple[float
     if found is None:
         return None
     run, rate, measured = found
-    per_epoch = train_images(spec) / rate + (eval_seconds(rate, measured) or 0.0)
+    per_epoch = spec.train_images / rate + (eval_seconds(rate, measured) or 0.0)
     runs = max(spec.train.repeats, spec.train.ensemble)
     return runs * spec.train.epochs * per_epoch, run
 
@@ -67,7 +63,7 @@ def run_left(run: Run, epochs: list[Epoch], now: float) -> float | None:
     seconds = [e.seconds for e in epochs if e.seconds]
     if later and not seconds and not rate:
         return None
-    per_epoch = statistics.fmean(seconds) if seconds else train_images(run.spec) / rate
+    per_epoch = statistics.fmean(seconds) if seconds else run.spec.train_images / rate
     return epoch_left(run, now) + later * (per_epoch + evaluation)
 
 

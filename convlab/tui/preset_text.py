@@ -10,9 +10,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from convlab.errors import UserError
-from convlab.paths import presets_dir
+from convlab.paths import presets_dir, shipped_presets_dir
 from convlab.spec import Spec, Train, parse_text
-from convlab.tui.user_files import user_presets_dir
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,40}$")
 HEADER = re.compile(r"^\s*\[")
@@ -151,18 +150,27 @@ def as_users(spec: Spec, original: Spec) -> Spec:
 
 
 def save_target(name: str, own: Path | None = None) -> Path:
-    """Where `name` is saved: the user's presets folder, never the shipped
-    one. A shipped preset's name is never taken; an existing file is replaced
-    only when it is `own`, the file being edited, saved again under its own name."""
+    """Where `name` is saved in the presets folder. A shipped preset (one of
+    the chapter's rows) is never replaced; another existing file only when it
+    is `own`, the file being edited, saved again under its own name."""
     if not NAME_PATTERN.match(name):
         raise UserError(f"{name!r}: a preset name is lower-case letters, digits, - and _")
-    shipped = presets_dir() / f"{name}.toml"
-    if shipped.exists():
-        raise UserError(f"{name} is one of the shipped presets; choose another name")
-    path = user_presets_dir() / f"{name}.toml"
-    if path.exists() and (own is None or path.resolve() != Path(own).resolve()):
-        raise UserError(f"{path.name} already exists; choose another name")
+    if (shipped_presets_dir() / f"{name}.toml").exists():
+        raise UserError(f"{name}.toml is one of the chapter's presets; choose another name")
+    path = presets_dir() / f"{name}.toml"
+    if path.exists():
+        if _is_shipped(path):
+            raise UserError(f"{path.name} is one of the chapter's presets; choose another name")
+        if own is None or path.resolve() != Path(own).resolve():
+            raise UserError(f"{path.name} already exists; choose another name")
     return path
+
+
+def _is_shipped(path: Path) -> bool:
+    try:
+        return parse_text(path.read_text(encoding="utf-8"), path.name).row > 0
+    except (UserError, OSError):
+        return False
 
 
 def save(text: str, name: str, own: Path | None = None) -> Path:
@@ -170,6 +178,6 @@ def save(text: str, name: str, own: Path | None = None) -> Path:
     path = save_target(name, own)
     text = renamed(text, name)
     parse_text(text, f"{name}.toml")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)  # the user data folder's, on the first save
     path.write_text(text, encoding="utf-8")
     return path

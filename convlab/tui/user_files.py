@@ -1,28 +1,16 @@
-"""The lab's own files in the user's config folder ($XDG_CONFIG_HOME/convlab,
-~/.config/convlab by default; CONVLAB_CONFIG overrides): the presets saved
-from the lab (never in the shipped presets folder) and the last values of
-the run settings form."""
+"""The run settings form's last values, per preset, kept in the user data
+folder (paths.user_dir) so the next session starts from them too."""
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
-
-def config_dir() -> Path:
-    if os.environ.get("CONVLAB_CONFIG"):
-        return Path(os.environ["CONVLAB_CONFIG"])
-    base = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
-    return Path(base) / "convlab"
-
-
-def user_presets_dir() -> Path:
-    return config_dir() / "presets"
+from convlab.paths import user_dir
 
 
 def _settings_file() -> Path:
-    return config_dir() / "last-settings.json"
+    return user_dir() / "last-settings.json"
 
 
 def last_settings(preset: str) -> dict[str, str]:
@@ -34,7 +22,7 @@ def last_settings(preset: str) -> dict[str, str]:
 
 
 def remember_settings(preset: str, values: dict[str, str]) -> None:
-    """Kept for the next session too; a config folder that cannot be written costs only the memory."""
+    """A folder that cannot be written costs only the memory."""
     path = _settings_file()
     try:
         known = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}

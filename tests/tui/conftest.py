@@ -1,5 +1,6 @@
 """Fixtures for the lab's tests: a presets folder of fixed files (copies of
-three of the chapter's presets and a tiny network that trains in seconds),
+three of the chapter's presets and a tiny network that trains in seconds;
+the package's own presets are not listed),
 and a store seeded with hand-made runs with fixed values and times, so that
 snapshots do not depend on the clock, the host or the shipped presets."""
 
@@ -23,19 +24,14 @@ def fixed_world(tmp_path, monkeypatch):
     presets = tmp_path / "presets"
     shutil.copytree(HERE / "presets", presets)
     monkeypatch.setenv("CONVLAB_PRESETS", str(presets))
-    monkeypatch.setenv("CONVLAB_CONFIG", str(tmp_path / "config"))  # saved presets, the form's last values
+    monkeypatch.setenv("CONVLAB_SHIPPED_PRESETS", str(tmp_path / "no-shipped-presets"))  # only the fixed ones
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "user-data"))  # the form's last values, per test
     monkeypatch.setenv("TZ", "UTC")
     time.tzset()
     monkeypatch.chdir(tmp_path)
     yield presets
     monkeypatch.undo()
     time.tzset()
-
-
-@pytest.fixture
-def user_presets(tmp_path, fixed_world) -> Path:
-    """Where the lab saves the user's presets (never the shipped folder)."""
-    return tmp_path / "config" / "presets"
 
 
 @pytest.fixture

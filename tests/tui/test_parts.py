@@ -42,14 +42,14 @@ def test_a_toml_syntax_error_gives_its_line(fixed_world):
     assert text.splitlines()[preset_text.error_line(text, str(error.value))] == "eta = "
 
 
-def test_saving_renames_and_never_replaces_a_shipped_preset(fixed_world, user_presets):
+def test_saving_renames_and_never_replaces_a_shipped_preset(fixed_world):
     text = (fixed_world / "relu.toml").read_text()
-    with pytest.raises(UserError, match="one of the shipped presets"):
+    with pytest.raises(UserError, match="one of the chapter's presets"):
         preset_text.save(text, "relu")
     with pytest.raises(UserError, match="lower-case"):
         preset_text.save(text, "My Net")
     path = preset_text.save(text, "mine")
-    assert path == user_presets / "mine.toml"  # the user's folder, out of the shipped ones' way
+    assert path == fixed_world / "mine.toml"  # the user's presets folder (CONVLAB_PRESETS here)
     assert load(str(path)).name == "mine" and load(str(path)).row == 0
     with pytest.raises(UserError, match="already exists"):
         preset_text.save(text, "mine")

@@ -12,7 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 from convlab.errors import UserError
-from convlab.tui.user_files import user_presets_dir
+from convlab.paths import presets_dir
 
 
 class SaveAsScreen(ModalScreen[str | None]):
@@ -25,7 +25,7 @@ class SaveAsScreen(ModalScreen[str | None]):
         super().__init__()
         self.default = default
         self.save = save
-        self.title_text = title or f"Save as a new preset in {user_presets_dir()}/"
+        self.title_text = title or f"Save as a new preset in {presets_dir()}/"
         self.placeholder = placeholder
 
     def compose(self) -> ComposeResult:

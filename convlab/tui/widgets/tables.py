@@ -68,6 +68,16 @@ class PresetTable(RowTable):
         return self.coordinate_to_cell_key((self.cursor_row, 0)).row_key.value
 
 
+def _preset_cell(run: Run) -> str | Text:
+    """The preset, then the run's tags (dim): `relu #sweep`."""
+    if not run.tags:
+        return run.preset
+    text = Text(run.preset)
+    for tag in run.tags:
+        text.append(f" #{tag}", style="dim")
+    return text
+
+
 class RunTable(RowTable):
     """The store's runs, newest first, after the lab's jobs that wait for the device.
     Columns are as wide as their content; those that do not fit the width are
@@ -130,7 +140,7 @@ class RunTable(RowTable):
             epochs = f"{r.epochs_done}/{r.epochs_planned}"
         data = DASH if r.kind == "ensemble" else data_label(r.spec.train.data, r.spec.train.train_limit)
         return ("●" if marked else " ", Text(str(r.id), justify="right"),
-                Text(r.status, style=STATUS_STYLE.get(r.status, "")), r.preset, epochs, data,
+                Text(r.status, style=STATUS_STYLE.get(r.status, "")), _preset_cell(r), epochs, data,
                 pct(r.best_val), pct(r.test_at_best), pct(r.book_figure), r.device or DASH, when(r.started))
 
     @property
