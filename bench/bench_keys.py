@@ -6,7 +6,7 @@ idle, and the lab while a tiny run trains on the CPU in its own process.
     .venv/bin/python bench/bench_keys.py               # 20 presses per session
     .venv/bin/python bench/bench_keys.py --presses 40
 
-The same measure in a real terminal (tmux) is tests/tui/measure_responsiveness.py.
+The same measure in a real terminal (tmux, with busy loops beside it) is bench/lab_latency.py.
 """
 
 from __future__ import annotations
