@@ -133,12 +133,13 @@ class CurvePlot(PlotextPlot):
 
     def _range(self, data: list[float]) -> tuple[float, float, list[float]]:
         """Round bounds and ticks around the data (and the book's figure when it is near)."""
+        rows = max(3, (self.size.height or 12) - 4)  # no more ticks than every other row
         if self.full_range or not data:
-            return 0.0, 100.0, [0.0, 20.0, 40.0, 60.0, 80.0, 100.0]
+            step = next(s for s in (20.0, 25.0, 50.0) if 100 / s <= max(2, rows // 2))
+            return 0.0, 100.0, [i * step for i in range(int(100 / step) + 1)]
         low, high = min(data), max(data)
         if self.book is not None and high < self.book <= high + BOOK_NEAR:
             high = self.book
-        rows = max(3, (self.size.height or 12) - 4)
         step = next((s for s in STEPS if (high - low) / s <= min(6, rows // 2)), 20.0)
         low, high = math.floor(low / step) * step, math.ceil(high / step) * step
         if high - low < step * 2:  # room above and below a flat line
