@@ -112,7 +112,8 @@ class Runner:
         summary = Summary(spec, group_id)
         existing = {r.member: r for r in self._member_runs(group_id)}
         pending = [m for m in range(_members(spec)) if m not in existing or existing[m].status != "finished"]
-        if len(pending) > 1 and self._batching(spec, device):
+        # on CUDA even one member goes through the batched trainer, for its captured step
+        if pending and (len(pending) > 1 or device.type == "cuda") and self._batching(spec, device):
             self._train_batched(spec, group_id, pending, base_seed, device, existing)
         else:
             for member in pending:
