@@ -43,5 +43,5 @@ timeout 240 $PY -m convlab reproduce --quick --seed 1 --new --device $device --s
     -o "$OUT/reproduce-quick.html" > "$OUT/reproduce-quick.txt" 2>&1 || status=1
 end=$(date +%s.%N)
 tail -n 20 "$OUT/reproduce-quick.txt"
-echo "reproduce --quick on $device: $(echo "$end - $start" | bc) s wall"
+echo "reproduce --quick on $device: $($PY -c "print(round($end - $start, 1))") s wall"
 exit $status
