@@ -16,7 +16,7 @@ import sys
 
 import torch
 
-from convlab import data as mnist_data
+from convlab import data as mnist_data, events
 from convlab.batched import BatchedTrainer
 from convlab.engine import Trainer, prepare
 from convlab.spec import parse_text
@@ -51,11 +51,12 @@ type = "softmax"
 
 def train(trainer) -> tuple[list[list[torch.Tensor]], list[float]]:
     """Each member's parameters (on the CPU) and validation accuracy after the run."""
-    events = [e for e in trainer.run() if e["event"] == "epoch"]
     if isinstance(trainer, Trainer):
-        return [[p.detach().cpu() for p in trainer.params]], [events[0]["val_acc"]]
+        epochs = [e for e in trainer.run() if isinstance(e, events.Epoch)]
+        return [[p.detach().cpu() for p in trainer.params]], [epochs[0].val_acc]
+    epochs = [e for _, e in trainer.run() if isinstance(e, events.Epoch)]
     return ([[p.detach().cpu() for p in trainer.net.member_params(m)] for m in range(trainer.m)],
-            [e["val_acc"] for e in events])
+            [e.val_acc for e in epochs])
 
 
 def compare(label: str, a, b) -> bool:

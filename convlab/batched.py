@@ -29,6 +29,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from convlab import events
 from convlab.convolution import conv2d
 from convlab.engine import (DROPOUT_SEED_OFFSET, EVAL_CHUNK, PROGRESS_STEPS, SHUFFLE_SEED_OFFSET, Interrupted,
                             Progress, Tensors, eta_at)
@@ -135,8 +136,8 @@ def _per_member(values: list[float], like: torch.Tensor) -> torch.Tensor:
 
 
 class BatchedTrainer:
-    """Trains M members as one; yields each member's events as `Trainer` does,
-    with `member` (its index here) added to every event."""
+    """Trains M members as one; yields (member index, event) for each member's
+    events, the events `Trainer` yields."""
 
     def __init__(self, specs: list[Spec], tensors: Tensors, device: torch.device, seeds: list[int],
                  capture: bool = True):
@@ -184,7 +185,7 @@ class BatchedTrainer:
 
     # ------------------------------------------------------------ training
 
-    def run(self, should_stop: Callable[[], bool] = lambda: False) -> Iterator[dict]:
+    def run(self, should_stop: Callable[[], bool] = lambda: False) -> Iterator[tuple[int, events.Event]]:
         start_epoch = {p.epoch for p in self.progress}
         if len(start_epoch) != 1:
             raise ValueError("batched members must resume from the same epoch")
@@ -216,7 +217,7 @@ class BatchedTrainer:
         self.step.total.zero_()
         return self.step
 
-    def train_epoch(self, epoch: int, should_stop: Callable[[], bool]) -> Iterator[dict]:
+    def train_epoch(self, epoch: int, should_stop: Callable[[], bool]) -> Iterator[tuple[int, events.Progress]]:
         t, bs, n = self.t, self.specs[0].train.batch_size, self.n_batches
         step = self._step_for(epoch)
         every = max(1, n // PROGRESS_STEPS)
@@ -229,16 +230,15 @@ class BatchedTrainer:
                 elapsed = time.perf_counter() - start
                 rate = (i + 1) * bs / elapsed if elapsed > 0 else 0.0
                 for m in range(self.m):
-                    yield {"event": "progress", "member": m, "epoch": epoch, "batch": i + 1, "batches": n,
-                           "images_per_s": round(rate, 1),
-                           "eta_s": round((n - i - 1) * bs / rate, 1) if rate else None}
+                    yield m, events.Progress(epoch=epoch, batch=i + 1, batches=n, images_per_s=round(rate, 1),
+                                             seconds_left=round((n - i - 1) * bs / rate, 1) if rate else None)
         return step.total / n  # still on the device: end_epoch fetches it with the accuracies
 
     def _accuracies(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Each member's percent correct (M,), still on the device."""
         return (self.net.predict(x) == y).double().mean(1) * 100.0
 
-    def end_epoch(self, epoch: int, losses: torch.Tensor, seconds: float) -> Iterator[dict]:
+    def end_epoch(self, epoch: int, losses: torch.Tensor, seconds: float) -> Iterator[tuple[int, events.Epoch]]:
         t = self.t
         val = self._accuracies(t.val_x, t.val_y)
         if self.device.type == "cuda":
@@ -265,18 +265,17 @@ class BatchedTrainer:
         first = self.net.layers[0]
         filters = self.net.params[0].detach()[:, :, 0].float().cpu().numpy() if first.type == "conv_pool" else None
         for m, p in enumerate(self.progress):
-            yield {
-                "event": "epoch", "member": m, "epoch": epoch, "train_loss": losses[m], "val_acc": val[m],
-                "test_acc": test[m] if improved[m] else None, "best_val": p.best_val, "best_epoch": p.best_epoch,
-                "test_at_best": p.test_at_best, "seconds": seconds, "eta": eta_at(self.specs[m], epoch),
-                "filters": None if filters is None else filters[m], "checkpoint": self.checkpoint(m),
-            }
+            yield m, events.Epoch(
+                epoch=epoch, train_loss=losses[m], val_acc=val[m], test_acc=test[m] if improved[m] else None,
+                best_val=p.best_val, best_epoch=p.best_epoch, test_at_best=p.test_at_best, seconds=seconds,
+                learning_rate=eta_at(self.specs[m], epoch), filters=None if filters is None else filters[m],
+                checkpoint=self.checkpoint(m))
 
-    def finish(self) -> Iterator[dict]:
+    def finish(self) -> Iterator[tuple[int, events.Finished]]:
         predictions = self.net.predict(self.t.test_x, params=self.best).cpu().numpy().astype(np.uint8)
         with torch.no_grad():
             torch._foreach_copy_(self.net.params, self.best)
         for m, p in enumerate(self.progress):
-            yield {"event": "finished", "member": m, "best_val": p.best_val, "best_epoch": p.best_epoch,
-                   "test_at_best": p.test_at_best, "epochs_done": p.epoch,
-                   "stopped_early": p.epoch < self.epochs, "predictions": predictions[m]}
+            yield m, events.Finished(best_val=p.best_val, best_epoch=p.best_epoch, test_at_best=p.test_at_best,
+                                     epochs_done=p.epoch, stopped_early=p.epoch < self.epochs,
+                                     predictions=predictions[m])

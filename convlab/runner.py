@@ -9,7 +9,6 @@ its run id, to `emit` (the CLI prints them; `--json` writes them as lines).
 from __future__ import annotations
 
 import secrets
-import statistics
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -17,13 +16,14 @@ from typing import Any, Callable
 
 import numpy as np
 
-from convlab import data as mnist_data
+from convlab import data as mnist_data, events
 from convlab.ensemble import store_vote
 from convlab.errors import UserError
 from convlab.spec import Spec
+from convlab.stats import best_of, mean_sd
 from convlab.store import Run, Store, mistakes_of
 
-Emit = Callable[[dict[str, Any]], None]
+Emit = Callable[[events.Event], None]
 PROGRESS_WRITE_EVERY = 0.5  # seconds between progress rows in the store
 
 
@@ -36,31 +36,23 @@ class Summary:
 
     @property
     def best(self) -> Run | None:
-        """The run with the best validation accuracy (the book's best of N);
-        ties go to the earlier run."""
-        done = [r for r in self.runs if r.best_val is not None]
-        return max(done, key=lambda r: (r.best_val, -r.id)) if done else None
+        """The run with the best validation accuracy (the book's best of N)."""
+        return best_of(self.runs)
 
     @property
     def test_mean_sd(self) -> tuple[float, float] | None:
-        values = [r.test_at_best for r in self.runs if r.test_at_best is not None]
-        if not values:
-            return None
-        return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+        return mean_sd([r.test_at_best for r in self.runs])
 
-    def to_dict(self) -> dict[str, Any]:
+    def event(self) -> events.Summary:
         best = self.best
         ms = self.test_mean_sd
-        return {
-            "event": "summary", "preset": self.spec.name, "group": self.group_id,
-            "runs": [r.id for r in self.runs], "book_figure": self.spec.book_figure,
-            "best_run": best.id if best else None,
-            "best_val": best.best_val if best else None,
-            "test_at_best": best.test_at_best if best else None,
-            "test_mean": ms[0] if ms else None, "test_sd": ms[1] if ms else None,
-            "ensemble_run": self.ensemble.id if self.ensemble else None,
-            "ensemble_accuracy": self.ensemble.test_at_best if self.ensemble else None,
-        }
+        return events.Summary(
+            preset=self.spec.name, group=self.group_id, runs=[r.id for r in self.runs],
+            book_figure=self.spec.book_figure, best_run=best.id if best else None,
+            best_val=best.best_val if best else None, test_at_best=best.test_at_best if best else None,
+            test_mean=ms[0] if ms else None, test_sd=ms[1] if ms else None,
+            ensemble_run=self.ensemble.id if self.ensemble else None,
+            ensemble_accuracy=self.ensemble.test_at_best if self.ensemble else None)
 
 
 class Runner:
@@ -81,8 +73,8 @@ class Runner:
         device = self._device()
         group_id = self.store.create_group(spec)
         base_seed = secrets.randbelow(2**31) if seed is None else seed
-        self.emit({"event": "group", "group": group_id, "preset": spec.name, "members": _members(spec),
-                   "ensemble": spec.train.ensemble, "device": str(device)})
+        self.emit(events.Group(group=group_id, preset=spec.name, members=spec.members,
+                               ensemble=spec.train.ensemble, device=str(device)))
         return self._complete(spec, group_id, base_seed, device)
 
     def resume(self, run_id: int | str) -> Summary:
@@ -98,7 +90,7 @@ class Runner:
             raise UserError(f"run {run.id} belongs to no group and cannot be resumed")
         members = self._member_runs(run.group_id)
         voted = any(r.kind == "ensemble" for r in self.store.group_runs(run.group_id))
-        if (all(r.status == "finished" for r in members) and len(members) == _members(run.spec)
+        if (all(r.status == "finished" for r in members) and len(members) == run.spec.members
                 and (run.spec.train.ensemble == 1 or voted)):
             raise UserError(f"run {run.id} and its group are already finished; nothing to resume")
         self._check_data()
@@ -111,7 +103,7 @@ class Runner:
     def _complete(self, spec: Spec, group_id: int, base_seed: int, device) -> Summary:
         summary = Summary(spec, group_id)
         existing = {r.member: r for r in self._member_runs(group_id)}
-        pending = [m for m in range(_members(spec)) if m not in existing or existing[m].status != "finished"]
+        pending = [m for m in range(spec.members) if m not in existing or existing[m].status != "finished"]
         # on CUDA even one member goes through the batched trainer, for its captured step
         if pending and (len(pending) > 1 or device.type == "cuda") and self._batching(spec, device):
             self._train_batched(spec, group_id, pending, base_seed, device, existing)
@@ -122,7 +114,7 @@ class Runner:
         if spec.train.ensemble > 1:
             done = [r for r in self.store.group_runs(group_id) if r.kind == "ensemble"]
             summary.ensemble = done[0] if done else self._vote(spec, group_id, summary.runs)
-        self.emit(summary.to_dict())
+        self.emit(summary.event())
         return summary
 
     def _batching(self, spec: Spec, device) -> bool:
@@ -168,37 +160,38 @@ class Runner:
                 self._announce(spec, group_id, m, seeds[i], device, run_ids[i], trainer.n_batches, opened[m][1])
             with self._recording(run_ids, group_id):
                 last_write = [[0.0] for _ in batch]
-                for event in trainer.run(self.should_stop):
-                    i = event.pop("member")
+                for i, event in trainer.run(self.should_stop):
                     self._record(run_ids[i], event, last_write[i])
 
     def _open_member(self, spec: Spec, group_id: int, member: int, seed: int, device, run: Run | None):
         """The member's run id (created, or claimed to resume) and its last checkpoint (epoch, blob) or None."""
+        from convlab.engine import library_versions
+
         if run is None:
-            return self.store.create_run(spec, group_id=group_id, member=member, seed=seed, device=str(device)), None
+            return self.store.create_run(spec, group_id=group_id, member=member, seed=seed, device=str(device),
+                                         versions=library_versions()), None
         self.store.claim(run.id, str(device))
         return run.id, self.store.checkpoint(run.id)
 
     def _announce(self, spec: Spec, group_id: int, member: int, seed: int, device, run_id: int, batches: int,
                   saved) -> None:
-        self.emit({"event": "started", "run": run_id, "group": group_id, "member": member, "preset": spec.name,
-                   "seed": seed, "device": str(device), "epochs": spec.train.epochs, "batches": batches,
-                   "images": len(self._tensors_for(spec, device).train_y),
-                   "resumed_from": saved[0] if saved else None})
+        self.emit(events.Started(run=run_id, group=group_id, member=member, preset=spec.name, seed=seed,
+                                 device=str(device), epochs=spec.train.epochs, batches=batches,
+                                 images=len(self._tensors_for(spec, device).train_y),
+                                 resumed_from=saved[0] if saved else None))
 
-    def _record(self, run_id: int, event: dict, last_write: list[float]) -> None:
+    def _record(self, run_id: int, event: events.Event, last_write: list[float]) -> None:
         """One engine event into the store, then to `emit`."""
-        event["run"] = run_id
-        if event["event"] == "progress":
-            if time.monotonic() - last_write[0] > PROGRESS_WRITE_EVERY or event["batch"] == event["batches"]:
-                self.store.set_progress(run_id, {k: event[k] for k in
-                                                 ("epoch", "batch", "batches", "images_per_s", "eta_s")})
+        event.run = run_id
+        if isinstance(event, events.Progress):
+            if time.monotonic() - last_write[0] > PROGRESS_WRITE_EVERY or event.batch == event.batches:
+                self.store.set_progress(run_id, progress_record(event))
                 last_write[0] = time.monotonic()
-        elif event["event"] == "epoch":
-            self.store.add_epoch(run_id, event, event["filters"], event["checkpoint"])
-        elif event["event"] == "finished":
-            self._save_outcome(run_id, event["predictions"])
-            event["mistakes"] = int((event["predictions"] != self._mnist.test.labels).sum())
+        elif isinstance(event, events.Epoch):
+            self.store.add_epoch(run_id, event.to_dict(), event.filters, event.checkpoint)
+        elif isinstance(event, events.Finished):
+            self._save_outcome(run_id, event.predictions)
+            event.mistakes = int((event.predictions != self._mnist.test.labels).sum())
             self.store.finish(run_id, "finished")
         self.emit(event)
 
@@ -212,12 +205,13 @@ class Runner:
         except Interrupted:
             for run_id in self._unfinished(run_ids):
                 self.store.finish(run_id, "interrupted", error="stopped by request")
-                self.emit({"event": "interrupted", "run": run_id, "group": group_id})
+                self.emit(events.Interrupted(run=run_id, group=group_id))
             raise
         except Exception as exc:
             for run_id in self._unfinished(run_ids):
                 self.store.finish(run_id, "failed", error=f"{type(exc).__name__}: {exc}")
-                self.emit({"event": "failed", "run": run_id, "error": f"{type(exc).__name__}: {exc}"})
+                self.emit(events.Failed(run=run_id, error=f"{type(exc).__name__}: {exc}"))
+            raise
             raise
 
     def _unfinished(self, run_ids: list[int]) -> list[int]:
@@ -229,8 +223,7 @@ class Runner:
     def _vote(self, spec: Spec, group_id: int, members: list[Run]) -> Run:
         run = store_vote(self.store, spec, members, self._mnist.test, group_id=group_id)
         wrong = int((self.store.predictions(run.id) != self._mnist.test.labels).sum())
-        self.emit({"event": "ensemble", "run": run.id, "members": run.members,
-                   "accuracy": run.test_at_best, "mistakes": wrong})
+        self.emit(events.Ensemble(run=run.id, members=run.members, accuracy=run.test_at_best, mistakes=wrong))
         return run
 
     # ------------------------------------------------------------ resources
@@ -254,6 +247,8 @@ class Runner:
         return self._tensors[key]
 
 
-def _members(spec: Spec) -> int:
-    return max(spec.train.repeats, spec.train.ensemble)
+def progress_record(event: events.Progress) -> dict[str, Any]:
+    """What the store keeps of the latest progress event (the lab's status line reads it)."""
+    return {"epoch": event.epoch, "batch": event.batch, "batches": event.batches,
+            "images_per_s": event.images_per_s, "eta_s": event.seconds_left}
 

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from helpers import small_tensors
+from convlab import events
 from convlab.batched import BatchedTrainer, StackedNetwork, batchable, stacked_sgd_step
 from convlab.engine import DROPOUT_SEED_OFFSET, Tensors, Trainer, sgd_step
 from convlab.model import Network
@@ -115,22 +116,24 @@ def test_batched_trainer_events_and_checkpoints_are_each_members(mnist):
     f32 = small_tensors(mnist, 200, 300)
     tensors = Tensors(*(t.double() if t.is_floating_point() else t for t in vars(f32).values()))
     trainer = BatchedTrainer([spec, spec], tensors, CPU, seeds=[1, 2])
-    events = [e for e in trainer.run() if e["event"] != "progress"]
-    epochs = [e for e in events if e["event"] == "epoch"]
-    assert [(e["member"], e["epoch"]) for e in epochs] == [(0, 1), (1, 1), (0, 2), (1, 2)]
-    finished = [e for e in events if e["event"] == "finished"]
-    assert [e["member"] for e in finished] == [0, 1] and finished[0]["predictions"].shape == (300,)
+    pairs = list(trainer.run())
+    epochs = [(m, e) for m, e in pairs if isinstance(e, events.Epoch)]
+    assert [(m, e.epoch) for m, e in epochs] == [(0, 1), (1, 1), (0, 2), (1, 2)]
+    finished = [(m, e) for m, e in pairs if isinstance(e, events.Finished)]
+    assert [m for m, _ in finished] == [0, 1] and finished[0][1].predictions.shape == (300,)
+    assert {m for m, e in pairs if isinstance(e, events.Progress)} == {0, 1}
+    epochs = [e for _, e in epochs]
 
     # member 1 after epoch 1, continued alone by a Trainer in float64, ends where the batch ended
     alone = Trainer(spec, tensors, CPU, seed=999)
     alone.net.double()
     alone.params, alone.weights = alone.net.book_params(), alone.net.weights()
     alone.best = [p.detach().clone() for p in alone.params]
-    alone.restore(epochs[1]["checkpoint"])
-    rest = [e for e in alone.run() if e["event"] == "epoch"]
-    assert rest[0]["epoch"] == 2
-    assert rest[0]["val_acc"] == epochs[3]["val_acc"] and rest[0]["best_val"] == epochs[3]["best_val"]
-    assert rest[0]["train_loss"] == pytest.approx(epochs[3]["train_loss"], rel=1e-6)  # Trainer sums in float32
+    alone.restore(epochs[1].checkpoint)
+    rest = [e for e in alone.run() if isinstance(e, events.Epoch)]
+    assert rest[0].epoch == 2
+    assert rest[0].val_acc == epochs[3].val_acc and rest[0].best_val == epochs[3].best_val
+    assert rest[0].train_loss == pytest.approx(epochs[3].train_loss, rel=1e-6)  # Trainer sums in float32
     for p, q in zip(alone.params, trainer.net.member_params(1)):  # both hold their best-validation parameters
         torch.testing.assert_close(p.detach(), q.detach(), rtol=1e-10, atol=1e-10)
 
