@@ -23,6 +23,7 @@ from __future__ import annotations
 import io
 import time
 from dataclasses import asdict
+from functools import partial
 from typing import Callable, Iterator
 
 import numpy as np
@@ -30,6 +31,7 @@ import torch
 import torch.nn.functional as F
 
 from convlab import events
+from convlab.capture import Step
 from convlab.convolution import conv2d
 from convlab.engine import (DROPOUT_SEED_OFFSET, EVAL_CHUNK, PROGRESS_STEPS, SHUFFLE_SEED_OFFSET, Interrupted,
                             Progress, Tensors, eta_at)
@@ -203,12 +205,11 @@ class BatchedTrainer:
 
     def _step_for(self, epoch: int):
         """The training step (captured as a CUDA graph on CUDA), built once, its constants set per epoch."""
-        from convlab.capture import Step
-
         neg_eta, keeps = self._constants(epoch)
         if self.step is None:
             gens = self.dropout_gens if any(l.dropout for l in self.net.layers) else None
-            self.step = Step(self.net, [_per_member(neg_eta, p) for p in self.net.params],
+            body = partial(stacked_sgd_step, self.net)
+            self.step = Step(body, self.net.params, [_per_member(neg_eta, p) for p in self.net.params],
                              [_per_member(keeps, w) for w in self.net.weights], gens,
                              (self.specs[0].train.batch_size, *self.t.train_x.shape[1:]), self.device,
                              capture=self.capture)

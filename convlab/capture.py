@@ -3,16 +3,16 @@
 At a mini-batch of 10 a GPU spends its time waiting for the host to launch
 some hundred small kernels a step; a CUDA graph launches them all at once.
 The step (forward, backward, update, the loss summed into a device buffer,
-for every member of a StackedNetwork) reads its images from static buffers
+for every member of a batched model: convlab/batched.py passes it in) reads its images from static buffers
 and its η and L2 factors from device tensors, so one capture serves a whole
 run. Elsewhere (`supported` says why not) the same step runs eagerly.
 """
 
 from __future__ import annotations
 
-import torch
+from typing import Callable
 
-from convlab.batched import StackedNetwork, stacked_sgd_step
+import torch
 
 WARMUP_STEPS = 3  # on a side stream before capture, as torch.cuda.graphs asks
 
@@ -26,17 +26,22 @@ def supported(device: torch.device, dropout: bool) -> str | None:
     return None
 
 
-class Step:
-    """`step(x, y)` adds each member's loss to `total`; captured on CUDA, eager elsewhere."""
+Body = Callable[[torch.Tensor, torch.Tensor, list[torch.Tensor], list[torch.Tensor], "list | None"], torch.Tensor]
 
-    def __init__(self, net: StackedNetwork, neg_eta: list[torch.Tensor], keep: list[torch.Tensor],
-                 gens: list[torch.Generator] | None, batch_shape: tuple[int, ...], device: torch.device,
-                 capture: bool = True):
-        self.net, self.neg_eta, self.keep, self.gens = net, neg_eta, keep, gens
-        self.total = torch.zeros(net.m, device=device, dtype=net.params[0].dtype)
+
+class Step:
+    """`step(x, y)` runs `body` (one SGD step of every member, returning their
+    losses) and adds the losses to `total`; captured on CUDA, eager elsewhere.
+    `params` are the tensors the body updates in place."""
+
+    def __init__(self, body: Body, params: list[torch.Tensor], neg_eta: list[torch.Tensor],
+                 keep: list[torch.Tensor], gens: list[torch.Generator] | None, batch_shape: tuple[int, ...],
+                 device: torch.device, capture: bool = True):
+        self.body, self.params, self.neg_eta, self.keep, self.gens = body, params, neg_eta, keep, gens
+        self.total = torch.zeros(neg_eta[0].shape[0], device=device, dtype=params[0].dtype)
         self.graph = None
         if capture and supported(device, bool(gens)) is None:
-            self.x = torch.zeros(batch_shape, device=device, dtype=net.params[0].dtype)
+            self.x = torch.zeros(batch_shape, device=device, dtype=params[0].dtype)
             self.y = torch.zeros(batch_shape[0], device=device, dtype=torch.long)
             self._capture()
 
@@ -48,10 +53,10 @@ class Step:
             t.copy_(torch.tensor(keep, dtype=t.dtype).view(t.shape))
 
     def _body(self, x: torch.Tensor, y: torch.Tensor, gens) -> None:
-        self.total += stacked_sgd_step(self.net, x, y, self.neg_eta, self.keep, gens)
+        self.total += self.body(x, y, self.neg_eta, self.keep, gens)
 
     def _capture(self) -> None:
-        before = [p.detach().clone() for p in self.net.params]
+        before = [p.detach().clone() for p in self.params]
         side = torch.cuda.Stream()
         side.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(side):
@@ -64,7 +69,7 @@ class Step:
         with torch.cuda.graph(self.graph):
             self._body(self.x, self.y, self.gens)
         with torch.no_grad():  # the warm-up steps trained: undo them
-            torch._foreach_copy_(self.net.params, before)
+            torch._foreach_copy_(self.params, before)
         self.total.zero_()
 
     def __call__(self, x: torch.Tensor, y: torch.Tensor) -> None:
