@@ -1,27 +1,28 @@
 #!/usr/bin/env bash
 # The device check (about 5 minutes on one H100-class GPU; made to fit in 8):
 #   1. installs: convlab from this checkout on the machine's own torch and numpy
-#      (PYTHONPATH, nothing fetched), plotext from wheels in .whl/ if the machine lacks it;
+#      (PYTHONPATH, nothing fetched), plotext and platformdirs from wheels in .whl/
+#      if the machine lacks them;
 #   2. the CUDA path against the CPU on tiny runs (bench/device_check.py);
 #   3. optimizer steps/s at mini-batch 10: eager, batched (3 and 5 members),
 #      captured (bench/bench_steps.py), and the book protocol's estimate;
 #   4. the wall time of `convlab reproduce --quick`.
 # Exits non-zero if a comparison fails. Output files (the quick report) go to $OUT.
 #
-# Where the machine has no network, fetch plotext's wheel once beside the checkout:
-#   python3 -m pip download --no-deps --only-binary=:all: plotext==5.3.2 -d .whl
+# Where the machine has no network, fetch these pure-Python wheels once beside the checkout:
+#   python3 -m pip download --no-deps --only-binary=:all: plotext==5.3.2 platformdirs==4.14.8 -d .whl
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 OUT=${OUT:-/tmp/convlab-device-check}
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1
-if ! $PY -c "import plotext" 2>/dev/null; then
+if ! $PY -c "import plotext, platformdirs" 2>/dev/null; then
     if ls .whl/*.whl >/dev/null 2>&1; then
         $PY -m pip install -q --no-index --no-deps --no-compile --target /tmp/convlab-site .whl/*.whl || exit 2
         export PYTHONPATH=/tmp/convlab-site
     else
-        echo "plotext is missing and .whl/ holds no wheel (see the top of this script)"; exit 2
+        echo "plotext or platformdirs is missing and .whl/ holds no wheel (see the top of this script)"; exit 2
     fi
 fi
 export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
