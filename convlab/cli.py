@@ -143,7 +143,7 @@ def _load_spec(args):
 
 
 def cmd_run(args) -> int:
-    from convlab.runner import Runner
+    from convlab.runner import Runner, failure_line
     from convlab.store import Store
 
     if args.resume and (args.preset or args.epochs or args.repeats or args.seed is not None or args.train_limit):
@@ -157,7 +157,7 @@ def cmd_run(args) -> int:
     work = (lambda: runner.resume(args.resume)) if args.resume else (lambda: runner.start(spec, seed=args.seed))
     return train_guarded(work, stop, printer,
                          interrupted=lambda: f"interrupted; resume with `convlab run --resume {printer.last_run}`",
-                         failed=lambda exc: f"run {printer.last_run} failed: {type(exc).__name__}: {exc}")
+                         failed=lambda exc: failure_line(printer.last_run, exc))
 
 
 def train_guarded(work: Callable[[], Any], stop: "StopFlag", printer, interrupted: Callable[[], str],
@@ -286,6 +286,7 @@ class TextPrinter:
             "group": self.group, "started": self.started, "progress": self.bar.update,
             "epoch": self.epoch, "finished": self.finished, "ensemble": self.ensemble,
             "summary": self.summary, "interrupted": lambda e: None, "failed": self.failed,
+            "diverged": lambda e: None,  # the command's last line says it
         }
 
     def __call__(self, event: dict[str, Any]) -> None:

@@ -77,10 +77,15 @@ class Runner:
         self._check_data()
         device = self._device()
         group_id = self.store.create_group(spec)
+        self.store.hold(f"group-{group_id}")  # new: nobody else can hold it yet
         base_seed = secrets.randbelow(2**31) if seed is None else seed
         self.emit({"event": "group", "group": group_id, "preset": spec.name, "members": _members(spec),
                    "ensemble": spec.train.ensemble, "device": str(device)})
-        return self._complete(spec, group_id, base_seed, device)
+        try:
+            return self._complete(spec, group_id, base_seed, device)
+        finally:
+            self.store.drop_group_if_empty(group_id)  # it failed before its first run
+            self.store.release(f"group-{group_id}")
 
     def resume(self, run_id: int | str) -> Summary:
         """Continue the group of `run_id`: finished members are kept,
@@ -91,8 +96,19 @@ class Runner:
             raise UserError(f"run {run.id} is still running (pid {run.pid} on {run.host}); stop it first")
         if run.kind == "ensemble":
             raise UserError(f"run {run.id} is an ensemble vote, not a training run; resume one of its members")
+        if run.status == "diverged":
+            raise UserError(f"run {run.id} diverged ({run.error}); resuming it would diverge again")
         if run.group_id is None:
             raise UserError(f"run {run.id} belongs to no group and cannot be resumed")
+        if self.store.hold(f"group-{run.group_id}") is None:
+            raise UserError(f"run {run.id}: its group is being trained by another process; wait for it, or stop it")
+        try:
+            return self._resume_group(run)
+        finally:
+            self.store.release(f"group-{run.group_id}")
+
+    def _resume_group(self, run: Run) -> Summary:
+        run = self.store.run(run.id)  # as it is now that the group is ours
         members = self._member_runs(run.group_id)
         voted = any(r.kind == "ensemble" for r in self.store.group_runs(run.group_id))
         if (all(r.status == "finished" for r in members) and len(members) == _members(run.spec)
@@ -123,7 +139,7 @@ class Runner:
         return [r for r in self.store.group_runs(group_id) if r.kind == "train"]
 
     def _train_member(self, spec: Spec, group_id: int, member: int, seed: int, device, run: Run | None) -> None:
-        from convlab.engine import Interrupted, Trainer
+        from convlab.engine import Diverged, Interrupted, Trainer
 
         trainer = Trainer(spec, self._tensors_for(spec, device), device, seed)
         resumed_from = None
@@ -158,6 +174,10 @@ class Runner:
         except Interrupted:
             self.store.finish(run_id, "interrupted", error="stopped by request")
             self.emit({"event": "interrupted", "run": run_id, "group": group_id})
+            raise
+        except Diverged as exc:
+            self.store.finish(run_id, "diverged", error=str(exc))
+            self.emit({"event": "diverged", "run": run_id, "epoch": exc.epoch, "batch": exc.batch, "error": str(exc)})
             raise
         except Exception as exc:
             self.store.finish(run_id, "failed", error=f"{type(exc).__name__}: {exc}")
@@ -198,3 +218,12 @@ class Runner:
 def _members(spec: Spec) -> int:
     return max(spec.train.repeats, spec.train.ensemble)
 
+
+
+def failure_line(run_id: int | None, exc: Exception) -> str:
+    """The one line `convlab run` ends with when training raised `exc`."""
+    from convlab.engine import Diverged
+
+    if isinstance(exc, Diverged):
+        return f"run {run_id} diverged: {exc}"
+    return f"run {run_id} failed: {type(exc).__name__}: {exc}"

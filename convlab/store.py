@@ -188,6 +188,12 @@ class Store:
             )
         return cur.lastrowid
 
+    def drop_group_if_empty(self, group_id: int) -> None:
+        """A group whose runs never started leaves nothing behind."""
+        with self._tx():
+            self.db.execute("DELETE FROM groups WHERE id=? AND NOT EXISTS (SELECT 1 FROM runs WHERE group_id=?)",
+                            (group_id, group_id))
+
     def create_run(self, spec, *, group_id: int | None, member: int = 0, seed: int | None = None,
                    device: str | None = None, kind: str = "train", members: list[int] | None = None,
                    status: str = "running") -> int:

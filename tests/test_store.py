@@ -13,6 +13,7 @@ import pytest
 from convlab import spec as specs
 from convlab.errors import UserError
 from convlab.store import Mistake, Store, default_path
+from helpers import run_of_a_killed_process as _run_of_a_killed_process
 
 
 @pytest.fixture
@@ -117,16 +118,6 @@ def test_ensemble_rows(store):
     store.set_result(vote, test_at_best=99.67)
     run = store.run(vote)
     assert run.kind == "ensemble" and run.members == members and run.test_at_best == 99.67 and run.best_val is None
-
-
-def _run_of_a_killed_process(path) -> int:
-    """A run created by another process that is then killed (SIGKILL) mid-run."""
-    code = ("import os, signal; from convlab import spec; from convlab.store import Store; "
-            f"s = Store({str(path)!r}); print(s.create_run(spec.load('shallow'), group_id=None), flush=True); "
-            "os.kill(os.getpid(), signal.SIGKILL)")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert proc.returncode == -9, proc.stderr
-    return int(proc.stdout)
 
 
 def test_mark_stale_interrupts_runs_whose_process_died(store):

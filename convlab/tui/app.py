@@ -24,7 +24,9 @@ from textual.screen import Screen
 from convlab.errors import UserError
 from convlab.spec import Spec, load, presets_dir
 from convlab.store import Store
-from convlab.tui.launcher import Job, Launcher, signal_run
+from convlab.text import shown
+from convlab.tui.plain import lines
+from convlab.tui.launcher import Job, Launcher
 
 POLL_EVERY = 0.25  # seconds between looks at the store's data_version
 STALE_EVERY = 5.0  # seconds between checks for runs whose process died
@@ -65,6 +67,9 @@ class ConvlabApp(App):
         self.set_interval(POLL_EVERY, self.poll_store)
         self.set_interval(STALE_EVERY, self._mark_stale)
 
+    def on_unmount(self) -> None:
+        self.launcher.close()
+
     # ------------------------------------------------------------ the store
 
     def poll_store(self) -> None:
@@ -84,6 +89,10 @@ class ConvlabApp(App):
         elif job.state == "waiting" and self.launcher.current is not None:
             self.notify(f"{job.label} waits for the device: {self.launcher.current.label} is training.",
                         title="Queued")
+
+    def notify(self, message: str, *, title: str = "", markup: bool = False, **options) -> None:
+        """Every notification is plain text: names, paths and errors in it are the user's."""
+        super().notify(lines(message), title=shown(title), markup=False, **options)
 
     # ------------------------------------------------------------ presets
 
@@ -119,7 +128,8 @@ class ConvlabApp(App):
 
     def cancel_run(self, run_id: int | None, job: Job | None = None) -> None:
         """Stop a run: the lab's own job by SIGTERM (or out of the queue), or a run
-        started elsewhere on this machine by SIGTERM to its process."""
+        started elsewhere on this machine by SIGTERM to the process that holds
+        its lock (never to a pid the store merely names)."""
         job = job or (self.launcher.job_of_run(run_id) if run_id is not None else None)
         if job is not None and job.active:
             self.launcher.cancel(job)
@@ -133,9 +143,10 @@ class ConvlabApp(App):
             self.notify(f"run {run_id} is {run.status}, not running.", severity="warning")
         elif run.host != self.hostname:
             self.notify(f"run {run_id} trains on {run.host}; stop it there.", severity="warning")
-        elif signal_run(run.pid):
-            self.notify(f"run {run_id}: asked process {run.pid} to stop; it stays resumable (r).")
+        elif (pid := self.store.stop_run(run_id)) is not None:
+            self.notify(f"run {run_id}: asked process {pid} to stop; it stays resumable (r).")
         else:
+            self._mark_stale()
             self.notify(f"run {run_id}: its process is gone.", severity="warning")
 
     def resume_run(self, run_id: int | None) -> None:

@@ -11,6 +11,7 @@ The store is polled, so runs that finish elsewhere update the table.
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -22,6 +23,7 @@ from textual_plotext import PlotextPlot
 from convlab import report
 from convlab.errors import UserError
 from convlab.store import Store
+from convlab.tui.plain import lines, literal
 
 POLL_EVERY = 1.0  # seconds between looks at the store's data_version
 MAX_CURVES = 10  # with nothing marked, the first rows' curves
@@ -101,7 +103,7 @@ class CompareScreen(Screen):
             arrow = (" ▼" if self.reverse else " ▲") if column.key == self.sort_key else ""
             table.add_column(column.header + arrow, key=column.key)
         for row in self.rows:
-            table.add_row("●" if row.key in self.marked else " ", *report.cells(row), key=row.key)
+            table.add_row("●" if row.key in self.marked else " ", *map(literal, report.cells(row)), key=row.key)
         if current is not None and current.key in {r.key for r in self.rows}:
             table.move_cursor(row=table.get_row_index(current.key))
         column = report.BY_KEY[self.sort_key].header
@@ -114,7 +116,7 @@ class CompareScreen(Screen):
         self.draw_curves(marked or self.rows[:MAX_CURVES])
         diff = self.query_one("#compare-diff", Static)
         if len(marked) == 2:
-            diff.update("\n".join(["Differences", ""] + report.diff_lines(*marked)))
+            diff.update(Text(lines("\n".join(["Differences", ""] + report.diff_lines(*marked)))))
         else:
             diff.update(f"{len(marked)} marked. Mark two rows (space) to see how their configs differ; "
                         "mark finished runs and press e for their ensemble vote.")

@@ -16,6 +16,7 @@ from textual.widgets import Button, Input, Label, Select, Static
 from convlab.errors import UserError
 from convlab.spec import ACTIVATIONS, Spec, parse_text
 from convlab.tui import preset_text
+from convlab.tui.plain import literal
 from convlab.format import count
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -44,7 +45,7 @@ class SettingsScreen(ModalScreen):
     def compose(self) -> ComposeResult:
         s, t = self.spec, self.spec.train
         with Vertical(classes="dialog", id="settings"):
-            yield Label(f"{s.name} · {s.title}", classes="dialog-title")
+            yield Label(literal(f"{s.name} · {s.title}", None), classes="dialog-title")
             with Grid(id="fields"):
                 yield from self._field("epochs", "epochs", str(t.epochs), "integer")
                 yield from self._field("η (eta)", "eta", f"{t.eta:g}", "number")
@@ -129,7 +130,7 @@ class SettingsScreen(ModalScreen):
             self.launch_options()
         except (UserError, ValueError) as exc:
             self.error = str(exc).replace(f"{self.spec.name} settings: ", "")
-            panel.update(f"✗ {self.error}")
+            panel.update(literal(f"✗ {self.error}", None))
             panel.add_class("-error")
             return None
         self.error = None

@@ -11,6 +11,7 @@ from textual.widgets import Static
 
 from convlab.store import Epoch, Run
 from convlab.format import duration
+from convlab.text import shown
 from convlab.tui.launcher import Job
 
 BAR_WIDTH = 24
@@ -47,16 +48,16 @@ class RunStatus(Static):
             return Text("No run.")
         if job.state == "waiting":
             busy = f": {ahead.label} is training" if ahead else ""
-            return Text(f"{job.label} waits for the device{busy}. It starts when that ends.", style="italic")
+            return Text(shown(f"{job.label} waits for the device{busy}. It starts when that ends."), style="italic")
         if job.state == "training":
             device = "" if job.device == "auto" else f" on {job.device}"
-            return Text(f"{job.label}: starting{device} (loading MNIST)…", style="italic")
-        return Text(f"{job.label}: {job.state}" + (f": {job.error}" if job.error else ""),
+            return Text(shown(f"{job.label}: starting{device} (loading MNIST)…"), style="italic")
+        return Text(shown(f"{job.label}: {job.state}" + (f": {job.error}" if job.error else "")),
                     style="bold red" if job.state == "failed" else "")
 
     @staticmethod
     def _identity(run: Run, here: str) -> Text:
-        text = Text.assemble((f"run {run.id}", "bold"), " · ", (run.preset, "bold"))
+        text = Text.assemble((f"run {run.id}", "bold"), " · ", (shown(run.preset, 120), "bold"))
         if run.kind == "train":
             members = run.spec.train.repeats if run.spec.train.ensemble == 1 else run.spec.train.ensemble
             if members > 1:
@@ -64,7 +65,7 @@ class RunStatus(Static):
             text.append(f" · seed {run.seed}")
         text.append(f" · {run.device or '—'}")
         if run.host and here and run.host != here:
-            text.append(f" · on {run.host}", style="italic")
+            text.append(f" · on {shown(run.host)}", style="italic")
         return text
 
     @staticmethod
@@ -88,7 +89,7 @@ class RunStatus(Static):
         if run.status == "interrupted":
             return Text(f"interrupted after epoch {run.epochs_done}/{run.epochs_planned}: press r to resume",
                         style="yellow")
-        return Text(f"failed: {run.error or 'no reason recorded'}", style="bold red")
+        return Text(shown(f"{run.status}: {run.error or 'no reason recorded'}"), style="bold red")
 
     @staticmethod
     def _results(run: Run) -> Text:
