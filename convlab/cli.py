@@ -12,10 +12,12 @@ import argparse
 import contextlib
 import os
 import signal
+import sqlite3
 import sys
 from typing import Any, Callable
 
 from convlab.errors import UserError
+from convlab.text import printable
 
 EPILOG = """\
 examples:
@@ -102,7 +104,11 @@ def main(argv: list[str] | None = None) -> int:
             return tui_main(store=os.environ.get("CONVLAB_STORE"))
         return args.func(args) or 0
     except UserError as exc:
-        print(f"convlab: {exc}", file=sys.stderr)
+        print(f"convlab: {printable(str(exc))}", file=sys.stderr)
+        return 2
+    except sqlite3.DatabaseError as exc:  # a store damaged after it opened: reads stop, nothing is written
+        print(f"convlab: the store is damaged ({exc}); it was not changed; restore a copy or choose another "
+              "--store", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("convlab: interrupted", file=sys.stderr)

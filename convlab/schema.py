@@ -92,11 +92,14 @@ CREATE TABLE IF NOT EXISTS checkpoints (
 """
 
 
-def open_db(path: Path) -> tuple[sqlite3.Connection, bool]:
-    """A connection to the store at `path` (created if absent) and whether it may write."""
+def open_db(path: Path, read_only: bool | None = None) -> tuple[sqlite3.Connection, bool]:
+    """A connection to the store at `path` (created if absent) and whether it
+    may write: read-only when asked, or when the file or its folder is."""
     folder = path.parent if str(path.parent) else Path(".")
     exists = path.exists()
     writable = os.access(folder, os.W_OK) and (not exists or os.access(path, os.W_OK))
+    if read_only and exists:
+        writable = False
     if not exists and not writable:
         raise UserError(f"{path}: cannot create a store there (its folder is not writable); choose another --store")
     db = _connect(path, writable)

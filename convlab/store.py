@@ -152,11 +152,11 @@ class Store:
     """One store file. Runs this process creates or claims hold their liveness
     lock (see liveness.py) until they finish or the store is closed."""
 
-    def __init__(self, path: str | os.PathLike | None = None):
+    def __init__(self, path: str | os.PathLike | None = None, read_only: bool | None = None):
         self.path = default_path(path)
         if self.path.parent and not self.path.parent.exists():
             raise UserError(f"{self.path}: its folder does not exist; create it or choose another --store")
-        self.db, self.writable = open_db(self.path)
+        self.db, self.writable = open_db(self.path, read_only)
         self._locks: dict[str, liveness.Lock] = {}
 
     def close(self) -> None:
