@@ -51,7 +51,7 @@ def test_two_resumes_of_one_run_only_one_trains(tmp_path):
         assert store.run(run_id).status == "finished" and [e.epoch for e in store.epochs(run_id)] == [1, 2, 3]
 
 
-def test_three_writers_and_readers_lose_nothing(tmp_path):
+def test_three_writers_and_readers_lose_nothing(tmp_path, record_property):
     path = tmp_path / "s.sqlite"
     Store(path).close()
     writers = [start(*SHALLOW, "--epochs", "2", "--seed", str(seed), "--store", path, cwd=tmp_path)
@@ -69,6 +69,7 @@ def test_three_writers_and_readers_lose_nothing(tmp_path):
                 except Exception as exc:  # noqa: BLE001 - any failure is the finding
                     failures.append(repr(exc))
 
+    reads = 0  # CLI reads while the writers run
     reader = threading.Thread(target=read_in_process)
     reader.start()
     try:
@@ -76,6 +77,7 @@ def test_three_writers_and_readers_lose_nothing(tmp_path):
             for args in (("runs",), ("export", "--format", "csv")):
                 result = subprocess.run(cli_command(*args, "--store", path), cwd=tmp_path, env=cli_env(),
                                         capture_output=True, text=True, timeout=120)
+                reads += 1
                 if result.returncode != 0 and "nothing to export" not in result.stderr:
                     failures.append(result.stderr)
         outcomes = [finish(w) for w in writers]
@@ -87,6 +89,7 @@ def test_three_writers_and_readers_lose_nothing(tmp_path):
                 w.kill()
     assert [code for code, _, _ in outcomes] == [0, 0, 0], [err for _, _, err in outcomes]
     assert failures == []
+    record_property("cases", reads)
     with Store(path) as store:
         runs = store.runs()
         assert sorted(r.seed for r in runs) == [1, 2, 3]
@@ -104,7 +107,7 @@ def _started(proc) -> tuple[list[dict], float]:
     raise AssertionError("the run never started")
 
 
-def test_sigkill_at_random_points_then_resume_matches_an_uninterrupted_run(tmp_path):
+def test_sigkill_at_random_points_then_resume_matches_an_uninterrupted_run(tmp_path, record_property):
     """Killed at a random moment of its training (mid-epoch, or while an epoch
     and its checkpoint are written): the store holds whole epochs only, and the
     resumed run's numbers equal those of a run never killed. The moments are
@@ -144,3 +147,4 @@ def test_sigkill_at_random_points_then_resume_matches_an_uninterrupted_run(tmp_p
             assert [(e.epoch, e.train_loss, e.val_acc, e.test_acc) for e in store.epochs(run_id)] == expected
             assert np.array_equal(store.predictions(run_id), expected_predictions)
     assert killed >= 2
+    record_property("cases", killed)

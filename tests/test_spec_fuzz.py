@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import tempfile
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from convlab import spec as specs
 from convlab.errors import UserError
 
 RELU = (REPO / "presets" / "relu.toml").read_bytes()
+TRIED: Counter = Counter()  # (test, outcome) → examples; bench/reliability.py prints it
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -35,11 +37,13 @@ def outcome(path: Path) -> str:
     return "spec"
 
 
-def load_bytes(data: bytes) -> str:
+def load_bytes(data: bytes, test: str) -> str:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "fuzzed.toml"
         path.write_bytes(data)
-        return outcome(path)
+        result = outcome(path)
+    TRIED[test, result] += 1
+    return result
 
 
 mutation = st.tuples(st.integers(0, len(RELU) - 1), st.integers(0, 255), st.sampled_from(("set", "insert", "delete")))
@@ -57,7 +61,7 @@ def test_byte_mutations_of_a_preset(mutations):
             data.insert(at, byte)
         else:
             del data[at]
-    load_bytes(bytes(data))
+    load_bytes(bytes(data), "mutated")
 
 
 hostile_number = st.one_of(
@@ -77,7 +81,7 @@ top = st.dictionaries(st.sampled_from(["title", "book_figure", "row", "descripti
 @given(st.lists(layer_table, min_size=0, max_size=5), train_table, top,
        st.text(max_size=30))
 def test_generated_presets(layers, train, extra, name):
-    load_bytes(toml_text(layers, train, name=name, **extra).encode("utf-8", "surrogatepass"))
+    load_bytes(toml_text(layers, train, name=name, **extra).encode("utf-8", "surrogatepass"), "generated")
 
 
 def test_every_shipped_preset_still_loads():

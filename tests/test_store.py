@@ -140,7 +140,7 @@ def test_mark_stale_interrupts_runs_whose_process_died(store):
     assert store.mark_stale() == 0
 
 
-def test_stopping_a_run_never_signals_a_pid_the_lock_does_not_prove(store):
+def test_stopping_a_run_never_signals_a_pid_the_lock_does_not_prove(store, record_property):
     """A hostile or stale pid in the store (-1 = every process of the user,
     a reused pid, our own) is never signalled: only the lock's holder is."""
     dead = _run_of_a_killed_process(store.path)
@@ -148,6 +148,7 @@ def test_stopping_a_run_never_signals_a_pid_the_lock_does_not_prove(store):
         store.db.execute("UPDATE runs SET pid=? WHERE id=?", (pid, dead))
         assert store.stop_run(dead) is None  # and we are still here to say so
     assert store.mark_stale() == 1 and store.run(dead).status == "interrupted"
+    record_property("cases", 4)
 
 
 def test_stopping_a_run_signals_the_process_holding_its_lock(tmp_path):

@@ -50,7 +50,8 @@ def test_a_new_store_has_the_current_version(tmp_path):
     assert db.execute("PRAGMA user_version").fetchone()[0] == schema.VERSION
 
 
-def test_an_added_column_is_ignored_by_every_read_command(tmp_path, run_cli):
+def test_an_added_column_is_ignored_by_every_read_command(tmp_path, run_cli, record_property):
+    record_property("cases", 4)
     path = tmp_path / "convlab.sqlite"
     seeded(path)
     db = sqlite3.connect(path)
@@ -90,7 +91,8 @@ def test_an_older_store_is_migrated_in_place_and_a_copy_kept(tmp_path, run_cli):
     assert run_cli("runs").returncode == 0
 
 
-def test_a_newer_store_is_refused_and_left_alone(tmp_path, run_cli):
+def test_a_newer_store_is_refused_and_left_alone(tmp_path, run_cli, record_property):
+    record_property("cases", 4)
     path = tmp_path / "convlab.sqlite"
     seeded(path)
     db = sqlite3.connect(path)
@@ -103,7 +105,8 @@ def test_a_newer_store_is_refused_and_left_alone(tmp_path, run_cli):
     assert digest(path) == before and not (tmp_path / "convlab.sqlite.v1.bak").exists()
 
 
-def test_a_damaged_page_is_one_line_and_the_file_is_unchanged(tmp_path, run_cli):
+def test_a_damaged_page_is_one_line_and_the_file_is_unchanged(tmp_path, run_cli, record_property):
+    record_property("cases", 3)
     path = tmp_path / "convlab.sqlite"
     seeded(path, runs=30)
     page = sqlite3.connect(path).execute("PRAGMA page_size").fetchone()[0]
@@ -118,7 +121,8 @@ def test_a_damaged_page_is_one_line_and_the_file_is_unchanged(tmp_path, run_cli)
 
 
 @pytest.mark.parametrize("content", [b"this is not a database, just text " * 200, "sqlite"])
-def test_a_file_that_is_not_a_store(tmp_path, run_cli, content):
+def test_a_file_that_is_not_a_store(tmp_path, run_cli, content, record_property):
+    record_property("cases", 2)
     path = tmp_path / "convlab.sqlite"
     if content == "sqlite":  # an SQLite file of another program
         db = sqlite3.connect(path)
@@ -182,7 +186,8 @@ def test_an_unwritable_folder_is_named_as_such(tmp_path, run_cli):
     assert_user_error(run_cli("runs", "--store", folder / "new.sqlite"), "folder is not writable")
 
 
-def test_show_of_an_id_beyond_sqlite(tmp_path, run_cli):
+def test_show_of_an_id_beyond_sqlite(tmp_path, run_cli, record_property):
+    record_property("cases", 5)
     seeded(tmp_path / "convlab.sqlite")
     for run_id in ("99999999999999999999", "-1", "0", "9223372036854775807"):
         assert_user_error(run_cli("show", run_id), "does not exist")
