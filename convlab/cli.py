@@ -17,7 +17,7 @@ import sys
 from typing import Any, Callable
 
 from convlab.errors import UserError
-from convlab.text import printable
+from convlab.text import printable, table_lines
 
 EPILOG = """\
 examples:
@@ -142,7 +142,7 @@ def _load_spec(args):
         if value is not None:
             if value < low:
                 raise UserError(f"--{option.replace('_', '-')} {value}: must be at least {low}")
-            changes[field] = value
+            changes[field] = specs.check_option(f"--{option.replace('_', '-')}", field, value)
     if "repeats" in changes and spec.train.ensemble > 1:
         raise UserError(f"--repeats: {spec.name} is an ensemble of {spec.train.ensemble}; it trains once")
     return spec.with_train(**changes) if changes else spec
@@ -150,11 +150,14 @@ def _load_spec(args):
 
 def cmd_run(args) -> int:
     from convlab.runner import Runner, failure_line
+    from convlab.spec import check_option
     from convlab.store import Store
 
     if args.resume and (args.preset or args.epochs or args.repeats or args.seed is not None or args.train_limit):
         raise UserError("--resume RUN continues a run as it was configured; give no preset or other options with it")
     spec = None if args.resume else _load_spec(args)
+    if args.seed is not None:
+        check_option("--seed", "seed", args.seed)
     _set_threads(args.threads)
     stop = StopFlag()
     store = Store(args.store)
@@ -192,10 +195,11 @@ def train_guarded(work: Callable[[], Any], stop: "StopFlag", printer, interrupte
 
 
 def _set_threads(threads: int | None) -> None:
+    from convlab.spec import check_option
+
     if threads is None:
         return
-    if threads < 1:
-        raise UserError(f"--threads {threads}: must be at least 1")
+    check_option("--threads", "threads", threads)
     import torch
 
     torch.set_num_threads(threads)
@@ -233,9 +237,7 @@ def cmd_show(args) -> int:
 
 
 def _print_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
-    for row in (header, *rows):
-        print("  ".join(str(x).ljust(w) for x, w in zip(row, widths)).rstrip())
+    print("\n".join(table_lines([header, *rows])))
 
 
 class StopFlag:
@@ -303,7 +305,7 @@ class TextPrinter:
         self.bar.stop()
 
     def say(self, text: str) -> None:
-        self.bar.print(text)
+        self.bar.print(printable(text))  # preset names are the user's
 
     def group(self, e: dict) -> None:
         self.say(f"{e['preset']}: {e['members']} {'member' if e['ensemble'] > 1 else 'run'}"

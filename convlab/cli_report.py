@@ -9,6 +9,7 @@ import shutil
 import sys
 import time
 
+from convlab.text import shown
 
 SELECTION_HELP = ("RUN ids (from `convlab runs`), every run of --preset NAME, or the whole store; "
                   "a group of repeats is one row (best of N), an ensemble vote one row")
@@ -103,17 +104,16 @@ def cmd_compare(args) -> int:
     if len(rows) == 2:
         print("\nconfig differences")
         for line in report.diff_lines(*rows):
-            print("  " + line)
+            print("  " + shown(line, 200))
     return 0
 
 
 def print_table(rows) -> None:
     from convlab.report import COLUMNS, cells
 
-    table = [[c.header for c in COLUMNS]] + [cells(r) for r in rows]
-    widths = [max(len(line[i]) for line in table) for i in range(len(COLUMNS))]
-    for line in table:
-        print("  ".join(v.ljust(w) for v, w in zip(line, widths)).rstrip())
+    from convlab.text import table_lines
+
+    print("\n".join(table_lines([[c.header for c in COLUMNS]] + [cells(r) for r in rows])))
 
 
 def curves_text(store, rows, width: int = 100, height: int = 18) -> str:

@@ -39,6 +39,7 @@ RANGES: dict[str, tuple[float, float, bool]] = {
     "in_maps": (1, 1024, False), "dropout": (0, 0.99, False), "book_figure": (0, 100, False),
     "row": (0, 1000, False),
 }
+OPTION_RANGES = {"threads": (1, 1024, False), "seed": (0, 2**32 - 1, False)}  # `convlab run` options
 
 
 def presets_dir() -> Path:
@@ -330,7 +331,7 @@ class _Checker:
 
 def checked_number(key: str, value: Any, kind: type) -> int | float:
     """`value` as a `kind` within RANGES[key], or ValueError saying what it must be."""
-    low, high, low_open = RANGES[key]
+    low, high, low_open = RANGES.get(key) or OPTION_RANGES[key]
     span = f"from {low:,} to {high:,}" if not low_open else f"above {low:,} and at most {high:,}"
     whole = kind is int
     if isinstance(value, bool) or not isinstance(value, int if whole else (int, float)):
@@ -345,7 +346,7 @@ def check_option(option: str, key: str, value: int) -> int:
     try:
         return checked_number(key, value, int)
     except ValueError as exc:
-        raise UserError(f"{option} {_short(value)}: {str(exc).split('; ', 1)[1]}") from None
+        raise UserError(f"{option} {_short(value)}: {str(exc).split('; it ', 1)[1]}") from None
 
 
 def _short(value: Any, width: int = 40) -> str:

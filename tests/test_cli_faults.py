@@ -32,3 +32,40 @@ def test_a_run_that_fails_before_it_starts_leaves_no_empty_group(tmp_path, run_c
     db = sqlite3.connect(tmp_path / "convlab.sqlite")
     assert db.execute("SELECT count(*) FROM groups").fetchone() == (0,)
     assert db.execute("SELECT count(*) FROM runs").fetchone() == (0,)
+
+
+def test_run_options_out_of_range_are_one_line(tmp_path, run_cli):
+    for args, fragment in (
+            (("--threads", "100000"), "--threads 100000: must be a whole number from 1 to 1,024"),
+            (("--threads", "0"), "--threads 0: must be a whole number from 1 to 1,024"),
+            (("--seed", "99999999999999999999"), "--seed 99999999999999999999: must be a whole number from 0 to"),
+            (("--seed", "-1"), "--seed -1: must be a whole number from 0 to 4,294,967,295"),
+            (("--epochs", str(2**63 - 1)), "--epochs 9223372036854775807: must be a whole number from 1 to 10,000"),
+            (("--repeats", "100000"), "--repeats 100000: must be a whole number from 1 to 1,000"),
+            (("--train-limit", "10000000"), "--train-limit 10000000: must be a whole number from 0 to 250,000")):
+        assert_user_error(run_cli("run", "shallow", *args), fragment)
+    assert not (tmp_path / "convlab.sqlite").exists() or \
+        sqlite3.connect(tmp_path / "convlab.sqlite").execute("SELECT count(*) FROM runs").fetchone() == (0,)
+
+
+def test_long_names_and_control_characters_in_cli_tables(tmp_path, run_cli):
+    """A 100,000-character name is cut with an ellipsis; escape sequences and
+    a right-to-left override reach the terminal as visible escapes."""
+    from convlab.spec import parse_text
+
+    long_name, sneaky = "n" * 100_000, "evil\x1b[2J\u202egnp.exe"
+    with Store(tmp_path / "convlab.sqlite") as store:
+        for name in (long_name, sneaky):
+            spec = parse_text(toml_text([{"type": "fc", "n_out": 30}, {"type": "softmax"}], None, name=name))
+            store.finish(store.create_run(spec, group_id=None), "failed", error=f"{name} broke")
+    for args in (("runs",), ("compare",), ("show", "2")):
+        result = run_cli(*args)
+        assert result.returncode == 0, result.stderr
+        out = result.stdout
+        assert "\x1b" not in out and "\u202e" not in out and "evil\\x1b[2J\\u202egnp.exe" in out, args
+        assert max(map(len, out.splitlines())) < 400 or args[0] == "show", args
+    runs = run_cli("runs").stdout
+    assert "n" * 39 + "…" in runs and "n" * 41 not in runs
+    (tmp_path / "bad.toml").write_text(toml_text([{"type": "nope"}], None, name="x"), encoding="utf-8")
+    (tmp_path / "evil\x1b[31m.toml").write_text("name = 1\n")
+    assert_user_error(run_cli("run", "evil\x1b[31m.toml"), "evil\\x1b[31m.toml: name is 1; it must be a string")
