@@ -39,8 +39,17 @@ def _common(parser: argparse.ArgumentParser, data: bool = False) -> None:
         parser.add_argument("--data-dir", metavar="DIR", help="the MNIST folder (default: $CONVLAB_DATA or data/mnist)")
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """A bad option is one line and exit 2, like every other user error."""
+
+    def error(self, message: str):
+        print(f"convlab: {printable(self.prog)}: {printable(message)}; `{self.prog} --help` lists the options",
+              file=sys.stderr)
+        sys.exit(2)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="convlab", description="A lab for the convolutional networks of chapter 6 of Nielsen's "
         "Neural Networks and Deep Learning: train them, watch them learn, compare them with the book.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -69,3 +69,10 @@ def test_long_names_and_control_characters_in_cli_tables(tmp_path, run_cli):
     (tmp_path / "bad.toml").write_text(toml_text([{"type": "nope"}], None, name="x"), encoding="utf-8")
     (tmp_path / "evil\x1b[31m.toml").write_text("name = 1\n")
     assert_user_error(run_cli("run", "evil\x1b[31m.toml"), "evil\\x1b[31m.toml: name is 1; it must be a string")
+
+
+def test_bad_options_are_one_line(run_cli):
+    assert_user_error(run_cli("run", "shallow", "--epochs", "many"), "convlab run: argument --epochs: invalid int",
+                      "`convlab run --help` lists the options")
+    assert_user_error(run_cli("show"), "the following arguments are required: RUN")
+    assert_user_error(run_cli("frobnicate"), "invalid choice: 'frobnicate'")
