@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from convlab.errors import UserError
-from convlab.spec import ROOT
+from convlab.paths import data_dir
+from convlab.spec import TRAIN_IMAGES
 
 FILES = {
     "train_images": "train-images-idx3-ubyte.gz",
@@ -26,15 +27,10 @@ FILES = {
     "test_images": "t10k-images-idx3-ubyte.gz",
     "test_labels": "t10k-labels-idx1-ubyte.gz",
 }
-TRAIN_SIZE = 50_000
+TRAIN_SIZE = TRAIN_IMAGES["plain"]  # the first 50,000 train, the last 10,000 validate
 SUM_LINE = re.compile(r"([0-9a-fA-F]{64}) [ *]?(\S.*)")  # as sha256sum writes it: digest, space, [*]name
 RESTORE = "restore it with `git checkout data/mnist`"
 EXPAND_SEED = 12345678  # the expanded set is shuffled once, always the same way
-
-
-def data_dir(override: str | os.PathLike | None = None) -> Path:
-    """--data-dir, else CONVLAB_DATA, else the copy shipped in data/mnist."""
-    return Path(override or os.environ.get("CONVLAB_DATA") or ROOT / "data" / "mnist")
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from convlab import data as mnist_data
+from convlab import data as mnist_data, events
 from convlab.errors import UserError
 from convlab.model import Network
 from convlab.spec import Spec
@@ -103,6 +103,16 @@ class Progress:
     since_best: int = 0
 
 
+def library_versions() -> dict[str, str]:
+    """What a trained run records: python, convlab, numpy, torch and CUDA."""
+    from convlab.store import base_versions
+
+    versions = {**base_versions(), "torch": torch.__version__}
+    if torch.cuda.is_available():
+        versions["cuda"] = str(torch.version.cuda)
+    return versions
+
+
 def eta_at(spec: Spec, epoch: int) -> float:
     t = spec.train
     if not t.eta_decay_every:
@@ -175,7 +185,7 @@ class Trainer:
 
     # ------------------------------------------------------------ training
 
-    def run(self, should_stop: Callable[[], bool] = lambda: False) -> Iterator[dict]:
+    def run(self, should_stop: Callable[[], bool] = lambda: False) -> Iterator[events.Event]:
         spec, p = self.spec, self.progress
         for epoch in range(p.epoch + 1, spec.train.epochs + 1):
             if spec.train.patience and p.since_best >= spec.train.patience:
@@ -185,7 +195,7 @@ class Trainer:
             yield self.end_epoch(epoch, loss, time.perf_counter() - start)
         yield self.finish()
 
-    def train_epoch(self, epoch: int, should_stop: Callable[[], bool]) -> Iterator[dict]:
+    def train_epoch(self, epoch: int, should_stop: Callable[[], bool]) -> Iterator[events.Progress]:
         t, bs, n = self.t, self.spec.train.batch_size, self.n_batches
         eta = eta_at(self.spec, epoch)
         decay = self.spec.train.lmbda / n
@@ -210,11 +220,11 @@ class Trainer:
                     raise Diverged(epoch, i + 1, eta)
                 elapsed = time.perf_counter() - start
                 rate = (i + 1) * bs / elapsed if elapsed > 0 else 0.0
-                yield {"event": "progress", "epoch": epoch, "batch": i + 1, "batches": n,
-                       "images_per_s": round(rate, 1), "eta_s": round((n - i - 1) * bs / rate, 1) if rate else None}
+                yield events.Progress(epoch=epoch, batch=i + 1, batches=n, images_per_s=round(rate, 1),
+                                      seconds_left=round((n - i - 1) * bs / rate, 1) if rate else None)
         return total.item() / n
 
-    def end_epoch(self, epoch: int, train_loss: float, seconds: float) -> dict:
+    def end_epoch(self, epoch: int, train_loss: float, seconds: float) -> events.Epoch:
         p, t = self.progress, self.t
         val = accuracy(self.net, t.val_x, t.val_y)
         test = None
@@ -227,20 +237,18 @@ class Trainer:
             p.since_best += 1
         p.epoch = epoch
         filters = self.net.first_filters()
-        return {
-            "event": "epoch", "epoch": epoch, "train_loss": train_loss, "val_acc": val, "test_acc": test,
-            "best_val": p.best_val, "best_epoch": p.best_epoch, "test_at_best": p.test_at_best,
-            "seconds": seconds, "eta": eta_at(self.spec, epoch),
-            "filters": None if filters is None else filters.float().cpu().numpy(),
-            "checkpoint": self.checkpoint(),
-        }
+        return events.Epoch(
+            epoch=epoch, train_loss=train_loss, val_acc=val, test_acc=test, best_val=p.best_val,
+            best_epoch=p.best_epoch, test_at_best=p.test_at_best, seconds=seconds,
+            learning_rate=eta_at(self.spec, epoch),
+            filters=None if filters is None else filters.float().cpu().numpy(), checkpoint=self.checkpoint())
 
-    def finish(self) -> dict:
+    def finish(self) -> events.Finished:
         """Predictions of the best-validation parameters on the test set."""
         with torch.no_grad():
             torch._foreach_copy_(self.params, self.best)
         predictions = predict(self.net, self.t.test_x).cpu().numpy().astype(np.uint8)
         p = self.progress
-        return {"event": "finished", "best_val": p.best_val, "best_epoch": p.best_epoch,
-                "test_at_best": p.test_at_best, "epochs_done": p.epoch,
-                "stopped_early": p.epoch < self.spec.train.epochs, "predictions": predictions}
+        return events.Finished(best_val=p.best_val, best_epoch=p.best_epoch, test_at_best=p.test_at_best,
+                               epochs_done=p.epoch, stopped_early=p.epoch < self.spec.train.epochs,
+                               predictions=predictions)

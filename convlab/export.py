@@ -30,7 +30,8 @@ import numpy as np
 
 from convlab import render
 from convlab.errors import UserError
-from convlab.report import COLUMNS, Row, id_ranges
+from convlab.format import id_ranges
+from convlab.report import COLUMNS, Row
 from convlab.store import Run, Store
 from convlab.text import printable
 

@@ -43,3 +43,15 @@ def data_label(data: str, train_limit: int = 0) -> str:
 
 def shape(dims: tuple[int, ...]) -> str:
     return "×".join(str(d) for d in dims)
+
+
+def id_ranges(ids: list[int]) -> str:
+    """[4, 5, 6, 9] → '4–6, 9'."""
+    ids = sorted(ids)
+    parts, start = [], None
+    for i, x in enumerate(ids):
+        start = x if start is None else start
+        if i + 1 == len(ids) or ids[i + 1] != x + 1:
+            parts.append(str(x) if x == start else f"{start}–{x}")
+            start = None
+    return ", ".join(parts)

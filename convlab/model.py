@@ -9,7 +9,7 @@ and the layer computes x·W + b; a conv weight is (maps, in_maps, 5, 5).
   *input* by a 0/1 mask keeping each unit with probability 1−p (no rescaling)
   in training; evaluation computes activation((1−p)·x·W + b).
 - softmax: W = 0, b = 0 at the start; dropout on its input as for FC. Returns
-  the logits z; the cost applies log-softmax.
+  the logits z; the cost (cross-entropy in engine.sgd_step) applies log-softmax.
 """
 
 from __future__ import annotations
@@ -95,9 +95,6 @@ class Network(nn.Module):
     def weights(self) -> list[nn.Parameter]:
         return [layer.w for layer in self.layers]
 
-    def biases(self) -> list[nn.Parameter]:
-        return [layer.b for layer in self.layers]
-
     def book_params(self) -> list[nn.Parameter]:
         """Per layer, weight then bias: the order of the golden fixtures."""
         return [p for layer in self.layers for p in (layer.w, layer.b)]
@@ -108,12 +105,3 @@ class Network(nn.Module):
         if first.spec.type != "conv_pool":
             return None
         return first.w.detach()[:, 0]
-
-
-def cost(net: Network, x: torch.Tensor, y: torch.Tensor, lmbda: float, n_batches: int,
-         train: bool = False, gen: torch.Generator | None = None) -> torch.Tensor:
-    """The book's cost: mean NLL + 0.5·λ·Σ‖W‖² / (number of training mini-batches),
-    summed over weights only (biases are not regularised)."""
-    nll = F.cross_entropy(net(x, train, gen), y)
-    l2 = sum((w**2).sum() for w in net.weights())
-    return nll + 0.5 * lmbda * l2 / n_batches

@@ -12,8 +12,7 @@ Rows follow three rules:
   with the best validation accuracy, as the book picked its figures;
 - any other run is a row of its own.
 
-Also here: `build_ensemble`, which votes with stored runs' test predictions and
-stores the vote as a run of its own.
+Read-only: voting and storing an ensemble live in `convlab.ensemble`.
 """
 
 from __future__ import annotations
@@ -23,11 +22,10 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from convlab.errors import UserError
-from convlab.format import duration, pct
+from convlab.format import duration, id_ranges, pct
+from convlab.spec import TRAIN_IMAGES
+from convlab.stats import best_of, mean_sd
 from convlab.store import Run, Store
-
-PLAIN_SIZE = 50_000
-EXPANDED_SIZE = 250_000
 
 
 @dataclass
@@ -82,7 +80,7 @@ class Row:
     def data(self) -> str:
         train = self.config.get("train", {})
         kind = train.get("data", "plain")
-        size = train.get("train_limit") or (EXPANDED_SIZE if kind == "expanded" else PLAIN_SIZE)
+        size = train.get("train_limit") or TRAIN_IMAGES[kind]
         return f"{kind} {size:,}"
 
     @property
@@ -190,24 +188,6 @@ def compare(store: Store, run_ids: list | None = None, presets: list[str] | None
     return sort_rows(select(store, run_ids, presets, last), sort, reverse)
 
 
-# ---------------------------------------------------------------- statistics
-
-
-def best_of(runs: list[Run]) -> Run | None:
-    """The run with the best validation accuracy, as the book picked its figures
-    (ties to the earlier run, as `runner.Summary.best`)."""
-    done = [r for r in runs if r.best_val is not None]
-    return max(done, key=lambda r: (r.best_val, -r.id)) if done else None
-
-
-def mean_sd(values: list[float | None]) -> tuple[float, float] | None:
-    """Mean and sample standard deviation (n − 1); sd 0 for a single value."""
-    values = [v for v in values if v is not None]
-    if not values:
-        return None
-    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
-
-
 # ---------------------------------------------------------------- columns and sorting
 
 
@@ -221,18 +201,6 @@ class Column:
 
 def signed(value: float | None) -> str:
     return "—" if value is None else f"{value:+.2f}"
-
-
-def id_ranges(ids: list[int]) -> str:
-    """[4, 5, 6, 9] → '4–6, 9'."""
-    ids = sorted(ids)
-    parts, start = [], None
-    for i, x in enumerate(ids):
-        start = x if start is None else start
-        if i + 1 == len(ids) or ids[i + 1] != x + 1:
-            parts.append(str(x) if x == start else f"{start}–{x}")
-            start = None
-    return ", ".join(parts)
 
 
 def _runs_text(row: Row) -> str:
@@ -356,58 +324,3 @@ def _show(value: Any) -> str:
     if isinstance(value, tuple):
         return "×".join(map(str, value))
     return str(value)
-
-
-# ---------------------------------------------------------------- ensembles of stored runs
-
-
-def check_members(store: Store, run_ids: list) -> list[Run]:
-    """Finished training runs with stored test predictions, at least two, distinct."""
-    runs = [store.run(r) for r in run_ids]
-    if len({r.id for r in runs}) != len(runs):
-        raise UserError("ensemble: a run is named twice; name each member once")
-    if len(runs) < 2:
-        raise UserError("ensemble: give at least two runs to vote")
-    for run in runs:
-        if run.kind != "train":
-            raise UserError(f"ensemble: run {run.id} is itself an ensemble vote; name its members instead")
-        if run.status != "finished":
-            raise UserError(f"ensemble: run {run.id} is {run.status}, not finished; "
-                            f"finish it first (`convlab run --resume {run.id}`)")
-    return runs
-
-
-def build_ensemble(store: Store, run_ids: list, test) -> Run:
-    """Vote with the members' stored test predictions (plurality, ties to the
-    smallest digit) and store the vote as a run of kind 'ensemble'. `test` is
-    the MNIST test split (its labels and the misclassified images)."""
-    from convlab.ensemble import store_vote
-
-    runs = check_members(store, run_ids)
-    for run in runs:
-        p = store.predictions(run.id)
-        if p is None:
-            raise UserError(f"ensemble: run {run.id} has no stored test predictions; it cannot vote")
-        if len(p) != len(test):
-            raise UserError(f"ensemble: run {run.id} predicted {len(p):,} test digits, not the {len(test):,} "
-                            "of this test set; members must share one test set")
-    return store_vote(store, _ensemble_spec(runs), runs, test)
-
-
-def _ensemble_spec(runs: list[Run]):
-    """The first member's spec, named for the vote; the book's figure only when a
-    shipped ensemble preset has the members' architecture and data."""
-    from dataclasses import replace
-
-    from convlab.spec import list_presets
-
-    spec = runs[0].spec
-    names = sorted({r.preset for r in runs})
-    book = None
-    for preset in list_presets():
-        if (preset.train.ensemble > 1 and preset.layers == spec.layers
-                and preset.train.data == spec.train.data):
-            book = preset.book_figure
-    title = f"Ensemble of runs {id_ranges([r.id for r in runs])} ({', '.join(names)})"
-    return replace(spec.with_train(repeats=1, ensemble=len(runs)), name="+".join(names), title=title,
-                   book_figure=book)

@@ -1,8 +1,8 @@
 """`convlab reproduce`: every chapter-6 preset in the book's order, then the
 book-versus-convlab table and an export.
 
-A reproduction is recorded in the store (two small tables of its own, created
-here on the same SQLite file): its plan (each preset with the schedule it runs)
+A reproduction is recorded in the store (two small tables of its own, which
+`Store` writes): its plan (each preset with the schedule it runs)
 and, as soon as the runner creates it, the group of runs of each preset. Run
 again with the same plan, it resumes the latest unfinished reproduction:
 finished presets are skipped, an interrupted group continues from its runs'
@@ -18,32 +18,13 @@ from __future__ import annotations
 
 import json
 import secrets
-import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from convlab import report
+from convlab import events, report
 from convlab.errors import UserError
-from convlab.spec import Spec, list_presets
+from convlab.spec import Spec, check_option, list_presets
 from convlab.store import Store
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS reproductions (
-    id INTEGER PRIMARY KEY,
-    plan TEXT NOT NULL,
-    quick INTEGER NOT NULL,
-    seed INTEGER NOT NULL,
-    created REAL NOT NULL,
-    finished REAL
-);
-CREATE TABLE IF NOT EXISTS reproduction_groups (
-    reproduction_id INTEGER NOT NULL REFERENCES reproductions(id),
-    preset TEXT NOT NULL,
-    group_id INTEGER NOT NULL REFERENCES groups(id),
-    PRIMARY KEY (reproduction_id, preset)
-);
-"""
-
 
 @dataclass(frozen=True)
 class Quick:
@@ -80,7 +61,7 @@ def plan(names: list[str] | None = None, quick: bool = False, epochs: int | None
             if value is not None:
                 if value < 1:
                     raise UserError(f"--{option.replace('_', '-')} {value}: must be at least 1")
-                changes[option] = value
+                changes[option] = check_option(f"--{option.replace('_', '-')}", option, value)
         out.append(spec.with_train(**changes) if changes else spec)
     return out
 
@@ -100,29 +81,22 @@ class Reproduction:
     def open(cls, store: Store, specs: list[Spec], quick: bool, seed: int | None = None,
              new: bool = False) -> tuple["Reproduction", bool]:
         """The latest unfinished reproduction of this plan (resumed = True), or a new one."""
-        store.db.executescript(SCHEMA)
         key = _plan_key(specs)
         if not new:
-            row = store.db.execute("SELECT id, seed FROM reproductions WHERE plan=? AND finished IS NULL "
-                                   "ORDER BY id DESC LIMIT 1", (key,)).fetchone()
-            if row is not None:
-                return cls(store, row[0], row[1], specs), True
+            found = store.unfinished_reproduction(key)
+            if found is not None:
+                return cls(store, found[0], found[1], specs), True
         seed = secrets.randbelow(2**30) if seed is None else seed
-        cur = store.db.execute("INSERT INTO reproductions (plan, quick, seed, created) VALUES (?, ?, ?, ?)",
-                               (key, int(quick), seed, time.time()))
-        return cls(store, cur.lastrowid, seed, specs), False
+        return cls(store, store.create_reproduction(key, quick, seed), seed, specs), False
 
     def groups(self) -> dict[str, int]:
-        rows = self.store.db.execute("SELECT preset, group_id FROM reproduction_groups WHERE reproduction_id=?",
-                                     (self.id,))
-        return {r[0]: r[1] for r in rows}
+        return self.store.reproduction_groups(self.id)
 
     def record(self, preset: str, group_id: int) -> None:
-        self.store.db.execute("INSERT OR REPLACE INTO reproduction_groups (reproduction_id, preset, group_id) "
-                              "VALUES (?, ?, ?)", (self.id, preset, group_id))
+        self.store.record_reproduction_group(self.id, preset, group_id)
 
     def finish(self) -> None:
-        self.store.db.execute("UPDATE reproductions SET finished=? WHERE id=?", (time.time(), self.id))
+        self.store.finish_reproduction(self.id)
 
     def is_done(self, spec: Spec) -> bool:
         """Every member finished and, for an ensemble, the vote stored."""
@@ -131,7 +105,7 @@ class Reproduction:
             return False
         runs = self.store.group_runs(group_id)
         members = [r for r in runs if r.kind == "train"]
-        if len(members) < max(spec.train.repeats, spec.train.ensemble):
+        if len(members) < spec.members:
             return False
         if any(r.status != "finished" for r in members):
             return False
@@ -144,7 +118,7 @@ class Reproduction:
 
 
 def run(store: Store, specs: list[Spec], *, quick: bool = False, seed: int | None = None, new: bool = False,
-        device: str | None = None, data_dir: str | None = None, emit: Callable[[dict], None] = lambda e: None,
+        device: str | None = None, data_dir: str | None = None, emit: Callable[[events.Event], None] = lambda e: None,
         say: Callable[[str], None] = print, should_stop: Callable[[], bool] = lambda: False) -> Reproduction:
     """Run (or resume) a reproduction of `specs` to the end. Raises
     engine.Interrupted when `should_stop` asks; the store then holds all that
@@ -155,9 +129,9 @@ def run(store: Store, specs: list[Spec], *, quick: bool = False, seed: int | Non
     rep, resumed = Reproduction.open(store, specs, quick, seed, new)
     current: dict[str, str] = {}
 
-    def on_event(event: dict) -> None:
-        if event.get("event") == "group":  # record the group before its first run starts
-            rep.record(current["preset"], event["group"])
+    def on_event(event: events.Event) -> None:
+        if isinstance(event, events.Group):  # record the group before its first run starts
+            rep.record(current["preset"], event.group)
         emit(event)
 
     runner = Runner(store, device=device, data_dir=data_dir, emit=on_event, should_stop=should_stop)

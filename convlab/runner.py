@@ -9,20 +9,20 @@ its run id, to `emit` (the CLI prints them; `--json` writes them as lines).
 from __future__ import annotations
 
 import secrets
-import statistics
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
 
-from convlab import data as mnist_data
+from convlab import data as mnist_data, events
 from convlab.ensemble import store_vote
 from convlab.errors import UserError
 from convlab.spec import Spec
+from convlab.stats import best_of, mean_sd
 from convlab.store import Run, Store, mistakes_of
 
-Emit = Callable[[dict[str, Any]], None]
+Emit = Callable[[events.Event], None]
 PROGRESS_WRITE_EVERY = 0.5  # seconds between progress rows in the store
 
 
@@ -35,31 +35,23 @@ class Summary:
 
     @property
     def best(self) -> Run | None:
-        """The run with the best validation accuracy (the book's best of N);
-        ties go to the earlier run."""
-        done = [r for r in self.runs if r.best_val is not None]
-        return max(done, key=lambda r: (r.best_val, -r.id)) if done else None
+        """The run with the best validation accuracy (the book's best of N)."""
+        return best_of(self.runs)
 
     @property
     def test_mean_sd(self) -> tuple[float, float] | None:
-        values = [r.test_at_best for r in self.runs if r.test_at_best is not None]
-        if not values:
-            return None
-        return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+        return mean_sd([r.test_at_best for r in self.runs])
 
-    def to_dict(self) -> dict[str, Any]:
+    def event(self) -> events.Summary:
         best = self.best
         ms = self.test_mean_sd
-        return {
-            "event": "summary", "preset": self.spec.name, "group": self.group_id,
-            "runs": [r.id for r in self.runs], "book_figure": self.spec.book_figure,
-            "best_run": best.id if best else None,
-            "best_val": best.best_val if best else None,
-            "test_at_best": best.test_at_best if best else None,
-            "test_mean": ms[0] if ms else None, "test_sd": ms[1] if ms else None,
-            "ensemble_run": self.ensemble.id if self.ensemble else None,
-            "ensemble_accuracy": self.ensemble.test_at_best if self.ensemble else None,
-        }
+        return events.Summary(
+            preset=self.spec.name, group=self.group_id, runs=[r.id for r in self.runs],
+            book_figure=self.spec.book_figure, best_run=best.id if best else None,
+            best_val=best.best_val if best else None, test_at_best=best.test_at_best if best else None,
+            test_mean=ms[0] if ms else None, test_sd=ms[1] if ms else None,
+            ensemble_run=self.ensemble.id if self.ensemble else None,
+            ensemble_accuracy=self.ensemble.test_at_best if self.ensemble else None)
 
 
 class Runner:
@@ -79,8 +71,8 @@ class Runner:
         group_id = self.store.create_group(spec)
         self.store.hold(f"group-{group_id}")  # new: nobody else can hold it yet
         base_seed = secrets.randbelow(2**31) if seed is None else seed
-        self.emit({"event": "group", "group": group_id, "preset": spec.name, "members": _members(spec),
-                   "ensemble": spec.train.ensemble, "device": str(device)})
+        self.emit(events.Group(group=group_id, preset=spec.name, members=spec.members,
+                               ensemble=spec.train.ensemble, device=str(device)))
         try:
             return self._complete(spec, group_id, base_seed, device)
         finally:
@@ -111,7 +103,7 @@ class Runner:
         run = self.store.run(run.id)  # as it is now that the group is ours
         members = self._member_runs(run.group_id)
         voted = any(r.kind == "ensemble" for r in self.store.group_runs(run.group_id))
-        if (all(r.status == "finished" for r in members) and len(members) == _members(run.spec)
+        if (all(r.status == "finished" for r in members) and len(members) == run.spec.members
                 and (run.spec.train.ensemble == 1 or voted)):
             raise UserError(f"run {run.id} and its group are already finished; nothing to resume")
         self._check_data()
@@ -124,7 +116,7 @@ class Runner:
     def _complete(self, spec: Spec, group_id: int, base_seed: int, device) -> Summary:
         summary = Summary(spec, group_id)
         existing = {r.member: r for r in self._member_runs(group_id)}
-        for member in range(_members(spec)):
+        for member in range(spec.members):
             run = existing.get(member)
             if run is None or run.status != "finished":
                 self._train_member(spec, group_id, member, base_seed + member, device, run)
@@ -132,19 +124,20 @@ class Runner:
         if spec.train.ensemble > 1:
             done = [r for r in self.store.group_runs(group_id) if r.kind == "ensemble"]
             summary.ensemble = done[0] if done else self._vote(spec, group_id, summary.runs)
-        self.emit(summary.to_dict())
+        self.emit(summary.event())
         return summary
 
     def _member_runs(self, group_id: int) -> list[Run]:
         return [r for r in self.store.group_runs(group_id) if r.kind == "train"]
 
     def _train_member(self, spec: Spec, group_id: int, member: int, seed: int, device, run: Run | None) -> None:
-        from convlab.engine import Diverged, Interrupted, Trainer
+        from convlab.engine import Diverged, Interrupted, Trainer, library_versions
 
         trainer = Trainer(spec, self._tensors_for(spec, device), device, seed)
         resumed_from = None
         if run is None:
-            run_id = self.store.create_run(spec, group_id=group_id, member=member, seed=seed, device=str(device))
+            run_id = self.store.create_run(spec, group_id=group_id, member=member, seed=seed, device=str(device),
+                                           versions=library_versions())
         else:
             run_id = run.id
             self.store.claim(run_id, str(device))
@@ -152,36 +145,35 @@ class Runner:
             if saved is not None:
                 resumed_from = saved[0]
                 trainer.restore(saved[1])
-        self.emit({"event": "started", "run": run_id, "group": group_id, "member": member, "preset": spec.name,
-                   "seed": seed, "device": str(device), "epochs": spec.train.epochs, "batches": trainer.n_batches,
-                   "images": len(trainer.t.train_y), "resumed_from": resumed_from})
+        self.emit(events.Started(run=run_id, group=group_id, member=member, preset=spec.name, seed=seed,
+                                 device=str(device), epochs=spec.train.epochs, batches=trainer.n_batches,
+                                 images=len(trainer.t.train_y), resumed_from=resumed_from))
         last_write = 0.0
         try:
             for event in trainer.run(self.should_stop):
-                event["run"] = run_id
-                if event["event"] == "progress":
-                    if time.monotonic() - last_write > PROGRESS_WRITE_EVERY or event["batch"] == event["batches"]:
-                        self.store.set_progress(run_id, {k: event[k] for k in
-                                                         ("epoch", "batch", "batches", "images_per_s", "eta_s")})
+                event.run = run_id
+                if isinstance(event, events.Progress):
+                    if time.monotonic() - last_write > PROGRESS_WRITE_EVERY or event.batch == event.batches:
+                        self.store.set_progress(run_id, progress_record(event))
                         last_write = time.monotonic()
-                elif event["event"] == "epoch":
-                    self.store.add_epoch(run_id, event, event["filters"], event["checkpoint"])
-                elif event["event"] == "finished":
-                    self._save_outcome(run_id, event["predictions"])
-                    event["mistakes"] = int((event["predictions"] != self._mnist.test.labels).sum())
+                elif isinstance(event, events.Epoch):
+                    self.store.add_epoch(run_id, event.to_dict(), event.filters, event.checkpoint)
+                elif isinstance(event, events.Finished):
+                    self._save_outcome(run_id, event.predictions)
+                    event.mistakes = int((event.predictions != self._mnist.test.labels).sum())
                     self.store.finish(run_id, "finished")
                 self.emit(event)
         except Interrupted:
             self.store.finish(run_id, "interrupted", error="stopped by request")
-            self.emit({"event": "interrupted", "run": run_id, "group": group_id})
+            self.emit(events.Interrupted(run=run_id, group=group_id))
             raise
         except Diverged as exc:
             self.store.finish(run_id, "diverged", error=str(exc))
-            self.emit({"event": "diverged", "run": run_id, "epoch": exc.epoch, "batch": exc.batch, "error": str(exc)})
+            self.emit(events.Diverged(run=run_id, epoch=exc.epoch, batch=exc.batch, error=str(exc)))
             raise
         except Exception as exc:
             self.store.finish(run_id, "failed", error=f"{type(exc).__name__}: {exc}")
-            self.emit({"event": "failed", "run": run_id, "error": f"{type(exc).__name__}: {exc}"})
+            self.emit(events.Failed(run=run_id, error=f"{type(exc).__name__}: {exc}"))
             raise
 
     def _save_outcome(self, run_id: int, predictions: np.ndarray) -> None:
@@ -190,8 +182,7 @@ class Runner:
     def _vote(self, spec: Spec, group_id: int, members: list[Run]) -> Run:
         run = store_vote(self.store, spec, members, self._mnist.test, group_id=group_id)
         wrong = int((self.store.predictions(run.id) != self._mnist.test.labels).sum())
-        self.emit({"event": "ensemble", "run": run.id, "members": run.members,
-                   "accuracy": run.test_at_best, "mistakes": wrong})
+        self.emit(events.Ensemble(run=run.id, members=run.members, accuracy=run.test_at_best, mistakes=wrong))
         return run
 
     # ------------------------------------------------------------ resources
@@ -215,9 +206,10 @@ class Runner:
         return self._tensors[key]
 
 
-def _members(spec: Spec) -> int:
-    return max(spec.train.repeats, spec.train.ensemble)
-
+def progress_record(event: events.Progress) -> dict[str, Any]:
+    """What the store keeps of the latest progress event (the lab's status line reads it)."""
+    return {"epoch": event.epoch, "batch": event.batch, "batches": event.batches,
+            "images_per_s": event.images_per_s, "eta_s": event.seconds_left}
 
 
 def failure_line(run_id: int | None, exc: Exception) -> str:

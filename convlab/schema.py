@@ -89,6 +89,20 @@ CREATE TABLE IF NOT EXISTS checkpoints (
     epoch INTEGER NOT NULL,
     state BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS reproductions (
+    id INTEGER PRIMARY KEY,
+    plan TEXT NOT NULL,
+    quick INTEGER NOT NULL,
+    seed INTEGER NOT NULL,
+    created REAL NOT NULL,
+    finished REAL
+);
+CREATE TABLE IF NOT EXISTS reproduction_groups (
+    reproduction_id INTEGER NOT NULL REFERENCES reproductions(id),
+    preset TEXT NOT NULL,
+    group_id INTEGER NOT NULL REFERENCES groups(id),
+    PRIMARY KEY (reproduction_id, preset)
+);
 """
 
 

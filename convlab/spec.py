@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import difflib
 import math
-import os
 import tomllib
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
@@ -19,11 +18,12 @@ from typing import Any
 
 from convlab.errors import UserError
 from convlab.text import printable
+from convlab.paths import presets_dir
 
-ROOT = Path(__file__).resolve().parent.parent
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "linear")
 LAYER_TYPES = ("conv_pool", "fc", "softmax")
 DATA_KINDS = ("plain", "expanded")
+TRAIN_IMAGES = {"plain": 50_000, "expanded": 250_000}  # the book's training set, and it expanded five times
 IMAGE_SHAPE = (1, 28, 28)
 MAX_LAYERS = 32
 MAX_PARAMS = 100_000_000  # 400 MB of float32 weights; the book's largest net has under 2 million
@@ -40,11 +40,6 @@ RANGES: dict[str, tuple[float, float, bool]] = {
     "row": (0, 1000, False),
 }
 OPTION_RANGES = {"threads": (1, 1024, False), "seed": (0, 2**32 - 1, False)}  # `convlab run` options
-
-
-def presets_dir() -> Path:
-    """Where the shipped presets live (CONVLAB_PRESETS overrides)."""
-    return Path(os.environ.get("CONVLAB_PRESETS", ROOT / "presets"))
 
 
 @dataclass(frozen=True)
@@ -117,6 +112,21 @@ class Spec:
     def architecture(self) -> str:
         return ", ".join(layer.describe() for layer in self.layers)
 
+    @property
+    def members(self) -> int:
+        """Runs the spec trains: its repeats, or its ensemble's members."""
+        return max(self.train.repeats, self.train.ensemble)
+
+    @property
+    def train_images(self) -> int:
+        """Training images per epoch: the slice, else the whole (plain or expanded) set."""
+        return self.train.train_limit or TRAIN_IMAGES[self.train.data]
+
+    @property
+    def activation(self) -> str:
+        """The first hidden layer's activation (what `train.activation` sets in a preset file)."""
+        return next((l.activation for l in self.layers if l.type != "softmax"), "sigmoid")
+
     def to_dict(self) -> dict[str, Any]:
         """The full resolved config, as stored with every run."""
         return asdict(self)
@@ -167,9 +177,14 @@ def load(name_or_path: str) -> Spec:
     return parse_text(text, label=path.name, source=str(path))
 
 
+def chapter_order(spec: Spec) -> tuple:
+    """How presets are listed: the chapter's rows first, then a user's own by size and name."""
+    return (spec.row or 999, spec.params, spec.name)
+
+
 def list_presets() -> list[Spec]:
     specs = [load(str(p)) for p in sorted(presets_dir().glob("*.toml"))]
-    return sorted(specs, key=lambda s: (s.row or 999, s.params, s.name))
+    return sorted(specs, key=chapter_order)
 
 
 def parse_text(text: str, label: str = "<text>", source: str = "") -> Spec:

@@ -24,16 +24,12 @@ import numpy as np
 
 from convlab import liveness
 from convlab.errors import UserError
+from convlab.paths import store_path as default_path
 from convlab.schema import open_db
 
 STATUSES = ("running", "finished", "failed", "interrupted", "diverged")
 MAX_ID = 2**63 - 1  # SQLite's largest integer
 
-
-
-def default_path(override: str | os.PathLike | None = None) -> Path:
-    """--store, else CONVLAB_STORE, else convlab.sqlite in the working directory."""
-    return Path(override or os.environ.get("CONVLAB_STORE") or "convlab.sqlite")
 
 
 def to_npy(array: np.ndarray) -> bytes:
@@ -131,21 +127,14 @@ def mistakes_of(predictions: np.ndarray, test) -> list[Mistake]:
     return [Mistake(int(i), int(test.labels[i]), int(predictions[i]), test.images[i]) for i in wrong]
 
 
-def library_versions() -> dict[str, str]:
+def base_versions() -> dict[str, str]:
+    """The versions every run records; the engine adds torch's (engine.library_versions)
+    for the runs it trains, so storing a vote needs no torch."""
     import platform
 
     import convlab
 
-    versions = {"python": platform.python_version(), "convlab": convlab.__version__, "numpy": np.__version__}
-    try:
-        import torch
-
-        versions["torch"] = torch.__version__
-        if torch.cuda.is_available():
-            versions["cuda"] = str(torch.version.cuda)
-    except ImportError:  # pragma: no cover - torch is a dependency
-        pass
-    return versions
+    return {"python": platform.python_version(), "convlab": convlab.__version__, "numpy": np.__version__}
 
 
 class Store:
@@ -196,7 +185,9 @@ class Store:
 
     def create_run(self, spec, *, group_id: int | None, member: int = 0, seed: int | None = None,
                    device: str | None = None, kind: str = "train", members: list[int] | None = None,
-                   status: str = "running") -> int:
+                   status: str = "running", versions: dict[str, str] | None = None) -> int:
+        """A new run; `versions` are the libraries it ran with (the trainer passes
+        engine.library_versions(); the default, base_versions(), has no torch)."""
         now = time.time()
         with self._tx():
             cur = self.db.execute(
@@ -204,7 +195,7 @@ class Store:
                    host, pid, started, heartbeat, status, epochs_planned, book_figure, members)
                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 (group_id, member, kind, spec.name, spec.title, json.dumps(spec.to_dict()), seed, device,
-                 json.dumps(library_versions()), socket.gethostname(), os.getpid(), now, now, status,
+                 json.dumps(versions or base_versions()), socket.gethostname(), os.getpid(), now, now, status,
                  spec.train.epochs, spec.book_figure, json.dumps(members or [])),
             )
             if status == "running":  # held before the commit: no reader ever sees it running unlocked
@@ -310,6 +301,34 @@ class Store:
                 self.db.execute("UPDATE runs SET status='interrupted', ended=?, error=? WHERE id=?",
                                 (time.time(), "the process running it ended without finishing", run_id))
         return len(stale)
+
+    # ------------------------------------------------------------ reproductions (convlab reproduce)
+
+    def unfinished_reproduction(self, plan: str) -> tuple[int, int] | None:
+        """(id, seed) of the latest unfinished reproduction of this plan, if any."""
+        row = self.db.execute("SELECT id, seed FROM reproductions WHERE plan=? AND finished IS NULL "
+                              "ORDER BY id DESC LIMIT 1", (plan,)).fetchone()
+        return None if row is None else (row[0], row[1])
+
+    def create_reproduction(self, plan: str, quick: bool, seed: int) -> int:
+        with self._tx():
+            cur = self.db.execute("INSERT INTO reproductions (plan, quick, seed, created) VALUES (?, ?, ?, ?)",
+                                  (plan, int(quick), seed, time.time()))
+        return cur.lastrowid
+
+    def reproduction_groups(self, reproduction_id: int) -> dict[str, int]:
+        rows = self.db.execute("SELECT preset, group_id FROM reproduction_groups WHERE reproduction_id=?",
+                               (reproduction_id,))
+        return {r[0]: r[1] for r in rows}
+
+    def record_reproduction_group(self, reproduction_id: int, preset: str, group_id: int) -> None:
+        with self._tx():
+            self.db.execute("INSERT OR REPLACE INTO reproduction_groups (reproduction_id, preset, group_id) "
+                            "VALUES (?, ?, ?)", (reproduction_id, preset, group_id))
+
+    def finish_reproduction(self, reproduction_id: int) -> None:
+        with self._tx():
+            self.db.execute("UPDATE reproductions SET finished=? WHERE id=?", (time.time(), reproduction_id))
 
     # ------------------------------------------------------------ reading
 

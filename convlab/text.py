@@ -35,12 +35,5 @@ def shown(text: str | None, width: int | None = None) -> str:
     return clip(text, width) if width else text
 
 
+
 CELL_WIDTH = 40  # a table cell longer than this is cut with an ellipsis
-
-
-def table_lines(rows: list[tuple], width: int = CELL_WIDTH) -> list[str]:
-    """Rows (the header first) as aligned plain-text lines, every cell shown
-    safely and cut to `width`: a 100,000-character name pads nothing."""
-    cells = [[shown(str(x), width) for x in row] for row in rows]
-    widths = [max(len(c) for c in col) for col in zip(*cells)]
-    return ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells]

@@ -76,9 +76,17 @@ def test_run_json_prints_one_event_per_line(lab):
     assert summary["preset"] == "shallow" and summary["book_figure"] == 97.8 and summary["runs"] == [2]
     assert summary["test_at_best"] == finished["test_at_best"] and isinstance(finished["mistakes"], int)
     assert "filters" not in events[3] and "checkpoint" not in events[3] and "predictions" not in finished
+    # protocol 1: a version and a timestamp on every line; the renamed fields, with their old names for now
+    assert all(e["protocol"] == 1 for e in events)
+    times = [e["time"] for e in events]
+    assert times == sorted(times) and times[0] > 1.7e9  # Unix seconds
+    epoch = next(e for e in events if e["event"] == "epoch")
+    assert epoch["learning_rate"] == epoch["eta"] == 0.1  # the shallow preset's η, not a time
+    assert progress[-1]["seconds_left"] == progress[-1]["eta_s"] == 0.0
     with Store(store) as s:
         run = s.run(2)
         assert run.status == "finished" and run.epochs_done == 2 and run.test_at_best == finished["test_at_best"]
+        assert "torch" in run.versions  # the trainer passes its libraries to the store
         assert [e.val_acc for e in s.epochs(2)] == [e["val_acc"] for e in events if e["event"] == "epoch"]
         assert s.filters(2) is None  # no conv layer, no filters
 

@@ -9,21 +9,24 @@ import time
 
 import pytest
 from report_fixtures import make_store
-from textual.app import App
 from textual.widgets import DataTable, Static
 from textual_plotext import PlotextPlot
 
 from convlab.store import Store
-from convlab.tui.compare_screen import CompareScreen
+from convlab.tui.app import ConvlabApp
+from convlab.tui.screens.compare import CompareScreen
 
 
-class Host(App):
-    def __init__(self, screen: CompareScreen):
-        super().__init__()
+class Host(ConvlabApp):
+    """The lab, opened on the compare view (which uses the lab's store)."""
+
+    def __init__(self, store, screen: CompareScreen):
+        super().__init__(store=str(store))
         self.compare = screen
 
     def on_mount(self) -> None:
-        self.push_screen(self.compare)
+        super().on_mount()  # pushes the home screen
+        self.call_after_refresh(self.push_screen, self.compare)
 
 
 def row_keys(table: DataTable) -> list[str]:
@@ -41,6 +44,11 @@ async def until(pilot, condition, timeout: float = 20.0) -> None:
         await pilot.pause(0.1)
 
 
+async def opened(pilot, screen: CompareScreen) -> None:
+    """The compare view is on top and has read its rows (however loaded the machine)."""
+    await until(pilot, lambda: pilot.app.screen is screen and screen._shown is not None)
+
+
 @pytest.fixture
 def made(tmp_path, mnist):
     # MNIST's own test set, so that an ensemble built in the screen can vote
@@ -49,10 +57,10 @@ def made(tmp_path, mnist):
 
 def test_table_sorting_marks_diff_curves_and_ensemble(made):
     async def scenario():
-        screen = CompareScreen(str(made.path))
-        app = Host(screen)
+        screen = CompareScreen()
+        app = Host(made.path, screen)
         async with app.run_test(size=(180, 50)) as pilot:
-            await pilot.pause()
+            await opened(pilot, screen)
             table = screen.query_one(DataTable)
             # the chapter's order (two-conv is row 4, relu 6, the ensemble 11), then run ids
             assert row_keys(table) == ["run-4", "group-1", "run-9", "vote-8"]
@@ -111,9 +119,9 @@ def test_table_sorting_marks_diff_curves_and_ensemble(made):
 
 def test_chosen_runs_only(made):
     async def scenario():
-        screen = CompareScreen(str(made.path), [made.relu[0], made.relu[1], made.two_conv])
-        async with Host(screen).run_test(size=(160, 40)) as pilot:
-            await pilot.pause()
+        screen = CompareScreen([made.relu[0], made.relu[1], made.two_conv])
+        async with Host(made.path, screen).run_test(size=(160, 40)) as pilot:
+            await opened(pilot, screen)
             table = screen.query_one(DataTable)
             assert row_keys(table) == ["run-4", "group-1"]
             assert column(table, "runs") == ["4", "1–2"]
@@ -126,12 +134,28 @@ def test_chosen_runs_only(made):
 
 def test_empty_store_keys_do_nothing_harmful(tmp_path):
     async def scenario():
-        screen = CompareScreen(str(tmp_path / "empty.sqlite"))
-        async with Host(screen).run_test(size=(120, 30)) as pilot:
-            await pilot.pause()
+        screen = CompareScreen()
+        async with Host(tmp_path / "empty.sqlite", screen).run_test(size=(120, 30)) as pilot:
+            await opened(pilot, screen)
             await pilot.press("space", "enter", "s", "r", "e")
             await pilot.pause()
             assert screen.query_one(DataTable).row_count == 0
             assert str(screen.query_one("#compare-info", Static).render()).startswith("0 rows")
+
+    asyncio.run(scenario())
+
+
+def test_a_change_made_elsewhere_shows_through_the_labs_change_counter(made):
+    """Another connection (a run in another shell) finishes run 9: the row says so."""
+    async def scenario():
+        screen = CompareScreen()
+        async with Host(made.path, screen).run_test(size=(160, 40)) as pilot:
+            await opened(pilot, screen)
+            table = screen.query_one(DataTable)
+            before = column(table, "status")[row_keys(table).index("run-9")]
+            assert before != "finished"
+            with Store(made.path) as other:
+                other.finish(9, "finished")
+            await until(pilot, lambda: column(table, "status")[row_keys(table).index("run-9")] == "finished")
 
     asyncio.run(scenario())

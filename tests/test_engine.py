@@ -42,7 +42,7 @@ dropout = 0.5
 
 
 def events_of(trainer: Trainer, **kw) -> list[dict]:
-    return [e for e in trainer.run(**kw) if e["event"] != "progress"]
+    return [e for e in trainer.run(**kw) if e.kind != "progress"]
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 
@@ -61,35 +61,35 @@ def relu_5000(mnist, single_thread):
 
 def test_short_training_reaches_a_stated_accuracy(relu_5000, mnist):
     trainer, events = relu_5000
-    epochs = [e for e in events if e["event"] == "epoch"]
-    assert [e["epoch"] for e in epochs] == [1, 2]
+    epochs = [e for e in events if e.kind == "epoch"]
+    assert [e.epoch for e in epochs] == [1, 2]
     # measured 91.46 and 93.75 (torch 2.13, CPU); the thresholds leave a margin
-    assert epochs[0]["val_acc"] >= 88.0
-    assert epochs[1]["val_acc"] >= 92.0
-    assert epochs[1]["train_loss"] < epochs[0]["train_loss"] < 2.3
+    assert epochs[0].val_acc >= 88.0
+    assert epochs[1].val_acc >= 92.0
+    assert epochs[1].train_loss < epochs[0].train_loss < 2.3
     assert trainer.n_batches == 500
 
 
 def test_reported_figure_is_test_accuracy_at_best_validation(relu_5000, mnist):
     trainer, events = relu_5000
-    epochs = [e for e in events if e["event"] == "epoch"]
+    epochs = [e for e in events if e.kind == "epoch"]
     finished = events[-1]
-    assert finished["event"] == "finished"
-    best = max(epochs, key=lambda e: (e["val_acc"], e["epoch"]))
-    assert finished["best_val"] == best["val_acc"] and finished["best_epoch"] == best["epoch"]
-    assert finished["test_at_best"] == best["test_acc"]
-    predictions = finished["predictions"]
+    assert finished.kind == "finished"
+    best = max(epochs, key=lambda e: (e.val_acc, e.epoch))
+    assert finished.best_val == best.val_acc and finished.best_epoch == best.epoch
+    assert finished.test_at_best == best.test_acc
+    predictions = finished.predictions
     assert predictions.shape == (10_000,) and predictions.dtype == np.uint8
-    assert float((predictions == mnist.test.labels).mean() * 100) == pytest.approx(finished["test_at_best"], abs=1e-9)
-    assert finished["epochs_done"] == 2 and not finished["stopped_early"]
+    assert float((predictions == mnist.test.labels).mean() * 100) == pytest.approx(finished.test_at_best, abs=1e-9)
+    assert finished.epochs_done == 2 and not finished.stopped_early
     # epoch events carry what the store needs
-    assert epochs[-1]["filters"].shape == (20, 5, 5) and isinstance(epochs[-1]["checkpoint"], bytes)
+    assert epochs[-1].filters.shape == (20, 5, 5) and isinstance(epochs[-1].checkpoint, bytes)
 
 
 # ---------------------------------------------------------------- determinism
 
 
-def _train_small(mnist, seed: int) -> tuple[list[dict], list[torch.Tensor]]:
+def _train_small(mnist, seed: int) -> tuple[list, list[torch.Tensor]]:
     trainer = Trainer(SMALL_DROPOUT, small_tensors(mnist, 300, 500), CPU, seed)
     events = events_of(trainer)
     return events, [p.detach().clone() for p in trainer.params]
@@ -98,11 +98,11 @@ def _train_small(mnist, seed: int) -> tuple[list[dict], list[torch.Tensor]]:
 def test_same_seed_same_numbers(mnist):
     (ev_a, p_a), (ev_b, p_b), (ev_c, p_c) = (_train_small(mnist, s) for s in (11, 11, 12))
     keys = ("train_loss", "val_acc", "test_acc", "best_val", "best_epoch")
-    assert [[e.get(k) for k in keys] for e in ev_a[:-1]] == [[e.get(k) for k in keys] for e in ev_b[:-1]]
-    assert np.array_equal(ev_a[-1]["predictions"], ev_b[-1]["predictions"])
+    assert [[getattr(e, k) for k in keys] for e in ev_a[:-1]] == [[getattr(e, k) for k in keys] for e in ev_b[:-1]]
+    assert np.array_equal(ev_a[-1].predictions, ev_b[-1].predictions)
     assert all(torch.equal(x, y) for x, y in zip(p_a, p_b))
     assert not torch.equal(p_a[0], p_c[0])
-    assert ev_a[0]["train_loss"] != ev_c[0]["train_loss"]
+    assert ev_a[0].train_loss != ev_c[0].train_loss
 
 
 def test_checkpoint_restores_parameters_generators_and_progress(mnist):
@@ -111,17 +111,17 @@ def test_checkpoint_restores_parameters_generators_and_progress(mnist):
     ev_straight = events_of(straight)
     first = Trainer(SMALL_DROPOUT, tensors, CPU, seed=4)
     run = first.run()
-    epoch1 = next(e for e in run if e["event"] == "epoch")
+    epoch1 = next(e for e in run if e.kind == "epoch")
     run.close()
     again = Trainer(SMALL_DROPOUT, tensors, CPU, seed=999)  # a different init: everything must come from the blob
-    again.restore(epoch1["checkpoint"])
+    again.restore(epoch1.checkpoint)
     assert (again.progress.epoch, again.progress.best_val, again.progress.best_epoch, again.progress.test_at_best) \
-        == (1, epoch1["best_val"], epoch1["best_epoch"], epoch1["test_at_best"])
+        == (1, epoch1.best_val, epoch1.best_epoch, epoch1.test_at_best)
     ev_again = events_of(again)
-    assert [e["epoch"] for e in ev_again if e["event"] == "epoch"] == [2]
-    assert ev_again[0]["train_loss"] == ev_straight[1]["train_loss"]
-    assert ev_again[0]["val_acc"] == ev_straight[1]["val_acc"]
-    assert np.array_equal(ev_again[-1]["predictions"], ev_straight[-1]["predictions"])
+    assert [e.epoch for e in ev_again if e.kind == "epoch"] == [2]
+    assert ev_again[0].train_loss == ev_straight[1].train_loss
+    assert ev_again[0].val_acc == ev_straight[1].val_acc
+    assert np.array_equal(ev_again[-1].predictions, ev_straight[-1].predictions)
     assert all(torch.equal(p, q) for p, q in zip(again.params, straight.params))
 
 
@@ -157,13 +157,13 @@ def test_ties_count_as_a_new_best(mnist):
     for _ in trainer.train_epoch(1, lambda: False):
         pass
     first = trainer.end_epoch(1, 0.5, 1.0)
-    assert first["test_acc"] is not None and first["best_epoch"] == 1
-    assert first["val_acc"] > 50.0
+    assert first.test_acc is not None and first.best_epoch == 1
+    assert first.val_acc > 50.0
 
     second = trainer.end_epoch(2, 0.5, 1.0)  # no training in between: the same validation accuracy
-    assert second["val_acc"] == first["val_acc"]
-    assert second["best_epoch"] == 2, "a tie with the best so far is a new best"
-    assert second["test_acc"] == first["test_acc"] and second["test_at_best"] == first["test_acc"]
+    assert second.val_acc == first.val_acc
+    assert second.best_epoch == 2, "a tie with the best so far is a new best"
+    assert second.test_acc == first.test_acc and second.test_at_best == first.test_acc
     assert trainer.progress.since_best == 0
 
     best_params = [p.detach().clone() for p in trainer.params]
@@ -172,15 +172,15 @@ def test_ties_count_as_a_new_best(mnist):
             p.zero_()
         trainer.params[-1][1] = 5.0  # always answers 1
     third = trainer.end_epoch(3, 0.5, 1.0)
-    assert third["val_acc"] < first["val_acc"]
-    assert third["test_acc"] is None, "test accuracy is measured only at a new best"
-    assert third["best_epoch"] == 2 and third["test_at_best"] == first["test_acc"]
+    assert third.val_acc < first.val_acc
+    assert third.test_acc is None, "test accuracy is measured only at a new best"
+    assert third.best_epoch == 2 and third.test_at_best == first.test_acc
     assert trainer.progress.since_best == 1
 
     finished = trainer.finish()  # the reported predictions are the best epoch's
-    assert finished["best_epoch"] == 2 and finished["epochs_done"] == 3 and finished["stopped_early"]
+    assert finished.best_epoch == 2 and finished.epochs_done == 3 and finished.stopped_early
     assert all(torch.equal(p, q) for p, q in zip(trainer.params, best_params))
-    assert np.array_equal(finished["predictions"], predict(trainer.net, trainer.t.test_x).numpy())
+    assert np.array_equal(finished.predictions, predict(trainer.net, trainer.t.test_x).numpy())
 
 
 def test_accuracy_is_percent_correct(mnist):
@@ -219,7 +219,7 @@ def test_ties_reset_patience(mnist):
         trainer.params[-1][0] = 5.0  # answer 0 everywhere: the same accuracy every epoch, ties
     events = events_of(trainer)
     # ties are new bests, so patience never runs out: all 10 epochs
-    assert events[-1]["epochs_done"] == 10 and not events[-1]["stopped_early"]
+    assert events[-1].epochs_done == 10 and not events[-1].stopped_early
 
 
 def test_device_choice():

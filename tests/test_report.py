@@ -9,7 +9,7 @@ from helpers import assert_user_error
 from report_fixtures import make_store, synthetic_test
 
 from convlab import report
-from convlab.ensemble import vote
+from convlab.ensemble import build_ensemble, vote
 from convlab.errors import UserError
 from convlab.store import Store
 
@@ -134,7 +134,7 @@ def test_vote_with_disagreeing_members_and_ties_to_the_smallest_digit():
 
 def test_build_ensemble_stores_the_vote_as_a_run(store, made):
     test = synthetic_test()
-    run = report.build_ensemble(store, made.members, test)
+    run = build_ensemble(store, made.members, test)
     assert run.kind == "ensemble" and run.members == made.members and run.status == "finished"
     assert run.test_at_best == pytest.approx(95.0)
     wrong = store.mistakes(run.id)
@@ -150,15 +150,15 @@ def test_build_ensemble_stores_the_vote_as_a_run(store, made):
 def test_build_ensemble_refuses_what_cannot_vote(store, made):
     test = synthetic_test()
     with pytest.raises(UserError, match="at least two"):
-        report.build_ensemble(store, [made.relu[0]], test)
+        build_ensemble(store, [made.relu[0]], test)
     with pytest.raises(UserError, match=f"run {made.unfinished} is interrupted, not finished"):
-        report.build_ensemble(store, [made.relu[0], made.unfinished], test)
+        build_ensemble(store, [made.relu[0], made.unfinished], test)
     with pytest.raises(UserError, match="is itself an ensemble vote"):
-        report.build_ensemble(store, [made.relu[0], made.vote], test)
+        build_ensemble(store, [made.relu[0], made.vote], test)
     with pytest.raises(UserError, match="named twice"):
-        report.build_ensemble(store, [made.relu[0], made.relu[0]], test)
+        build_ensemble(store, [made.relu[0], made.relu[0]], test)
     with pytest.raises(UserError, match="not the 50 of this test set"):
-        report.build_ensemble(store, made.relu[:2], synthetic_test(50))
+        build_ensemble(store, made.relu[:2], synthetic_test(50))
 
 
 # ---------------------------------------------------------------- the CLI

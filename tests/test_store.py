@@ -12,7 +12,8 @@ import pytest
 
 from convlab import spec as specs
 from convlab.errors import UserError
-from convlab.store import Mistake, Store, default_path
+from convlab.paths import store_path as default_path
+from convlab.store import Mistake, Store
 from helpers import run_of_a_killed_process as _run_of_a_killed_process
 
 
@@ -42,7 +43,7 @@ def test_round_trip(store, tmp_path):
         (run_id, group, 0, "train", "relu", spec.title)
     assert (run.seed, run.device, run.status, run.epochs_planned, run.epochs_done) == (17, "cpu", "running", 3, 0)
     assert run.book_figure == 99.23 and run.pid == os.getpid() and run.host == socket.gethostname()
-    assert {"python", "numpy", "torch", "convlab"} <= set(run.versions)
+    assert {"python", "numpy", "convlab"} <= set(run.versions) and "torch" not in run.versions  # no torch here
     assert run.spec == spec and run.data == "plain" and run.best_val is None
     assert run.started is not None and run.ended is None
 
@@ -185,3 +186,12 @@ def test_store_location(monkeypatch, tmp_path):
     monkeypatch.setenv("CONVLAB_STORE", str(tmp_path / "env.sqlite"))
     assert default_path() == tmp_path / "env.sqlite"
     assert default_path(tmp_path / "flag.sqlite") == tmp_path / "flag.sqlite"  # --store wins
+
+
+def test_a_trained_run_records_the_versions_its_trainer_passes(store):
+    from convlab.engine import library_versions
+
+    spec = specs.load("relu").with_train(epochs=1)
+    versions = library_versions()
+    run_id = store.create_run(spec, group_id=None, versions=versions)
+    assert store.run(run_id).versions == versions and {"python", "numpy", "torch", "convlab"} <= set(versions)

@@ -17,16 +17,17 @@ from pathlib import Path
 from typing import Iterable
 
 from textual.app import App, SystemCommand
-from textual.binding import Binding
 from textual.reactive import reactive
 from textual.screen import Screen
 
 from convlab.errors import UserError
-from convlab.spec import Spec, load, presets_dir
+from convlab.paths import presets_dir
+from convlab.spec import Spec, chapter_order, load
 from convlab.store import Store
 from convlab.text import shown
-from convlab.tui.plain import lines
+from convlab.tui.keymap import APP_BINDINGS
 from convlab.tui.launcher import Job, Launcher
+from convlab.tui.plain import lines
 
 POLL_EVERY = 0.25  # seconds between looks at the store's data_version
 STALE_EVERY = 5.0  # seconds between checks for runs whose process died
@@ -35,14 +36,8 @@ DARK, LIGHT = "textual-dark", "textual-light"
 
 class ConvlabApp(App):
     TITLE = "convlab"
-    CSS_PATH = "convlab.tcss"
-    # Help and Quit also have plain keys (? and q) on the screens where typing
-    # is not expected; f1 and ctrl+q work everywhere.
-    BINDINGS = [
-        Binding("f1", "help", "Help", show=False),
-        Binding("ctrl+t", "toggle_theme", "Dark/light", show=False),
-        Binding("ctrl+q", "quit_lab", "Quit", show=False, priority=True),
-    ]
+    CSS_PATH = Path(__file__).with_name("convlab.tcss")  # absolute, so subclasses elsewhere find it
+    BINDINGS = APP_BINDINGS
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
 
     store_version: reactive[int] = reactive(0)  # bumped when the store changed
@@ -107,7 +102,7 @@ class ConvlabApp(App):
                 broken.append(str(exc))
         if broken:
             self.notify("\n".join(broken), title="Presets not listed", severity="warning")
-        return sorted(specs, key=lambda s: (s.row or 999, s.params, s.name))
+        return sorted(specs, key=chapter_order)
 
     # ------------------------------------------------------------ runs
 
@@ -160,12 +155,9 @@ class ConvlabApp(App):
         self.watch_job(self.launcher.resume(run_id))
 
     def compare(self, run_ids: list[int] | None) -> None:
-        try:
-            from convlab.tui.compare_screen import CompareScreen
-        except ImportError:
-            self.notify("The compare view is not installed in this version.", severity="warning")
-            return
-        self.push_screen(CompareScreen(self.store_path, run_ids))
+        from convlab.tui.screens.compare import CompareScreen
+
+        self.push_screen(CompareScreen(run_ids))
 
     # ------------------------------------------------------------ keys
 

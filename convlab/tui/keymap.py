@@ -14,6 +14,14 @@ layer's filters and, when the run ends, the digits it got wrong. Runs started
 with `convlab run` in another shell, or over SSH, appear and update the same way.
 """
 
+# The app's own keys (ConvlabApp.BINDINGS). Help and Quit also have plain keys
+# (? and q) on the screens where typing is not expected; f1 and ctrl+q work everywhere.
+APP_BINDINGS = [
+    Binding("f1", "help", "Help", show=False),
+    Binding("ctrl+t", "toggle_theme", "Dark/light", show=False),
+    Binding("ctrl+q", "quit_lab", "Quit", show=False, priority=True),
+]
+
 # Keys that are not bindings of the screen classes: Enter is the tables' own.
 BEFORE = {"Home (presets and runs)": [("⏎", "On a preset: the run settings; on a run: its live view")]}
 AFTER = {"Everywhere": [
@@ -29,7 +37,6 @@ def key_label(binding: Binding) -> str:
 
 
 def sections() -> list[tuple[str, list[tuple[str, str]]]]:
-    from convlab.tui.app import ConvlabApp
     from convlab.tui.screens.editor import EditorScreen
     from convlab.tui.screens.home import HomeScreen
     from convlab.tui.screens.run import RunScreen
@@ -38,8 +45,9 @@ def sections() -> list[tuple[str, list[tuple[str, str]]]]:
     out = []
     for title, cls in (("Home (presets and runs)", HomeScreen), ("Live view of a run", RunScreen),
                        ("Run settings", SettingsScreen), ("Preset editor", EditorScreen),
-                       ("Everywhere", ConvlabApp)):
-        keys = [(key_label(b), b.tooltip or b.description) for b in cls.BINDINGS if isinstance(b, Binding)
+                       ("Everywhere", APP_BINDINGS)):
+        bindings = cls if isinstance(cls, list) else cls.BINDINGS
+        keys = [(key_label(b), b.tooltip or b.description) for b in bindings if isinstance(b, Binding)
                 and not b.action.startswith("app.")]
         out.append((title, keys))
     return [(title, BEFORE.get(title, []) + keys + AFTER.get(title, [])) for title, keys in out]

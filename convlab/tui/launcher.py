@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Callable
 
 EXIT_INTERRUPTED = (128 + signal.SIGTERM, 128 + signal.SIGINT)
-EXIT_USER_ERROR = 2
 FOLLOW_EVERY = 0.2  # seconds between reads of a job's event file
 TRAINING_NICE = 10  # training yields the CPU to the lab's UI, and trains at full speed otherwise
 

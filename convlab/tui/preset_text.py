@@ -9,7 +9,8 @@ import re
 from pathlib import Path
 
 from convlab.errors import UserError
-from convlab.spec import Spec, Train, parse_text, presets_dir
+from convlab.paths import presets_dir
+from convlab.spec import Spec, Train, parse_text
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,40}$")
 HEADER = re.compile(r"^\s*\[")
@@ -37,7 +38,7 @@ def to_toml(spec: Spec) -> str:
         lines.append(f"book_note = {_value(spec.book_note)}")
     if spec.description:
         lines.append(f"description = {_value(spec.description)}")
-    activation = next((l.activation for l in spec.layers if l.type != "softmax"), "sigmoid")
+    activation = spec.activation
     lines += ["", "[train]", f"activation = {_value(activation)}"]
     defaults = Train()
     for key in ("epochs", "eta", "lmbda", "batch_size", "data", "repeats", "ensemble"):

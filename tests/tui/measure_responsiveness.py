@@ -4,7 +4,7 @@ it trains `?` is sent 2N times (opening help, then closing it); after each,
 the pane is read until the change shows. The figure is key → visible change,
 including the terminal. (Esc closes help too, but a terminal cannot tell a
 lone Esc from the start of a key sequence at once: Textual waits ESCDELAY,
-100 ms by default, before taking it as Esc.) Not a pytest test (the Pilot test checks the same in-process):
+100 ms by default, before taking it as Esc.) Not a pytest test (bench/bench_keys.py measures the same in-process):
 
     .venv/bin/python tests/tui/measure_responsiveness.py [--presses 20]
 

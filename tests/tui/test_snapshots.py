@@ -1,5 +1,8 @@
 """Snapshots of the main screens at 80×24 and 160×48, from a store of
 hand-made runs with fixed values and times (see tui_helpers.seed_store).
+Each waits for the app to settle before the picture (`settled`): no worker
+running, no animation scheduled, and no blinking cursor, whose timer would
+otherwise change the frame at a moment a loaded machine makes random.
 Regenerate with `pytest tests/tui/test_snapshots.py --snapshot-update`."""
 
 from __future__ import annotations
@@ -16,9 +19,34 @@ def _app(store: str) -> ConvlabApp:
     return ConvlabApp(store=store)
 
 
+async def settle(pilot) -> None:
+    """Wait until nothing pending can change the frame."""
+    app = pilot.app
+    for _ in range(3):  # a worker's result may start another, or schedule a refresh
+        await pilot.wait_for_scheduled_animations()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+    for widget in app.screen.query("*"):
+        if hasattr(widget, "cursor_blink"):  # Input, TextArea: a 0.5 s blink timer
+            widget.cursor_blink = False
+            widget._cursor_visible = True  # shown steadily, as in the first frame
+            widget.refresh()
+    await pilot.pause()
+
+
+def settled(*keys: str, then=None):
+    """A run_before: `then(pilot)` if given, the key presses, then settle."""
+    async def run_before(pilot) -> None:
+        if then is not None:
+            await then(pilot)
+        await pilot.press(*keys)
+        await settle(pilot)
+    return run_before
+
+
 @pytest.mark.parametrize("size", SIZES)
 def test_home(snap_compare, seeded_store, size):
-    assert snap_compare(_app(seeded_store), terminal_size=size, press=["down", "down"])
+    assert snap_compare(_app(seeded_store), terminal_size=size, run_before=settled("down", "down"))
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -27,7 +55,7 @@ def test_live_view_of_a_finished_run(snap_compare, seeded_store, size):
         pilot.app.push_screen(RunScreen(run_id=1))
         await pilot.pause()
 
-    assert snap_compare(_app(seeded_store), terminal_size=size, run_before=open_run, press=["2"])
+    assert snap_compare(_app(seeded_store), terminal_size=size, run_before=settled("2", then=open_run))
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -36,7 +64,7 @@ def test_live_view_of_a_run_training_elsewhere(snap_compare, seeded_store, size)
         pilot.app.push_screen(RunScreen(run_id=3))
         await pilot.pause()
 
-    assert snap_compare(_app(seeded_store), terminal_size=size, run_before=open_run)
+    assert snap_compare(_app(seeded_store), terminal_size=size, run_before=settled(then=open_run))
 
 
 def test_live_view_confusion_panel(snap_compare, seeded_store):
@@ -44,7 +72,7 @@ def test_live_view_confusion_panel(snap_compare, seeded_store):
         pilot.app.push_screen(RunScreen(run_id=1))
         await pilot.pause()
 
-    assert snap_compare(_app(seeded_store), terminal_size=(80, 24), run_before=open_run, press=["3", "y"])
+    assert snap_compare(_app(seeded_store), terminal_size=(80, 24), run_before=settled("3", "y", then=open_run))
 
 
 def test_editor_with_an_error(snap_compare, seeded_store):
@@ -54,12 +82,12 @@ def test_editor_with_an_error(snap_compare, seeded_store):
         area.load_text(area.text.replace("eta = 0.03", "eta = -1"))
         await pilot.press("ctrl+g")  # the cursor to the line of the error
 
-    assert snap_compare(_app(seeded_store), terminal_size=(80, 24), run_before=break_it)
+    assert snap_compare(_app(seeded_store), terminal_size=(80, 24), run_before=settled(then=break_it))
 
 
 def test_settings_form(snap_compare, seeded_store):
-    assert snap_compare(_app(seeded_store), terminal_size=(80, 24), press=["down", "down", "enter"])
+    assert snap_compare(_app(seeded_store), terminal_size=(80, 24), run_before=settled("down", "down", "enter"))
 
 
 def test_help(snap_compare, seeded_store):
-    assert snap_compare(_app(seeded_store), terminal_size=(80, 24), press=["question_mark"])
+    assert snap_compare(_app(seeded_store), terminal_size=(80, 24), run_before=settled("question_mark"))

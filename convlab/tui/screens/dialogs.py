@@ -13,7 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 from convlab.errors import UserError
-from convlab.spec import presets_dir
+from convlab.paths import presets_dir
 from convlab.tui.plain import lines as plain_lines, literal
 
 

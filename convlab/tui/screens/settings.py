@@ -22,10 +22,6 @@ from convlab.format import count
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
-def activation_of(spec: Spec) -> str:
-    return next((l.activation for l in spec.layers if l.type != "softmax"), "sigmoid")
-
-
 def dropout_of(spec: Spec) -> float:
     return max((l.dropout for l in spec.layers if l.type != "conv_pool"), default=0.0)
 
@@ -51,7 +47,7 @@ class SettingsScreen(ModalScreen):
                 yield from self._field("η (eta)", "eta", f"{t.eta:g}", "number")
                 yield from self._field("λ (lmbda)", "lmbda", f"{t.lmbda:g}", "number")
                 yield Label("activation")
-                yield Select([(a, a) for a in ACTIVATIONS], value=activation_of(s), allow_blank=False,
+                yield Select([(a, a) for a in ACTIVATIONS], value=s.activation, allow_blank=False,
                              compact=True, id="activation")
                 yield from self._field("dropout p", "dropout", f"{dropout_of(s):g}", "number")
                 yield Label("data")
@@ -138,8 +134,7 @@ class SettingsScreen(ModalScreen):
         t = spec.train
         runs = f"{t.ensemble} networks and a vote" if t.ensemble > 1 else (
             f"{t.repeats} runs" if t.repeats > 1 else "1 run")
-        images = t.train_limit or (250_000 if t.data == "expanded" else 50_000)
-        panel.update(f"✓ {runs} × {t.epochs} epochs on {count(images)} images · {spec.params:,} parameters")
+        panel.update(f"✓ {runs} × {t.epochs} epochs on {count(spec.train_images)} images · {spec.params:,} parameters")
         return spec
 
     # ------------------------------------------------------------ actions

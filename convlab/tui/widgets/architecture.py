@@ -30,7 +30,7 @@ def layers_table(spec: Spec) -> Table:
 
 def hyper_parameters(spec: Spec) -> Text:
     t = spec.train
-    activation = next((l.activation for l in spec.layers if l.type != "softmax"), "—")
+    activation = spec.activation if len(spec.layers) > 1 else "—"  # softmax alone: no hidden activation
     parts = [activation, f"{t.epochs} epochs", f"η {t.eta:g}", f"λ {t.lmbda:g}", f"batch {t.batch_size}",
              data_label(t.data, t.train_limit)]
     if t.ensemble > 1:

@@ -6,7 +6,8 @@ Rows come from `convlab.report` (the same as `convlab compare`): a run, a
 group of repeats (best of N) or an ensemble vote. Space marks a row; a click
 on a header, or `s`, sorts; `r` reverses; `e` votes with the marked rows'
 runs and stores the vote as a run, which then appears as a row of its own.
-The store is polled, so runs that finish elsewhere update the table.
+The table follows the app's store change counter, so runs that finish
+elsewhere update it.
 """
 
 from __future__ import annotations
@@ -21,22 +22,16 @@ from textual.widgets import DataTable, Footer, Static
 from textual_plotext import PlotextPlot
 
 from convlab import report
+from convlab.ensemble import build_ensemble, check_members
 from convlab.errors import UserError
-from convlab.store import Store
+from convlab.format import id_ranges
+from convlab.plots import draw_series
 from convlab.tui.plain import lines, literal
 
-POLL_EVERY = 1.0  # seconds between looks at the store's data_version
 MAX_CURVES = 10  # with nothing marked, the first rows' curves
 
 
 class CompareScreen(Screen):
-    DEFAULT_CSS = """
-    CompareScreen #compare-info { height: 1; padding: 0 1; background: $panel; color: $text-muted; }
-    CompareScreen #compare-table { height: auto; max-height: 50%; min-height: 6; }
-    CompareScreen #compare-bottom { height: 1fr; min-height: 10; }
-    CompareScreen #compare-curves { width: 2fr; }
-    CompareScreen #compare-diff { width: 1fr; min-width: 30; padding: 0 1; background: $boost; overflow-y: auto; }
-    """
     BINDINGS = [
         Binding("space", "mark", "Mark", key_display="␣"),
         Binding("s", "sort_next", "Sort"),
@@ -45,14 +40,12 @@ class CompareScreen(Screen):
         Binding("escape", "close", "Back"),
     ]
 
-    def __init__(self, store_path: str, run_ids: list[int] | None = None):
+    def __init__(self, run_ids: list[int] | None = None):
         super().__init__()
-        self.store_path, self.run_ids = store_path, list(run_ids) if run_ids else None
-        self.store: Store | None = None
+        self.run_ids = list(run_ids) if run_ids else None
         self.rows: list[report.Row] = []
         self.marked: set[str] = set()  # row keys
         self.sort_key, self.reverse = "row", False
-        self._seen_version: int | None = None
         self._shown: list[tuple] | None = None  # the table's cells as last drawn
 
     def compose(self) -> ComposeResult:
@@ -64,24 +57,18 @@ class CompareScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.store = Store(self.store_path)
         self.reload()
         self.query_one(DataTable).focus()
-        self.set_interval(POLL_EVERY, self.poll)
+        self.watch(self.app, "store_version", self.reload, init=False)
 
-    def on_unmount(self) -> None:
-        if self.store is not None:
-            self.store.close()
+    @property
+    def store(self):
+        return self.app.store
 
     # ------------------------------------------------------------ content
 
-    def poll(self) -> None:
-        if self.store.version() != self._seen_version:
-            self.reload()
-
     def reload(self) -> None:
         """Read the rows again (the selection may have grown: a new vote)."""
-        self._seen_version = self.store.version()
         try:
             self.rows = report.compare(self.store, self.run_ids, sort=self.sort_key, reverse=self.reverse)
         except UserError as exc:  # a run deleted under us, say
@@ -122,7 +109,6 @@ class CompareScreen(Screen):
                         "mark finished runs and press e for their ensemble vote.")
 
     def draw_curves(self, rows: list[report.Row]) -> None:
-        from convlab.cli_report import draw_series
         from convlab.export import curve_series
 
         plot = self.query_one(PlotextPlot)
@@ -186,22 +172,34 @@ class CompareScreen(Screen):
         if len(runs) < 2:
             self.notify("Mark rows holding two or more finished runs first (space).", severity="warning")
             return
-        self.notify(f"Voting with runs {report.id_ranges(runs)} …")
-        self.vote(runs)
+        try:
+            check_members(self.store, runs)
+        except UserError as exc:
+            self.notify(str(exc), severity="error", timeout=8)
+            return
+        self.notify(f"Voting with runs {id_ranges(runs)} …")
+        self.read_test_set(runs)
 
     @work(thread=True, exclusive=True, group="ensemble")
-    def vote(self, runs: list[int]) -> None:
-        """Read MNIST's test set and vote, off the UI thread, on a connection of its own."""
+    def read_test_set(self, runs: list[int]) -> None:
+        """Read MNIST's test set (seconds) off the UI thread; the vote itself is quick."""
         from convlab import data as mnist_data
 
         try:
-            with Store(self.store_path) as store:
-                report.check_members(store, runs)
-                run = report.build_ensemble(store, runs, mnist_data.load_mnist().test)
+            test = mnist_data.load_mnist().test
         except UserError as exc:
             self.app.call_from_thread(self.notify, str(exc), severity="error", timeout=8)
             return
-        self.app.call_from_thread(self.voted, run.id, run.test_at_best, len(runs))
+        self.app.call_from_thread(self.vote, runs, test)
+
+    def vote(self, runs: list[int], test) -> None:
+        """Vote and store it through the app's store (on the UI thread, as every use of it)."""
+        try:
+            run = build_ensemble(self.store, runs, test)
+        except UserError as exc:
+            self.notify(str(exc), severity="error", timeout=8)
+            return
+        self.voted(run.id, run.test_at_best, len(runs))
 
     def voted(self, run_id: int, accuracy: float, members: int) -> None:
         if self.run_ids is not None:

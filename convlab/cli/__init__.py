@@ -1,0 +1,86 @@
+"""The `convlab` command. With no arguments it opens the Textual lab; each
+subcommand works headless, for a terminal reached over SSH.
+
+One module per group of commands (browse: presets/runs/show; run; compare:
+compare/export; ensemble; reproduce), each adding its parsers through
+`add_<command>(sub)`; `training` and `printers` hold what they share.
+
+Every error a user can cause ends in one line on stderr and exit status 2.
+torch is imported only by the commands that train, so `convlab --help`,
+`presets`, `runs` and `show` answer at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+import sys
+
+from convlab.cli import browse, compare, ensemble, reproduce, run
+from convlab.errors import UserError
+from convlab.paths import DATA_VAR, STORE_VAR, env_store
+from convlab.text import printable
+
+EPILOG = f"""\
+examples:
+  convlab                               open the lab (full-screen)
+  convlab presets                       the chapter's networks
+  convlab run relu --epochs 1 --train-limit 2000
+  convlab run my-net.toml --repeats 3 --seed 1
+  convlab run --resume 7                continue an interrupted run
+  convlab runs                          what the store holds
+  convlab show 7                        one run: config, curve, filters, mistakes
+
+environment: {STORE_VAR} (the run store, default ./convlab.sqlite),
+{DATA_VAR} (the MNIST folder, default data/mnist of this repository)."""
+
+# the order of `convlab --help`
+COMMANDS = (browse.add_presets, run.add_run, browse.add_runs, browse.add_show, compare.add_compare,
+            ensemble.add_ensemble, compare.add_export, reproduce.add_reproduce)
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """A bad option is one line and exit 2, like every other user error."""
+
+    def error(self, message: str):
+        print(f"convlab: {printable(self.prog)}: {printable(message)}; `{self.prog} --help` lists the options",
+              file=sys.stderr)
+        sys.exit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from convlab import __version__
+
+    parser = OneLineParser(
+        prog="convlab", description="A lab for the convolutional networks of chapter 6 of Nielsen's "
+        "Neural Networks and Deep Learning: train them, watch them learn, compare them with the book.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"convlab {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for add in COMMANDS:
+        add(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command is None:
+            from convlab.tui.app import main as tui_main
+
+            return tui_main(store=env_store())
+        return args.func(args) or 0
+    except UserError as exc:
+        print(f"convlab: {printable(str(exc))}", file=sys.stderr)
+        return 2
+    except sqlite3.DatabaseError as exc:  # a store damaged after it opened: reads stop, nothing is written
+        print(f"convlab: the store is damaged ({exc}); it was not changed; restore a copy or choose another "
+              "--store", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("convlab: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0

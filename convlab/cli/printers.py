@@ -1,0 +1,119 @@
+"""How the commands print: tables, and a run's events as text or as JSON lines."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Callable, Sequence
+
+from convlab import events
+from convlab.text import CELL_WIDTH, printable, shown
+
+
+def print_table(header: Sequence[str], rows: Sequence[Sequence[str]], file=None) -> None:
+    """Left-aligned columns two spaces apart, trailing blanks trimmed; every
+    cell shown safely (control characters escaped) and cut to CELL_WIDTH with
+    an ellipsis, so a 100,000-character name pads nothing."""
+    cells = [[shown(str(x), CELL_WIDTH) for x in row] for row in (header, *rows)]
+    widths = [max(len(c) for c in col) for col in zip(*cells)]
+    for row in cells:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip(), file=file)
+
+
+class JsonPrinter:
+    """One JSON object per event, per line, flushed: for scripts and the lab
+    (the fields are documented in the README and in convlab/events.py)."""
+
+    last_run: int | None = None
+
+    def __call__(self, event: events.Event) -> None:
+        self.last_run = getattr(event, "run", None) or self.last_run
+        print(json.dumps(event.to_dict()), flush=True)
+
+    def close(self) -> None:
+        pass
+
+
+class TextPrinter:
+    """Human output: a progress bar on a terminal (plain lines otherwise), a
+    line per epoch, and a summary beside the book's figure."""
+
+    def __init__(self, store):
+        from convlab.progress import EpochProgress
+
+        self.store = store
+        self.bar = EpochProgress(sys.stdout.isatty())
+        self.last_run: int | None = None
+        self.handlers: dict[type, Callable] = {
+            events.Group: self.group, events.Started: self.started, events.Progress: self.bar.update,
+            events.Epoch: self.epoch, events.Finished: self.finished, events.Ensemble: self.ensemble,
+            events.Summary: self.summary, events.Interrupted: lambda e: None, events.Failed: self.failed,
+            events.Diverged: lambda e: None,  # the command's last line says it
+        }
+
+    def __call__(self, event: events.Event) -> None:
+        self.last_run = getattr(event, "run", None) or self.last_run
+        self.handlers[type(event)](event)
+
+    def close(self) -> None:
+        self.bar.stop()
+
+    def say(self, text: str) -> None:
+        self.bar.print(printable(text))  # preset names are the user's
+
+    def group(self, e: events.Group) -> None:
+        self.say(f"{e.preset}: {e.members} {'member' if e.ensemble > 1 else 'run'}"
+                 f"{'s' if e.members > 1 else ''} on {e.device} (group {e.group})")
+
+    def started(self, e: events.Started) -> None:
+        self.epochs = e.epochs
+        resumed = f", resumed after epoch {e.resumed_from}" if e.resumed_from else ""
+        self.say(f"run {e.run}: seed {e.seed}, {e.images:,} training images in {e.batches:,} "
+                 f"mini-batches, {e.epochs} epochs{resumed}")
+
+    def epoch(self, e: events.Epoch) -> None:
+        self.bar.stop()
+        test = "" if e.test_acc is None else "  (new best)"
+        self.say(f"  epoch {e.epoch:>3}/{self.epochs}  loss {e.train_loss:.4f}  validation {e.val_acc:.2f}%"
+                 f"  best {e.best_val:.2f}% (epoch {e.best_epoch})  test at best {e.test_at_best:.2f}%"
+                 f"  {e.seconds:.1f}s{test}")
+
+    def finished(self, e: events.Finished) -> None:
+        early = ", stopped early" if e.stopped_early else ""
+        self.say(f"run {e.run} finished: best validation {e.best_val:.2f}% at epoch {e.best_epoch}, "
+                 f"test at best {e.test_at_best:.2f}% ({e.mistakes} test digits wrong){early}")
+
+    def ensemble(self, e: events.Ensemble) -> None:
+        self.say(f"ensemble of {len(e.members)} (run {e.run}): {e.accuracy:.2f}% "
+                 f"({e.mistakes} of 10,000 test digits wrong)")
+
+    def failed(self, e: events.Failed) -> None:
+        self.say(f"run {e.run} failed: {e.error}")
+
+    def summary(self, e: events.Summary) -> None:
+        for line in summary_lines(e, self.store):
+            self.say(line)
+
+
+def summary_lines(e: events.Summary, store) -> list[str]:
+    """The result of a group beside the book's figure."""
+    book = e.book_figure
+    lines = [f"── {e.preset}: summary " + "─" * 40]
+    if e.test_at_best is not None:
+        n = len(e.runs)
+        what = f"best of {n} by validation" if n > 1 else "test accuracy at the best validation epoch"
+        lines.append(f"  {what}: run {e.best_run}, validation {e.best_val:.2f}%, test {e.test_at_best:.2f}%"
+                     + _versus(e.test_at_best, book, e.ensemble_run is None))
+        if n > 1:
+            lines.append(f"  test at best over {n} runs: {e.test_mean:.2f} ± {e.test_sd:.2f}% (mean ± sd)")
+    if e.ensemble_run is not None:
+        lines.append(f"  ensemble vote (run {e.ensemble_run}): {e.ensemble_accuracy:.2f}%"
+                     + _versus(e.ensemble_accuracy, book, True))
+    lines.append(f"  stored in {store.path}; `convlab show {e.ensemble_run or e.best_run}` for the details")
+    return lines
+
+
+def _versus(value: float, book: float | None, applies: bool) -> str:
+    if book is None or not applies:
+        return ""
+    return f"  |  book {book:.2f}% ({value - book:+.2f})"

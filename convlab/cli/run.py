@@ -1,0 +1,67 @@
+"""`convlab run`: train a preset or a TOML file headless, and store the run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from convlab.cli.options import common
+from convlab.cli.printers import JsonPrinter, TextPrinter
+from convlab.cli.training import StopFlag, set_threads, train_guarded
+from convlab.errors import UserError
+
+
+def add_run(sub) -> None:
+    p = sub.add_parser("run", help="train a preset or a TOML file headless, and store the run",
+                       description="Train PRESET (a name from `convlab presets` or a TOML file) by the book's "
+                       "rules and store every epoch. Ctrl-C or SIGTERM stops it cleanly; --resume continues it.")
+    p.add_argument("preset", nargs="?", metavar="PRESET|FILE", help="preset name or path to a .toml file")
+    p.add_argument("--resume", metavar="RUN", help="continue run RUN (and the rest of its repeats) from its last finished epoch")
+    p.add_argument("--epochs", type=int, metavar="N", help="epochs per run (the preset's by default)")
+    p.add_argument("--repeats", type=int, metavar="N", help="independent runs with seeds SEED, SEED+1, …")
+    p.add_argument("--seed", type=int, metavar="N", help="seed of the first run (random by default, always stored)")
+    p.add_argument("--device", metavar="DEV", help="auto (default: cuda, then mps, then cpu), cpu, cuda, cuda:N or mps")
+    p.add_argument("--train-limit", type=int, metavar="N", help="train on the first N training images only (a quick look)")
+    p.add_argument("--threads", type=int, metavar="N", help="CPU threads for training (default: torch's, "
+                   "usually one per core; 1 is far faster when other work shares the cores)")
+    p.add_argument("--json", action="store_true", help="print one JSON event per line instead of text")
+    common(p, data=True)
+    p.set_defaults(func=cmd_run)
+
+
+def _load_spec(args):
+    from convlab import spec as specs
+
+    if args.preset is None:
+        raise UserError("run: give a PRESET (see `convlab presets`), a .toml file, or --resume RUN")
+    spec = specs.load(args.preset)
+    changes: dict[str, Any] = {}
+    for option, field, low in (("epochs", "epochs", 1), ("repeats", "repeats", 1), ("train_limit", "train_limit", 1)):
+        value = getattr(args, option)
+        if value is not None:
+            if value < low:
+                raise UserError(f"--{option.replace('_', '-')} {value}: must be at least {low}")
+            changes[field] = specs.check_option(f"--{option.replace('_', '-')}", field, value)
+    if "repeats" in changes and spec.train.ensemble > 1:
+        raise UserError(f"--repeats: {spec.name} is an ensemble of {spec.train.ensemble}; it trains once")
+    return spec.with_train(**changes) if changes else spec
+
+
+def cmd_run(args) -> int:
+    from convlab.runner import Runner, failure_line
+    from convlab.spec import check_option
+    from convlab.store import Store
+
+    if args.resume and (args.preset or args.epochs or args.repeats or args.seed is not None or args.train_limit):
+        raise UserError("--resume RUN continues a run as it was configured; give no preset or other options with it")
+    spec = None if args.resume else _load_spec(args)
+    if args.seed is not None:
+        check_option("--seed", "seed", args.seed)
+    set_threads(args.threads)
+    stop = StopFlag()
+    store = Store(args.store)
+    printer = JsonPrinter() if args.json else TextPrinter(store)
+    runner = Runner(store, device=args.device, data_dir=args.data_dir, emit=printer, should_stop=stop)
+    work = (lambda: runner.resume(args.resume)) if args.resume else (lambda: runner.start(spec, seed=args.seed))
+    return train_guarded(work, stop, printer,
+                         interrupted=lambda: f"interrupted; resume with `convlab run --resume {printer.last_run}`",
+                         failed=lambda exc: failure_line(printer.last_run, exc))
