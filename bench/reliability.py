@@ -53,6 +53,11 @@ CLASSES = [
      "folder removed on exit", ["test_hostile_text.py::test_settings_form_writes"]),
     ("=cmd\\|… and <svg/onload> names in exports", "CSV cell quoted, Markdown escaped, JSON without NaN",
      ["test_export.py::test_hostile_names"]),
+    ("`run` options out of range (--threads 100000, --seed 10²⁰, --epochs 2⁶³−1, …), malformed options",
+     "one line naming the option and its range, exit 2, nothing stored",
+     ["test_cli_faults.py::test_run_options_out", "test_cli_faults.py::test_bad_options"]),
+    ("100,000-character names, escape and right-to-left characters in the CLI (runs, compare, show, errors)",
+     "cut with …; shown escaped (\\x1b, \\u202e)", ["test_cli_faults.py::test_long_names"]),
     ("run ids past SQLite's range, runs that fail before they start", "one line, exit 2; no empty group left",
      ["test_store_faults.py::test_show_of_an_id", "test_cli_faults.py::test_a_run_that_fails"]),
 ]

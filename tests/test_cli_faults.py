@@ -34,21 +34,23 @@ def test_a_run_that_fails_before_it_starts_leaves_no_empty_group(tmp_path, run_c
     assert db.execute("SELECT count(*) FROM runs").fetchone() == (0,)
 
 
-def test_run_options_out_of_range_are_one_line(tmp_path, run_cli):
-    for args, fragment in (
+def test_run_options_out_of_range_are_one_line(tmp_path, run_cli, record_property):
+    cases = (
             (("--threads", "100000"), "--threads 100000: must be a whole number from 1 to 1,024"),
             (("--threads", "0"), "--threads 0: must be a whole number from 1 to 1,024"),
             (("--seed", "99999999999999999999"), "--seed 99999999999999999999: must be a whole number from 0 to"),
             (("--seed", "-1"), "--seed -1: must be a whole number from 0 to 4,294,967,295"),
             (("--epochs", str(2**63 - 1)), "--epochs 9223372036854775807: must be a whole number from 1 to 10,000"),
             (("--repeats", "100000"), "--repeats 100000: must be a whole number from 1 to 1,000"),
-            (("--train-limit", "10000000"), "--train-limit 10000000: must be a whole number from 0 to 250,000")):
+            (("--train-limit", "10000000"), "--train-limit 10000000: must be a whole number from 0 to 250,000"))
+    for args, fragment in cases:
         assert_user_error(run_cli("run", "shallow", *args), fragment)
+    record_property("cases", len(cases))
     assert not (tmp_path / "convlab.sqlite").exists() or \
         sqlite3.connect(tmp_path / "convlab.sqlite").execute("SELECT count(*) FROM runs").fetchone() == (0,)
 
 
-def test_long_names_and_control_characters_in_cli_tables(tmp_path, run_cli):
+def test_long_names_and_control_characters_in_cli_tables(tmp_path, run_cli, record_property):
     """A 100,000-character name is cut with an ellipsis; escape sequences and
     a right-to-left override reach the terminal as visible escapes."""
     from convlab.spec import parse_text
@@ -69,10 +71,12 @@ def test_long_names_and_control_characters_in_cli_tables(tmp_path, run_cli):
     (tmp_path / "bad.toml").write_text(toml_text([{"type": "nope"}], None, name="x"), encoding="utf-8")
     (tmp_path / "evil\x1b[31m.toml").write_text("name = 1\n")
     assert_user_error(run_cli("run", "evil\x1b[31m.toml"), "evil\\x1b[31m.toml: name is 1; it must be a string")
+    record_property("cases", 4)
 
 
-def test_bad_options_are_one_line(run_cli):
+def test_bad_options_are_one_line(run_cli, record_property):
     assert_user_error(run_cli("run", "shallow", "--epochs", "many"), "convlab run: argument --epochs: invalid int",
                       "`convlab run --help` lists the options")
     assert_user_error(run_cli("show"), "the following arguments are required: RUN")
     assert_user_error(run_cli("frobnicate"), "invalid choice: 'frobnicate'")
+    record_property("cases", 3)
