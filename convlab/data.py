@@ -27,9 +27,10 @@ FILES = {
     "test_images": "t10k-images-idx3-ubyte.gz",
     "test_labels": "t10k-labels-idx1-ubyte.gz",
 }
+# How to get the shipped files back, in an installed package or a clone.
+RESTORE = "reinstall convlab (pip install --force-reinstall) or, in a clone, `git checkout convlab/mnist`"
 TRAIN_SIZE = TRAIN_IMAGES["plain"]  # the first 50,000 train, the last 10,000 validate
 SUM_LINE = re.compile(r"([0-9a-fA-F]{64}) [ *]?(\S.*)")  # as sha256sum writes it: digest, space, [*]name
-RESTORE = "restore it with `git checkout data/mnist`"
 EXPAND_SEED = 12345678  # the expanded set is shuffled once, always the same way
 
 
@@ -54,7 +55,7 @@ class MNIST:
 def _expected_sums(folder: Path) -> dict[str, str]:
     sums_file = folder / "SHA256SUMS"
     if not sums_file.is_file():
-        raise UserError(f"{sums_file}: missing; restore it from the repository (git checkout data/mnist) "
+        raise UserError(f"{sums_file}: missing; {RESTORE}, "
                         "or point --data-dir / CONVLAB_DATA at a folder that has MNIST and its SHA256SUMS")
     try:
         lines = sums_file.read_bytes().decode("ascii").splitlines()
@@ -73,12 +74,12 @@ def _expected_sums(folder: Path) -> dict[str, str]:
 def _read_checked(folder: Path, name: str, expected: str) -> bytes:
     path = folder / name
     if not path.is_file():
-        raise UserError(f"{path}: missing; restore it (git checkout data/mnist) or set --data-dir / CONVLAB_DATA "
+        raise UserError(f"{path}: missing; {RESTORE}, or set --data-dir / CONVLAB_DATA "
                         "to a folder holding the four MNIST files")
     raw = path.read_bytes()
     if hashlib.sha256(raw).hexdigest() != expected:
         raise UserError(f"{path}: checksum does not match SHA256SUMS (truncated or altered); "
-                        "restore it with `git checkout data/mnist`")
+                        f"{RESTORE}")
     return raw
 
 
@@ -122,7 +123,7 @@ def load_mnist(folder: str | os.PathLike | None = None) -> MNIST:
     arrays = {}
     for key, name in FILES.items():
         if name not in sums:
-            raise UserError(f"{folder / 'SHA256SUMS'}: has no line for {name}; restore it with `git checkout data/mnist`")
+            raise UserError(f"{folder / 'SHA256SUMS'}: has no line for {name}; {RESTORE}")
         magic, item = (0x803, (28, 28)) if "images" in key else (0x801, ())
         arrays[key] = _parse_idx(_read_checked(folder, name, sums[name]), folder / name, magic, item)
     ti, tl = arrays["train_images"], arrays["train_labels"]

@@ -103,6 +103,15 @@ CREATE TABLE IF NOT EXISTS reproduction_groups (
     group_id INTEGER NOT NULL REFERENCES groups(id),
     PRIMARY KEY (reproduction_id, preset)
 );
+CREATE TABLE IF NOT EXISTS notes (
+    run_id INTEGER PRIMARY KEY REFERENCES runs(id),
+    text TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tags (
+    run_id INTEGER NOT NULL REFERENCES runs(id),
+    tag TEXT NOT NULL,
+    PRIMARY KEY (run_id, tag)
+);
 """
 
 
@@ -127,7 +136,18 @@ def open_db(path: Path, read_only: bool | None = None) -> tuple[sqlite3.Connecti
         db.execute("PRAGMA synchronous=NORMAL")
         if version < VERSION or _missing_columns(db):
             migrate(db, path, version, bool(tables))
+    else:
+        _stand_in_tables(db, tables)
     return db, writable
+
+
+def _stand_in_tables(db: sqlite3.Connection, tables: set[str]) -> None:
+    """Empty TEMP tables (this connection's only) for those an older read-only
+    store lacks, so every query reads it; the file is not touched."""
+    for statement in SCHEMA.split(";"):
+        words = statement.split()
+        if words[:2] == ["CREATE", "TABLE"] and words[5] not in tables:
+            db.execute(statement.replace("CREATE TABLE", "CREATE TEMP TABLE", 1))
 
 
 def _connect(path: Path, writable: bool) -> sqlite3.Connection:

@@ -17,7 +17,7 @@ from helpers import REPO, toml_text
 from convlab import spec as specs
 from convlab.errors import UserError
 
-RELU = (REPO / "presets" / "relu.toml").read_bytes()
+RELU = (REPO / "convlab" / "presets" / "relu.toml").read_bytes()
 TRIED: Counter = Counter()  # (test, outcome) → examples; bench/reliability.py prints it
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -85,7 +85,7 @@ def test_generated_presets(layers, train, extra, name):
 
 
 def test_every_shipped_preset_still_loads():
-    for path in sorted((REPO / "presets").glob("*.toml")):
+    for path in sorted((REPO / "convlab" / "presets").glob("*.toml")):
         assert outcome(path) == "spec"
 
 

@@ -139,8 +139,8 @@ def test_a_file_that_is_not_a_store(tmp_path, run_cli, content, record_property)
 
 def test_a_read_only_store_is_read_and_never_written(tmp_path):
     """Opened read-only (as the read commands do when the file or its folder
-    cannot be written): a run left 'running' by a dead process is shown as
-    stored, not marked, and the file does not change."""
+    cannot be written), an older store: a run left 'running' by a dead process
+    is shown as stored, not marked or migrated, and the file does not change."""
     from helpers import run_of_a_killed_process
 
     path = tmp_path / "ro" / "s.sqlite"
@@ -149,6 +149,9 @@ def test_a_read_only_store_is_read_and_never_written(tmp_path):
     dead = run_of_a_killed_process(path)
     with Store(path) as store:
         store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db = sqlite3.connect(path)  # and an older store: no notes or tags tables, version 0
+    db.executescript("DROP TABLE notes; DROP TABLE tags; PRAGMA user_version=0;")
+    db.close()
     before = digest(path)
     os.chmod(path, 0o444)
     os.chmod(path.parent, 0o555)

@@ -16,9 +16,9 @@ import argparse
 import sqlite3
 import sys
 
-from convlab.cli import browse, compare, ensemble, reproduce, run
+from convlab.cli import browse, compare, completion, ensemble, manage, reproduce, run, serve
 from convlab.errors import UserError
-from convlab.paths import DATA_VAR, STORE_VAR, env_store
+from convlab.paths import DATA_VAR, PRESETS_VAR, STORE_VAR, env_store
 from convlab.text import printable
 
 EPILOG = f"""\
@@ -31,12 +31,15 @@ examples:
   convlab runs                          what the store holds
   convlab show 7                        one run: config, curve, filters, mistakes
 
-environment: {STORE_VAR} (the run store, default ./convlab.sqlite),
-{DATA_VAR} (the MNIST folder, default data/mnist of this repository)."""
+environment: {STORE_VAR} (the run store; default ./convlab.sqlite if there is
+one, else convlab.sqlite in your user data folder), {PRESETS_VAR} (your presets;
+default ./presets if there is one, else presets/ in your user data folder),
+{DATA_VAR} (the MNIST folder, default the copy inside the package)."""
 
 # the order of `convlab --help`
 COMMANDS = (browse.add_presets, run.add_run, browse.add_runs, browse.add_show, compare.add_compare,
-            ensemble.add_ensemble, compare.add_export, reproduce.add_reproduce)
+            ensemble.add_ensemble, compare.add_export, reproduce.add_reproduce, manage.add_rm, manage.add_note,
+            manage.add_tag, manage.add_gc, serve.add_serve, completion.add_completion)
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -59,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for add in COMMANDS:
         add(sub)
+    parser.set_defaults(root_parser=parser)  # for `convlab completion`, which describes the whole parser
     return parser
 
 

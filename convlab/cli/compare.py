@@ -26,7 +26,8 @@ def add_compare(sub) -> None:
 
 
 def add_export(sub) -> None:
-    p = sub.add_parser("export", help="write a comparison as CSV, JSON, Markdown or a self-contained HTML report",
+    p = sub.add_parser("export", help="write a comparison as CSV, JSON, Markdown, a self-contained HTML report "
+                       "or TensorBoard event files",
                        description="csv and json hold every per-epoch figure of every selected run; md is the "
                        "comparison table; html is one file with the table, curves, filters and misclassified "
                        "digits that opens with no network. " + SELECTION_HELP + ".")
@@ -84,8 +85,7 @@ def cmd_export(args) -> int:
     fmt = export.format_for(args.output, args.format)
     store = Store(args.store)
     store.mark_stale()
-    rows = _rows(store, args)
-    export.write(export.render_as(store, rows, fmt), args.output)
+    written = export.export_to(store, _rows(store, args), fmt, args.output)
     if args.output not in (None, "-"):
-        print(f"wrote {args.output} ({fmt}, {len(rows)} rows)", file=sys.stderr)
+        print(f"wrote {written}", file=sys.stderr)
     return 0
