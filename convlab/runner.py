@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -56,8 +57,10 @@ class Summary:
 
 class Runner:
     def __init__(self, store: Store, device: str | None = None, data_dir: str | None = None,
-                 emit: Emit = lambda e: None, should_stop: Callable[[], bool] = lambda: False):
+                 emit: Emit = lambda e: None, should_stop: Callable[[], bool] = lambda: False,
+                 batch_members: bool | None = None):
         self.store, self.device_name, self.data_dir = store, device, data_dir
+        self.batch_members = batch_members  # None: batch on CUDA only
         self.emit, self.should_stop = emit, should_stop
         self._mnist: mnist_data.MNIST | None = None
         self._tensors: dict[tuple, Any] = {}
@@ -116,10 +119,13 @@ class Runner:
     def _complete(self, spec: Spec, group_id: int, base_seed: int, device) -> Summary:
         summary = Summary(spec, group_id)
         existing = {r.member: r for r in self._member_runs(group_id)}
-        for member in range(spec.members):
-            run = existing.get(member)
-            if run is None or run.status != "finished":
-                self._train_member(spec, group_id, member, base_seed + member, device, run)
+        pending = [m for m in range(spec.members) if m not in existing or existing[m].status != "finished"]
+        # on CUDA even one member goes through the batched trainer, for its captured step
+        if pending and (len(pending) > 1 or device.type == "cuda") and self._batching(spec, device):
+            self._train_batched(spec, group_id, pending, base_seed, device, existing)
+        else:
+            for member in pending:
+                self._train_member(spec, group_id, member, base_seed + member, device, existing.get(member))
         summary.runs = self._member_runs(group_id)
         if spec.train.ensemble > 1:
             done = [r for r in self.store.group_runs(group_id) if r.kind == "ensemble"]
@@ -127,54 +133,109 @@ class Runner:
         self.emit(summary.event())
         return summary
 
+    def _batching(self, spec: Spec, device) -> bool:
+        """Batch a group's members: asked for, or by default on CUDA, when the spec allows it."""
+        from convlab.batched import batchable
+
+        wanted = device.type == "cuda" if self.batch_members is None else self.batch_members
+        return wanted and batchable([spec]) is None
+
     def _member_runs(self, group_id: int) -> list[Run]:
         return [r for r in self.store.group_runs(group_id) if r.kind == "train"]
 
     def _train_member(self, spec: Spec, group_id: int, member: int, seed: int, device, run: Run | None) -> None:
-        from convlab.engine import Diverged, Interrupted, Trainer, library_versions
+        from convlab.engine import Trainer
 
         trainer = Trainer(spec, self._tensors_for(spec, device), device, seed)
-        resumed_from = None
-        if run is None:
-            run_id = self.store.create_run(spec, group_id=group_id, member=member, seed=seed, device=str(device),
-                                           versions=library_versions())
-        else:
-            run_id = run.id
-            self.store.claim(run_id, str(device))
-            saved = self.store.checkpoint(run_id)
-            if saved is not None:
-                resumed_from = saved[0]
-                trainer.restore(saved[1])
-        self.emit(events.Started(run=run_id, group=group_id, member=member, preset=spec.name, seed=seed,
-                                 device=str(device), epochs=spec.train.epochs, batches=trainer.n_batches,
-                                 images=len(trainer.t.train_y), resumed_from=resumed_from))
-        last_write = 0.0
-        try:
+        run_id, saved = self._open_member(spec, group_id, member, seed, device, run)
+        if saved is not None:
+            trainer.restore(saved[1])
+        self._announce(spec, group_id, member, seed, device, run_id, trainer.n_batches, saved)
+        with self._recording([run_id], group_id):
+            last_write = [0.0]
             for event in trainer.run(self.should_stop):
-                event.run = run_id
-                if isinstance(event, events.Progress):
-                    if time.monotonic() - last_write > PROGRESS_WRITE_EVERY or event.batch == event.batches:
-                        self.store.set_progress(run_id, progress_record(event))
-                        last_write = time.monotonic()
-                elif isinstance(event, events.Epoch):
-                    self.store.add_epoch(run_id, event.to_dict(), event.filters, event.checkpoint)
-                elif isinstance(event, events.Finished):
-                    self._save_outcome(run_id, event.predictions)
-                    event.mistakes = int((event.predictions != self._mnist.test.labels).sum())
-                    self.store.finish(run_id, "finished")
-                self.emit(event)
+                self._record(run_id, event, last_write)
+
+    def _train_batched(self, spec: Spec, group_id: int, members: list[int], base_seed: int, device,
+                       existing: dict[int, Run]) -> None:
+        """Members that start from the same epoch train as one batched model
+        (convlab/batched.py); each stays its own run in the store."""
+        from convlab.batched import BatchedTrainer
+
+        opened = {m: self._open_member(spec, group_id, m, base_seed + m, device, existing.get(m)) for m in members}
+        by_epoch: dict[int, list[int]] = {}
+        for m, (_, saved) in opened.items():
+            by_epoch.setdefault(saved[0] if saved else 0, []).append(m)
+        for batch in by_epoch.values():
+            seeds = [base_seed + m for m in batch]
+            trainer = BatchedTrainer([spec] * len(batch), self._tensors_for(spec, device), device, seeds)
+            run_ids = [opened[m][0] for m in batch]
+            for i, m in enumerate(batch):
+                if opened[m][1] is not None:
+                    trainer.restore(i, opened[m][1][1])
+                self._announce(spec, group_id, m, seeds[i], device, run_ids[i], trainer.n_batches, opened[m][1])
+            with self._recording(run_ids, group_id):
+                last_write = [[0.0] for _ in batch]
+                for i, event in trainer.run(self.should_stop):
+                    self._record(run_ids[i], event, last_write[i])
+
+    def _open_member(self, spec: Spec, group_id: int, member: int, seed: int, device, run: Run | None):
+        """The member's run id (created, or claimed to resume) and its last checkpoint (epoch, blob) or None."""
+        from convlab.engine import library_versions
+
+        if run is None:
+            return self.store.create_run(spec, group_id=group_id, member=member, seed=seed, device=str(device),
+                                         versions=library_versions()), None
+        self.store.claim(run.id, str(device))
+        return run.id, self.store.checkpoint(run.id)
+
+    def _announce(self, spec: Spec, group_id: int, member: int, seed: int, device, run_id: int, batches: int,
+                  saved) -> None:
+        self.emit(events.Started(run=run_id, group=group_id, member=member, preset=spec.name, seed=seed,
+                                 device=str(device), epochs=spec.train.epochs, batches=batches,
+                                 images=len(self._tensors_for(spec, device).train_y),
+                                 resumed_from=saved[0] if saved else None))
+
+    def _record(self, run_id: int, event: events.Event, last_write: list[float]) -> None:
+        """One engine event into the store, then to `emit`."""
+        event.run = run_id
+        if isinstance(event, events.Progress):
+            if time.monotonic() - last_write[0] > PROGRESS_WRITE_EVERY or event.batch == event.batches:
+                self.store.set_progress(run_id, progress_record(event))
+                last_write[0] = time.monotonic()
+        elif isinstance(event, events.Epoch):
+            self.store.add_epoch(run_id, event.to_dict(), event.filters, event.checkpoint)
+        elif isinstance(event, events.Finished):
+            self._save_outcome(run_id, event.predictions)
+            event.mistakes = int((event.predictions != self._mnist.test.labels).sum())
+            self.store.finish(run_id, "finished")
+        self.emit(event)
+
+    @contextmanager
+    def _recording(self, run_ids: list[int], group_id: int):
+        """Runs still open when training stops are marked interrupted, diverged or failed."""
+        from convlab.engine import Diverged, Interrupted
+
+        try:
+            yield
         except Interrupted:
-            self.store.finish(run_id, "interrupted", error="stopped by request")
-            self.emit(events.Interrupted(run=run_id, group=group_id))
+            for run_id in self._unfinished(run_ids):
+                self.store.finish(run_id, "interrupted", error="stopped by request")
+                self.emit(events.Interrupted(run=run_id, group=group_id))
             raise
         except Diverged as exc:
-            self.store.finish(run_id, "diverged", error=str(exc))
-            self.emit(events.Diverged(run=run_id, epoch=exc.epoch, batch=exc.batch, error=str(exc)))
+            for run_id in self._unfinished(run_ids):
+                self.store.finish(run_id, "diverged", error=str(exc))
+                self.emit(events.Diverged(run=run_id, epoch=exc.epoch, batch=exc.batch, error=str(exc)))
             raise
         except Exception as exc:
-            self.store.finish(run_id, "failed", error=f"{type(exc).__name__}: {exc}")
-            self.emit(events.Failed(run=run_id, error=f"{type(exc).__name__}: {exc}"))
+            for run_id in self._unfinished(run_ids):
+                self.store.finish(run_id, "failed", error=f"{type(exc).__name__}: {exc}")
+                self.emit(events.Failed(run=run_id, error=f"{type(exc).__name__}: {exc}"))
             raise
+
+    def _unfinished(self, run_ids: list[int]) -> list[int]:
+        return [r for r in run_ids if self.store.run(r).status != "finished"]
 
     def _save_outcome(self, run_id: int, predictions: np.ndarray) -> None:
         self.store.save_outcome(run_id, predictions, mistakes_of(predictions, self._mnist.test))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from typing import Any
 
 from convlab.cli.options import common
@@ -23,6 +24,8 @@ def add_run(sub) -> None:
     p.add_argument("--train-limit", type=int, metavar="N", help="train on the first N training images only (a quick look)")
     p.add_argument("--threads", type=int, metavar="N", help="CPU threads for training (default: torch's, "
                    "usually one per core; 1 is far faster when other work shares the cores)")
+    p.add_argument("--batch-members", action=argparse.BooleanOptionalAction, default=None,
+                   help="train repeats or ensemble members as one batched model (default: on CUDA only)")
     p.add_argument("--json", action="store_true", help="print one JSON event per line instead of text")
     common(p, data=True)
     p.set_defaults(func=cmd_run)
@@ -60,7 +63,8 @@ def cmd_run(args) -> int:
     stop = StopFlag()
     store = Store(args.store)
     printer = JsonPrinter() if args.json else TextPrinter(store)
-    runner = Runner(store, device=args.device, data_dir=args.data_dir, emit=printer, should_stop=stop)
+    runner = Runner(store, device=args.device, data_dir=args.data_dir, emit=printer, should_stop=stop,
+                    batch_members=args.batch_members)
     work = (lambda: runner.resume(args.resume)) if args.resume else (lambda: runner.start(spec, seed=args.seed))
     return train_guarded(work, stop, printer,
                          interrupted=lambda: f"interrupted; resume with `convlab run --resume {printer.last_run}`",
