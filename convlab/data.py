@@ -10,6 +10,8 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+import re
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +30,7 @@ FILES = {
 # How to get the shipped files back, in an installed package or a clone.
 RESTORE = "reinstall convlab (pip install --force-reinstall) or, in a clone, `git checkout convlab/mnist`"
 TRAIN_SIZE = TRAIN_IMAGES["plain"]  # the first 50,000 train, the last 10,000 validate
+SUM_LINE = re.compile(r"([0-9a-fA-F]{64}) [ *]?(\S.*)")  # as sha256sum writes it: digest, space, [*]name
 EXPAND_SEED = 12345678  # the expanded set is shuffled once, always the same way
 
 
@@ -54,11 +57,17 @@ def _expected_sums(folder: Path) -> dict[str, str]:
     if not sums_file.is_file():
         raise UserError(f"{sums_file}: missing; {RESTORE}, "
                         "or point --data-dir / CONVLAB_DATA at a folder that has MNIST and its SHA256SUMS")
+    try:
+        lines = sums_file.read_bytes().decode("ascii").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"{sums_file}: cannot be read as a list of sums ({exc}); {RESTORE}") from None
     sums = {}
-    for line in sums_file.read_text().splitlines():
+    for number, line in enumerate(lines, 1):
         if line.strip():
-            digest, name = line.split()
-            sums[name.lstrip("*")] = digest
+            match = SUM_LINE.fullmatch(line.strip())
+            if match is None:
+                raise UserError(f"{sums_file}: line {number} is not '<64 hex digits> <file name>'; {RESTORE}")
+            sums[match[2]] = match[1].lower()
     return sums
 
 
@@ -74,14 +83,37 @@ def _read_checked(folder: Path, name: str, expected: str) -> bytes:
     return raw
 
 
-def _parse_idx(raw: bytes, name: str, magic: int) -> np.ndarray:
-    data = gzip.decompress(raw)
+def _parse_idx(raw: bytes, path: Path, magic: int, item_shape: tuple[int, ...]) -> np.ndarray:
+    """An IDX array of uint8 whose items have `item_shape`, or a UserError naming
+    the file and what is wrong (its sum may have been updated to match bad content)."""
+    try:
+        data = gzip.decompress(raw)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise UserError(f"{path}: not a gzip file ({exc}); {RESTORE}") from None
     dims = magic & 0xFF
-    header = np.frombuffer(data, dtype=">u4", count=1 + dims)
-    if int(header[0]) != magic:
-        raise UserError(f"{name}: not an IDX file of the expected kind; {RESTORE}")
-    shape = tuple(int(d) for d in header[1:])
+    if len(data) < 4 * (1 + dims) or int(np.frombuffer(data, dtype=">u4", count=1)[0]) != magic:
+        raise UserError(f"{path}: not an IDX file of the expected kind; {RESTORE}")
+    shape = tuple(int(d) for d in np.frombuffer(data, dtype=">u4", count=1 + dims)[1:])
+    if shape[1:] != item_shape:
+        raise UserError(f"{path}: holds items of shape {shape[1:]}, not {item_shape}; {RESTORE}")
+    body = len(data) - 4 * (1 + dims)
+    if body != int(np.prod(shape, dtype=np.int64)):
+        raise UserError(f"{path}: its header promises {shape[0]:,} items but it holds {body:,} bytes of data; {RESTORE}")
     return np.frombuffer(data, dtype=np.uint8, offset=4 * (1 + dims)).reshape(shape).copy()
+
+
+def _check_pair(folder: Path, images: np.ndarray, labels: np.ndarray, kind: str, least: int) -> None:
+    """Images and labels that belong together: as many of each, labels 0–9."""
+    label_file = folder / FILES[f"{kind}_labels"]
+    if len(images) != len(labels):
+        raise UserError(f"{label_file}: {len(labels):,} labels for {len(images):,} images in "
+                        f"{FILES[f'{kind}_images']}; {RESTORE}")
+    if len(labels) < least:
+        raise UserError(f"{label_file}: {len(labels):,} {kind} digits; the book's split needs at least {least:,}; "
+                        f"{RESTORE}")
+    if len(labels) and int(labels.max()) > 9:
+        bad = int(np.flatnonzero(labels > 9)[0])
+        raise UserError(f"{label_file}: label {int(labels[bad])} at index {bad}; digits are 0–9; {RESTORE}")
 
 
 def load_mnist(folder: str | os.PathLike | None = None) -> MNIST:
@@ -92,9 +124,11 @@ def load_mnist(folder: str | os.PathLike | None = None) -> MNIST:
     for key, name in FILES.items():
         if name not in sums:
             raise UserError(f"{folder / 'SHA256SUMS'}: has no line for {name}; {RESTORE}")
-        magic = 0x803 if "images" in key else 0x801
-        arrays[key] = _parse_idx(_read_checked(folder, name, sums[name]), name, magic)
+        magic, item = (0x803, (28, 28)) if "images" in key else (0x801, ())
+        arrays[key] = _parse_idx(_read_checked(folder, name, sums[name]), folder / name, magic, item)
     ti, tl = arrays["train_images"], arrays["train_labels"]
+    _check_pair(folder, ti, tl, "train", TRAIN_SIZE + 1)
+    _check_pair(folder, arrays["test_images"], arrays["test_labels"], "test", 1)
     return MNIST(
         train=Split(ti[:TRAIN_SIZE], tl[:TRAIN_SIZE]),
         validation=Split(ti[TRAIN_SIZE:], tl[TRAIN_SIZE:]),

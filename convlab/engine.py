@@ -7,7 +7,8 @@ draws them.
 
 Speed: the data sit on the run's device and batches are slices of it (or of a
 permutation, when reshuffling); the running loss stays a device tensor, so the
-host waits on the device once per epoch, not once per step.
+host waits on the device only at the epoch's progress points (to stop a run
+whose loss became NaN, `Diverged`), not once per step.
 """
 
 from __future__ import annotations
@@ -34,6 +35,15 @@ SHUFFLE_SEED_OFFSET = 2_000_003
 
 class Interrupted(Exception):
     """Raised between mini-batches when the caller asks the run to stop."""
+
+
+class Diverged(Exception):
+    """The training loss stopped being a number: nothing after it can learn."""
+
+    def __init__(self, epoch: int, batch: int, eta: float):
+        self.epoch, self.batch, self.eta = epoch, batch, eta
+        super().__init__(f"the training loss became NaN or infinite in epoch {epoch} (by mini-batch {batch}); "
+                         f"η = {eta:g} is likely too large for this network: try a smaller train.eta")
 
 
 def pick_device(name: str | None = None) -> torch.device:
@@ -206,6 +216,8 @@ class Trainer:
                 x, y = t.train_x[idx], t.train_y[idx]
             total += sgd_step(self.net, self.params, self.weights, x, y, eta, decay, gen)
             if (i + 1) % every == 0 or i + 1 == n:
+                if not torch.isfinite(total):  # one host sync per progress point, PROGRESS_STEPS an epoch
+                    raise Diverged(epoch, i + 1, eta)
                 elapsed = time.perf_counter() - start
                 rate = (i + 1) * bs / elapsed if elapsed > 0 else 0.0
                 yield events.Progress(epoch=epoch, batch=i + 1, batches=n, images_per_s=round(rate, 1),

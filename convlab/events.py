@@ -151,6 +151,17 @@ class Interrupted(Event):
 
 
 @dataclass(kw_only=True)
+class Diverged(Event):
+    """The training loss became NaN or infinite: the run stopped, stored as 'diverged'."""
+
+    kind: ClassVar[str] = "diverged"
+    run: int
+    epoch: int
+    batch: int  # mini-batches done when it was seen (checked at progress points)
+    error: str  # the reason and a hint
+
+
+@dataclass(kw_only=True)
 class Failed(Event):
     kind: ClassVar[str] = "failed"
     run: int

@@ -18,6 +18,7 @@ import csv
 import html
 import io
 import json
+import math
 import struct
 import sys
 import time
@@ -34,6 +35,7 @@ from convlab.render import filters_grey
 from convlab.report import COLUMNS, Row, runs_of
 from convlab.stats import mean_sd
 from convlab.store import Run, Store
+from convlab.text import printable
 
 FORMATS = ("csv", "json", "md", "html", "tensorboard")
 MISTAKES_SHOWN = 40  # per row in the HTML report; an ensemble's vote usually has fewer
@@ -104,11 +106,39 @@ def to_csv(store: Store, rows: list[Row]) -> str:
     accuracy in test_at_best. Whole numbers are written as such, an empty
     cell is a missing value."""
     buf = io.StringIO()
-    out = csv.DictWriter(buf, fieldnames=CSV_FIELDS, lineterminator="\n")
+    out = _SafeWriter(buf, fieldnames=CSV_FIELDS, lineterminator="\n")
     out.writeheader()
     for record in api.epoch_records(store, runs_of(store, rows)):
         out.writerow({k: " ".join(map(str, v)) if isinstance(v, list) else v for k, v in record.items()})
     return buf.getvalue()
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet would run such a cell
+
+
+def csv_cell(value: Any) -> Any:
+    """Text that a spreadsheet would read as a formula (=cmd|…, +1, @SUM) gets a
+    leading quote, the usual neutralisation; numbers are left as they are."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+class _SafeWriter(csv.DictWriter):
+    def writerow(self, row: dict[str, Any]):
+        return super().writerow({k: csv_cell(v) for k, v in row.items()})
+
+
+def finite(value: Any) -> Any:
+    """NaN and infinities (an old store's diverged loss) become null: strict
+    JSON parsers reject bare NaN."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(v) for v in value]
+    return value
 
 
 def run_dict(store: Store, run: Run) -> dict[str, Any]:
@@ -126,7 +156,7 @@ def to_json(store: Store, rows: list[Row]) -> str:
         "rows": [api.row_record(r) for r in rows],
         "runs": [run_dict(store, r) for r in runs_of(store, rows)],
     }
-    return json.dumps(doc, indent=1) + "\n"
+    return json.dumps(finite(doc), indent=1, allow_nan=False) + "\n"
 
 
 # ---------------------------------------------------------------- Markdown
@@ -135,7 +165,7 @@ def to_json(store: Store, rows: list[Row]) -> str:
 def to_markdown(rows: list[Row]) -> str:
     """A pipe table, columns padded so the source reads as a table too."""
     columns = [c for c in COLUMNS if c.key != "status" or any(r.status != "finished" for r in rows)]
-    table = [[c.header for c in columns]] + [[c.text(r).replace("|", "\\|") for c in columns] for r in rows]
+    table = [[c.header for c in columns]] + [[md_cell(c.text(r)) for c in columns] for r in rows]
     widths = [max(len(line[i]) for line in table) for i in range(len(columns))]
     numeric = {"val", "test", "book", "diff", "epoch_time", "epochs", "n"}
 
@@ -145,6 +175,12 @@ def to_markdown(rows: list[Row]) -> str:
     rule = "|" + "|".join(("-" * (w + 1) + ":") if c.key in numeric else "-" * (w + 2)
                           for c, w in zip(columns, widths)) + "|"
     return "\n".join([line(table[0]), rule] + [line(v) for v in table[1:]]) + "\n"
+
+
+def md_cell(text: str) -> str:
+    """Cell text as Markdown shows it, never as HTML (<svg/onload=…> stays text):
+    HTML escaped, pipes escaped, control characters and newlines written as escapes."""
+    return html.escape(printable(text), quote=False).replace("|", "\\|")
 
 
 # ---------------------------------------------------------------- pictures

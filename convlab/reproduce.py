@@ -23,7 +23,7 @@ from typing import Any, Callable
 
 from convlab import events, report
 from convlab.errors import UserError
-from convlab.spec import Spec, list_presets
+from convlab.spec import Spec, check_option, list_presets
 from convlab.store import Store
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ def plan(names: list[str] | None = None, quick: bool = False, epochs: int | None
             if value is not None:
                 if value < 1:
                     raise UserError(f"--{option.replace('_', '-')} {value}: must be at least 1")
-                changes[option] = value
+                changes[option] = check_option(f"--{option.replace('_', '-')}", option, value)
         out.append(spec.with_train(**changes) if changes else spec)
     return out
 

@@ -72,10 +72,15 @@ class Runner:
         self._check_data()
         device = self._device()
         group_id = self.store.create_group(spec)
+        self.store.hold(f"group-{group_id}")  # new: nobody else can hold it yet
         base_seed = secrets.randbelow(2**31) if seed is None else seed
         self.emit(events.Group(group=group_id, preset=spec.name, members=spec.members,
                                ensemble=spec.train.ensemble, device=str(device)))
-        return self._complete(spec, group_id, base_seed, device)
+        try:
+            return self._complete(spec, group_id, base_seed, device)
+        finally:
+            self.store.drop_group_if_empty(group_id)  # it failed before its first run
+            self.store.release(f"group-{group_id}")
 
     def resume(self, run_id: int | str) -> Summary:
         """Continue the group of `run_id`: finished members are kept,
@@ -86,8 +91,19 @@ class Runner:
             raise UserError(f"run {run.id} is still running (pid {run.pid} on {run.host}); stop it first")
         if run.kind == "ensemble":
             raise UserError(f"run {run.id} is an ensemble vote, not a training run; resume one of its members")
+        if run.status == "diverged":
+            raise UserError(f"run {run.id} diverged ({run.error}); resuming it would diverge again")
         if run.group_id is None:
             raise UserError(f"run {run.id} belongs to no group and cannot be resumed")
+        if self.store.hold(f"group-{run.group_id}") is None:
+            raise UserError(f"run {run.id}: its group is being trained by another process; wait for it, or stop it")
+        try:
+            return self._resume_group(run)
+        finally:
+            self.store.release(f"group-{run.group_id}")
+
+    def _resume_group(self, run: Run) -> Summary:
+        run = self.store.run(run.id)  # as it is now that the group is ours
         members = self._member_runs(run.group_id)
         voted = any(r.kind == "ensemble" for r in self.store.group_runs(run.group_id))
         if (all(r.status == "finished" for r in members) and len(members) == run.spec.members
@@ -196,8 +212,8 @@ class Runner:
 
     @contextmanager
     def _recording(self, run_ids: list[int], group_id: int):
-        """Runs still open when training stops are marked interrupted or failed."""
-        from convlab.engine import Interrupted
+        """Runs still open when training stops are marked interrupted, diverged or failed."""
+        from convlab.engine import Diverged, Interrupted
 
         try:
             yield
@@ -206,11 +222,15 @@ class Runner:
                 self.store.finish(run_id, "interrupted", error="stopped by request")
                 self.emit(events.Interrupted(run=run_id, group=group_id))
             raise
+        except Diverged as exc:
+            for run_id in self._unfinished(run_ids):
+                self.store.finish(run_id, "diverged", error=str(exc))
+                self.emit(events.Diverged(run=run_id, epoch=exc.epoch, batch=exc.batch, error=str(exc)))
+            raise
         except Exception as exc:
             for run_id in self._unfinished(run_ids):
                 self.store.finish(run_id, "failed", error=f"{type(exc).__name__}: {exc}")
                 self.emit(events.Failed(run=run_id, error=f"{type(exc).__name__}: {exc}"))
-            raise
             raise
 
     def _unfinished(self, run_ids: list[int]) -> list[int]:
@@ -286,3 +306,11 @@ class ProgressRecord:
             self.record.update(eval_s=self.eval_s)
             self.store.set_progress(self.run_id, self.record)
 
+
+def failure_line(run_id: int | None, exc: Exception) -> str:
+    """The one line `convlab run` ends with when training raised `exc`."""
+    from convlab.engine import Diverged
+
+    if isinstance(exc, Diverged):
+        return f"run {run_id} diverged: {exc}"
+    return f"run {run_id} failed: {type(exc).__name__}: {exc}"

@@ -11,6 +11,7 @@ from rich.console import Console
 from convlab import render
 from convlab.format import labels
 from convlab.store import Run, Store
+from convlab.text import printable
 
 
 def _header(run: Run) -> list[str]:
@@ -52,7 +53,7 @@ def show_run(store: Store, run: Run, mistakes: int = 24, console: Console | None
     console = console or Console(highlight=False, soft_wrap=True)
     pictures = console.is_terminal and console.color_system is not None
     for line in _header(run):
-        console.print(line, markup=False)
+        console.print(printable(line), markup=False)  # names, titles and errors are the user's
     epochs = store.epochs(run.id)
     if epochs:
         console.print("\n  epoch  loss     validation  test", markup=False)

@@ -18,6 +18,7 @@ from typing import Any
 
 from convlab.errors import UserError
 from convlab.paths import preset_files
+from convlab.text import printable
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "linear")
 LAYER_TYPES = ("conv_pool", "fc", "softmax")
@@ -25,6 +26,21 @@ DATA_KINDS = ("plain", "expanded")
 POOL_GRADIENTS = ("theano", "torch")  # see convlab/pooling.py
 TRAIN_IMAGES = {"plain": 50_000, "expanded": 250_000}  # the book's training set, and it expanded five times
 IMAGE_SHAPE = (1, 28, 28)
+MAX_LAYERS = 32
+MAX_PARAMS = 100_000_000  # 400 MB of float32 weights; the book's largest net has under 2 million
+
+# The range of every number a preset (or a `convlab run` option) may hold:
+# (lowest, highest, lowest excluded). Past these a run cannot be useful or cannot fit.
+RANGES: dict[str, tuple[float, float, bool]] = {
+    "epochs": (1, 10_000, False), "eta": (0, 100, True), "lmbda": (0, 1_000_000, False),
+    "batch_size": (1, 50_000, False), "repeats": (1, 1000, False), "ensemble": (1, 100, False),
+    "train_limit": (0, 250_000, False), "patience": (0, 10_000, False), "eta_decay": (0, 10, True),
+    "eta_decay_every": (0, 10_000, False), "maps": (1, 1024, False), "filter": (1, 28, False),
+    "pool": (1, 28, False), "n_out": (1, 100_000, False), "n_in": (1, 10**9, False),
+    "in_maps": (1, 1024, False), "dropout": (0, 0.99, False), "book_figure": (0, 100, False),
+    "row": (0, 1000, False),
+}
+OPTION_RANGES = {"threads": (1, 1024, False), "seed": (0, 2**32 - 1, False)}  # `convlab run` options
 
 
 @dataclass(frozen=True)
@@ -153,7 +169,14 @@ def resolve(name_or_path: str) -> Path:
 
 def load(name_or_path: str) -> Spec:
     path = resolve(name_or_path)
-    return parse_text(path.read_text(encoding="utf-8"), label=path.name, source=str(path))
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{path.name}: not UTF-8 text (byte {exc.start} is {exc.object[exc.start]:#04x}); "
+                        "save it as UTF-8") from None
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+    return parse_text(text, label=path.name, source=str(path))
 
 
 def chapter_order(spec: Spec) -> tuple:
@@ -173,6 +196,8 @@ def parse_text(text: str, label: str = "<text>", source: str = "") -> Spec:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise UserError(f"{label}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise UserError(f"{label}: not valid TOML: arrays or tables nested too deeply") from None
     return _Checker(label).spec(doc, source)
 
 
@@ -183,7 +208,7 @@ class _Checker:
         self.label = label
 
     def fail(self, where: str, problem: str) -> None:
-        raise UserError(f"{self.label}: {where} {problem}")
+        raise UserError(printable(f"{self.label}: {where} {problem}"))
 
     def known_keys(self, table: dict, allowed: set[str], where: str) -> None:
         for key in table:
@@ -192,26 +217,20 @@ class _Checker:
                 hint = f"did you mean '{close[0]}'?" if close else "known: " + ", ".join(sorted(allowed))
                 self.fail(f"{where}{key}", f"is not a known field; {hint}")
 
-    def number(self, table: dict, key: str, where: str, kind: type, default: Any, low: float | None = None,
-               high: float | None = None, low_open: bool = False) -> Any:
+    def number(self, table: dict, key: str, where: str, kind: type, default: Any) -> Any:
+        """table[key] (or `default`), a whole number or a finite number within RANGES[key]."""
         value = table.get(key, default)
         if value is None:
             self.fail(f"{where}{key}", "is missing; it needs a value")
-        ok = isinstance(value, kind) and not isinstance(value, bool)
-        if kind is float and isinstance(value, int) and not isinstance(value, bool):
-            value, ok = float(value), True
-        if not ok:
-            self.fail(f"{where}{key}", f"is {value!r}; it must be {'a whole number' if kind is int else 'a number'}")
-        if low is not None and (value <= low if low_open else value < low):
-            self.fail(f"{where}{key}", f"is {value}; it must be {'above' if low_open else 'at least'} {low}")
-        if high is not None and value >= high:
-            self.fail(f"{where}{key}", f"is {value}; it must be below {high}")
-        return value
+        try:
+            return checked_number(key, value, kind)
+        except ValueError as exc:
+            self.fail(f"{where}{key}", str(exc))
 
     def choice(self, table: dict, key: str, where: str, options: tuple[str, ...], default: str) -> str:
         value = table.get(key, default)
         if value not in options:
-            self.fail(f"{where}{key}", f"is {value!r}; choose one of {', '.join(options)}")
+            self.fail(f"{where}{key}", f"is {_short(value)}; choose one of {', '.join(options)}")
         return value
 
     def text(self, doc: dict, key: str, default: str | None = None) -> str:
@@ -219,7 +238,7 @@ class _Checker:
         if value is None:
             self.fail(key, "is missing; give the preset a short " + key)
         if not isinstance(value, str):
-            self.fail(key, f"is {value!r}; it must be a string")
+            self.fail(key, f"is {_short(value)}; it must be a string")
         return value
 
     def spec(self, doc: dict, source: str) -> Spec:
@@ -228,38 +247,44 @@ class _Checker:
         title = self.text(doc, "title", name)
         book = doc.get("book_figure")
         if book is not None:
-            book = self.number(doc, "book_figure", "", float, None, 0, 100.0001)
+            book = self.number(doc, "book_figure", "", float, None)
         train_table = doc.get("train", {})
         if not isinstance(train_table, dict):
             self.fail("train", "must be a table: [train]")
         train, activation = self.train(train_table)
         layers = self.layers(doc.get("layers"), activation)
-        return Spec(name=name, title=title, layers=layers, train=train,
+        spec = Spec(name=name, title=title, layers=layers, train=train,
                     description=self.text(doc, "description", ""), book_figure=book,
-                    book_note=self.text(doc, "book_note", ""), row=self.number(doc, "row", "", int, 0, 0),
+                    book_note=self.text(doc, "book_note", ""), row=self.number(doc, "row", "", int, 0),
                     source=source)
+        if spec.params > MAX_PARAMS:
+            self.fail("layers", f"give the network {spec.params:,} parameters; at most {MAX_PARAMS:,} fit a run")
+        return spec
 
     def train(self, t: dict) -> tuple[Train, str]:
         w = "train."
         self.known_keys(t, {f.name for f in fields(Train)} | {"activation"}, w)
         activation = self.choice(t, "activation", w, ACTIVATIONS, "sigmoid")
         train = Train(
-            epochs=self.number(t, "epochs", w, int, 60, 1),
-            eta=self.number(t, "eta", w, float, 0.1, 0, low_open=True),
-            lmbda=self.number(t, "lmbda", w, float, 0.0, 0),
-            batch_size=self.number(t, "batch_size", w, int, 10, 1),
+            epochs=self.number(t, "epochs", w, int, 60),
+            eta=self.number(t, "eta", w, float, 0.1),
+            lmbda=self.number(t, "lmbda", w, float, 0.0),
+            batch_size=self.number(t, "batch_size", w, int, 10),
             data=self.choice(t, "data", w, DATA_KINDS, "plain"),
-            repeats=self.number(t, "repeats", w, int, 1, 1),
-            ensemble=self.number(t, "ensemble", w, int, 1, 1),
-            train_limit=self.number(t, "train_limit", w, int, 0, 0),
+            repeats=self.number(t, "repeats", w, int, 1),
+            ensemble=self.number(t, "ensemble", w, int, 1),
+            train_limit=self.number(t, "train_limit", w, int, 0),
             pool_gradient=self.choice(t, "pool_gradient", w, POOL_GRADIENTS, "theano"),
             shuffle=t.get("shuffle", False),
-            patience=self.number(t, "patience", w, int, 0, 0),
-            eta_decay=self.number(t, "eta_decay", w, float, 1.0, 0, low_open=True),
-            eta_decay_every=self.number(t, "eta_decay_every", w, int, 0, 0),
+            patience=self.number(t, "patience", w, int, 0),
+            eta_decay=self.number(t, "eta_decay", w, float, 1.0),
+            eta_decay_every=self.number(t, "eta_decay_every", w, int, 0),
         )
         if not isinstance(train.shuffle, bool):
-            self.fail("train.shuffle", f"is {train.shuffle!r}; it must be true or false")
+            self.fail("train.shuffle", f"is {_short(train.shuffle)}; it must be true or false")
+        if train.train_limit and train.batch_size > train.train_limit:
+            self.fail("train.batch_size", f"is {train.batch_size}, more than the train.train_limit of "
+                      f"{train.train_limit} images; lower it or train on more images")
         if train.repeats > 1 and train.ensemble > 1:
             self.fail("train.repeats", "and train.ensemble are both above 1; an ensemble is trained once, so set repeats = 1")
         return train, activation
@@ -267,6 +292,8 @@ class _Checker:
     def layers(self, raw: Any, activation: str) -> tuple[Layer, ...]:
         if not isinstance(raw, list) or not raw:
             self.fail("layers", "is missing; add [[layers]] tables, the last of type \"softmax\"")
+        if len(raw) > MAX_LAYERS:
+            self.fail("layers", f"has {len(raw)} tables; at most {MAX_LAYERS}")
         shape: tuple[int, ...] = IMAGE_SHAPE
         out: list[Layer] = []
         for i, table in enumerate(raw):
@@ -290,13 +317,13 @@ class _Checker:
             return self.conv_pool(w, t, act, shape, after_fc)
         n_in = math.prod(shape)
         if "n_in" in t:
-            given = self.number(t, "n_in", w, int, 0, 1)
+            given = self.number(t, "n_in", w, int, 0)
             if given != n_in:
                 self.fail(f"{w}n_in", f"is {given} but the layer before gives {n_in}")
-        n_out = self.number(t, "n_out", w, int, 10 if kind == "softmax" else None, 1)
+        n_out = self.number(t, "n_out", w, int, 10 if kind == "softmax" else None)
         if kind == "softmax" and n_out != 10:
             self.fail(f"{w}n_out", f"is {n_out}; MNIST has 10 classes")
-        dropout = self.number(t, "dropout", w, float, 0.0, 0, 1)
+        dropout = self.number(t, "dropout", w, float, 0.0)
         return Layer(type=kind, activation="softmax" if kind == "softmax" else act, n_out=n_out,
                      dropout=dropout, in_shape=(n_in,), out_shape=(n_out,))
 
@@ -305,13 +332,45 @@ class _Checker:
             self.fail(f"{w}type", "is \"conv_pool\" after a fully-connected layer; put conv-pool layers first")
         if "dropout" in t:
             self.fail(f"{w}dropout", "is set, but the book's conv-pool layers have no dropout; remove it")
-        maps = self.number(t, "maps", w, int, None, 1)
-        filt = self.number(t, "filter", w, int, 5, 1)
-        pool = self.number(t, "pool", w, int, 2, 1)
-        if "in_maps" in t and self.number(t, "in_maps", w, int, 0, 1) != shape[0]:
+        maps = self.number(t, "maps", w, int, None)
+        filt = self.number(t, "filter", w, int, 5)
+        pool = self.number(t, "pool", w, int, 2)
+        if "in_maps" in t and self.number(t, "in_maps", w, int, 0) != shape[0]:
             self.fail(f"{w}in_maps", f"is {t['in_maps']} but the layer before gives {shape[0]}")
-        side = (shape[1] - filt + 1) // pool
-        if side < 1:
+        conv = shape[1] - filt + 1
+        if conv < 1:
             self.fail(f"{w}filter", f"is {filt}, too large for the {shape[1]}×{shape[2]} input it receives")
+        if pool > conv:
+            self.fail(f"{w}pool", f"is {pool}, larger than the {conv}×{conv} maps the filter of {filt} gives; "
+                      f"it must be from 1 to {conv}")
+        side = conv // pool
         return Layer(type="conv_pool", activation=act, maps=maps, filter=filt, pool=pool,
                      in_shape=shape, out_shape=(maps, side, side))
+
+
+def checked_number(key: str, value: Any, kind: type) -> int | float:
+    """`value` as a `kind` within RANGES[key], or ValueError saying what it must be."""
+    low, high, low_open = RANGES.get(key) or OPTION_RANGES[key]
+    span = f"from {low:,} to {high:,}" if not low_open else f"above {low:,} and at most {high:,}"
+    whole = kind is int
+    if isinstance(value, bool) or not isinstance(value, int if whole else (int, float)):
+        raise ValueError(f"is {_short(value)}; it must be {'a whole number' if whole else 'a number'} {span}")
+    if not (low < value if low_open else low <= value) or not value <= high:  # NaN fails both
+        raise ValueError(f"is {_short(value)}; it must be {'a whole number' if whole else 'a number'} {span}")
+    return float(value) if kind is float else value
+
+
+def check_option(option: str, key: str, value: int) -> int:
+    """A `convlab run` option that overrides a preset's field, in that field's range."""
+    try:
+        return checked_number(key, value, int)
+    except ValueError as exc:
+        raise UserError(f"{option} {_short(value)}: {str(exc).split('; it ', 1)[1]}") from None
+
+
+def _short(value: Any, width: int = 40) -> str:
+    """A value for an error message: repr, huge numbers by size, long text cut."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**20:
+        return f"{'-' if value < 0 else ''}a {len(str(abs(value))) if value.bit_length() < 10_000 else 'huge'}-digit number"
+    text = repr(value)
+    return text if len(text) <= width else text[: width - 1] + "…"

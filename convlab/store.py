@@ -16,106 +16,20 @@ import os
 import socket
 import sqlite3
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from convlab import liveness
 from convlab.errors import UserError
 from convlab.paths import store_path as default_path
+from convlab.schema import open_db
 
-STATUSES = ("running", "finished", "failed", "interrupted")
+STATUSES = ("running", "finished", "failed", "interrupted", "diverged")
+MAX_ID = 2**63 - 1  # SQLite's largest integer
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS groups (
-    id INTEGER PRIMARY KEY,
-    preset TEXT NOT NULL,
-    config TEXT NOT NULL,
-    repeats INTEGER NOT NULL,
-    ensemble INTEGER NOT NULL,
-    created REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS runs (
-    id INTEGER PRIMARY KEY,
-    group_id INTEGER REFERENCES groups(id),
-    member INTEGER NOT NULL DEFAULT 0,
-    kind TEXT NOT NULL DEFAULT 'train',
-    preset TEXT NOT NULL,
-    title TEXT NOT NULL DEFAULT '',
-    config TEXT NOT NULL,
-    seed INTEGER,
-    device TEXT,
-    versions TEXT,
-    host TEXT,
-    pid INTEGER,
-    started REAL,
-    ended REAL,
-    heartbeat REAL,
-    status TEXT NOT NULL,
-    epochs_planned INTEGER,
-    epochs_done INTEGER NOT NULL DEFAULT 0,
-    best_val REAL,
-    best_epoch INTEGER,
-    test_at_best REAL,
-    book_figure REAL,
-    progress TEXT,
-    members TEXT,
-    error TEXT
-);
-CREATE INDEX IF NOT EXISTS runs_group ON runs(group_id);
-CREATE TABLE IF NOT EXISTS epochs (
-    run_id INTEGER NOT NULL REFERENCES runs(id),
-    epoch INTEGER NOT NULL,
-    train_loss REAL,
-    val_acc REAL,
-    test_acc REAL,
-    seconds REAL,
-    eta REAL,
-    filters BLOB,
-    PRIMARY KEY (run_id, epoch)
-);
-CREATE TABLE IF NOT EXISTS mistakes (
-    run_id INTEGER NOT NULL REFERENCES runs(id),
-    idx INTEGER NOT NULL,
-    label INTEGER NOT NULL,
-    predicted INTEGER NOT NULL,
-    image BLOB NOT NULL,
-    PRIMARY KEY (run_id, idx)
-);
-CREATE TABLE IF NOT EXISTS predictions (
-    run_id INTEGER PRIMARY KEY REFERENCES runs(id),
-    test BLOB NOT NULL
-);
-CREATE TABLE IF NOT EXISTS checkpoints (
-    run_id INTEGER PRIMARY KEY REFERENCES runs(id),
-    epoch INTEGER NOT NULL,
-    state BLOB NOT NULL
-);
-CREATE TABLE IF NOT EXISTS reproductions (
-    id INTEGER PRIMARY KEY,
-    plan TEXT NOT NULL,
-    quick INTEGER NOT NULL,
-    seed INTEGER NOT NULL,
-    created REAL NOT NULL,
-    finished REAL
-);
-CREATE TABLE IF NOT EXISTS reproduction_groups (
-    reproduction_id INTEGER NOT NULL REFERENCES reproductions(id),
-    preset TEXT NOT NULL,
-    group_id INTEGER NOT NULL REFERENCES groups(id),
-    PRIMARY KEY (reproduction_id, preset)
-);
-CREATE TABLE IF NOT EXISTS notes (
-    run_id INTEGER PRIMARY KEY REFERENCES runs(id),
-    text TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS tags (
-    run_id INTEGER NOT NULL REFERENCES runs(id),
-    tag TEXT NOT NULL,
-    PRIMARY KEY (run_id, tag)
-);
-"""
 
 # A run's row with its note and tags (kept in tables of their own, so a store
 # written before they existed needs no change).
@@ -168,14 +82,21 @@ class Run:
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> "Run":
+        """By column name: columns a store adds are ignored, missing ones read as empty."""
         d = dict(row)
-        d["note"] = d.get("note") or ""
-        d["tags"] = (d.get("tags") or "").split()
-        d["config"] = json.loads(d["config"])
-        d["versions"] = json.loads(d["versions"] or "{}")
-        d["progress"] = json.loads(d["progress"] or "{}")
-        d["members"] = json.loads(d["members"] or "[]")
-        return cls(**d)
+        values = {f.name: d.get(f.name) for f in fields(cls)}
+        values["config"] = json.loads(values["config"] or "{}")
+        values["versions"] = json.loads(values["versions"] or "{}")
+        values["progress"] = json.loads(values["progress"] or "{}")
+        values["members"] = json.loads(values["members"] or "[]")
+        values["note"] = values["note"] or ""
+        values["tags"] = (values["tags"] or "").split()
+        values["member"] = values["member"] or 0
+        values["epochs_done"] = values["epochs_done"] or 0
+        values["kind"] = values["kind"] or "train"
+        values["title"] = values["title"] or ""
+        values["status"] = values["status"] or "failed"
+        return cls(**values)
 
     @property
     def spec(self):
@@ -229,20 +150,20 @@ def base_versions() -> dict[str, str]:
 
 
 class Store:
-    def __init__(self, path: str | os.PathLike | None = None):
+    """One store file. Runs this process creates or claims hold their liveness
+    lock (see liveness.py) until they finish or the store is closed."""
+
+    def __init__(self, path: str | os.PathLike | None = None, read_only: bool | None = None):
         self.path = default_path(path)
         if self.path.parent and not self.path.parent.exists():
             raise UserError(f"{self.path}: its folder does not exist; create it or choose another --store")
-        try:
-            self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-            self.db.row_factory = sqlite3.Row
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.executescript(SCHEMA)
-        except sqlite3.DatabaseError as exc:
-            raise UserError(f"{self.path}: not a convlab store ({exc}); choose another --store") from None
+        self.db, self.writable = open_db(self.path, read_only)
+        self._locks: dict[str, liveness.Lock] = {}
 
     def close(self) -> None:
+        for lock in self._locks.values():
+            lock.release()
+        self._locks.clear()
         self.db.close()
 
     def __enter__(self) -> "Store":
@@ -268,6 +189,12 @@ class Store:
             )
         return cur.lastrowid
 
+    def drop_group_if_empty(self, group_id: int) -> None:
+        """A group whose runs never started leaves nothing behind."""
+        with self._tx():
+            self.db.execute("DELETE FROM groups WHERE id=? AND NOT EXISTS (SELECT 1 FROM runs WHERE group_id=?)",
+                            (group_id, group_id))
+
     def create_run(self, spec, *, group_id: int | None, member: int = 0, seed: int | None = None,
                    device: str | None = None, kind: str = "train", members: list[int] | None = None,
                    status: str = "running", versions: dict[str, str] | None = None) -> int:
@@ -283,15 +210,46 @@ class Store:
                  json.dumps(versions or base_versions()), socket.gethostname(), os.getpid(), now, now, status,
                  spec.train.epochs, spec.book_figure, json.dumps(members or [])),
             )
+            if status == "running":  # held before the commit: no reader ever sees it running unlocked
+                self.hold(f"run-{cur.lastrowid}")
         return cur.lastrowid
 
     def claim(self, run_id: int, device: str) -> None:
-        """A resumed run is owned by this process from now on."""
+        """Make an interrupted or failed run this process's, in one step: its
+        lock, then (in one transaction) the check that it may resume and the
+        mark that it runs. Two resumes of one run: the second is refused."""
+        key = f"run-{run_id}"
+        if key not in self._locks and self.hold(key) is None:
+            raise UserError(f"run {run_id} is being trained by another process; stop it first, or wait")
         with self._tx():
+            row = self.db.execute("SELECT status FROM runs WHERE id=?", (run_id,)).fetchone()
+            if row is None or row["status"] == "finished":
+                self.release(key)
+                raise UserError(f"run {run_id} is {'gone' if row is None else 'already finished'}; nothing to resume")
             self.db.execute(
                 "UPDATE runs SET status='running', pid=?, host=?, heartbeat=?, device=?, ended=NULL, error=NULL, "
                 "progress=NULL "
                 "WHERE id=?", (os.getpid(), socket.gethostname(), time.time(), device, run_id))
+
+    def hold(self, key: str) -> liveness.Lock | None:
+        """Take the liveness lock `key` ("run-7", "group-3"); None if another process has it."""
+        lock = self._locks.get(key) or liveness.acquire(self.path, key)
+        if lock is not None:
+            self._locks[key] = lock
+        return lock
+
+    def release(self, key: str) -> None:
+        lock = self._locks.pop(key, None)
+        if lock is not None:
+            lock.release()
+
+    def alive(self, run: "Run") -> bool:
+        """Whether a process of this machine holds the run's lock (its own, too)."""
+        return liveness.held(self.path, f"run-{run.id}")
+
+    def stop_run(self, run_id: int) -> int | None:
+        """SIGTERM to the process proven to train `run_id`; its pid, or None."""
+        return liveness.stop_holder(self.path, f"run-{run_id}")
 
     def set_progress(self, run_id: int, progress: dict[str, Any]) -> None:
         with self._tx():
@@ -340,15 +298,20 @@ class Store:
         with self._tx():
             self.db.execute("UPDATE runs SET status=?, ended=?, heartbeat=?, error=? WHERE id=?",
                             (status, time.time(), time.time(), error, run_id))
+        self.release(f"run-{run_id}")
 
     def mark_stale(self) -> int:
-        """Runs left 'running' by a process of this host that no longer exists
-        (killed, machine restarted) become 'interrupted', and so resumable."""
-        host = socket.gethostname()
-        stale = [r["id"] for r in self.db.execute("SELECT id, pid FROM runs WHERE status='running' AND host=?", (host,))
-                 if not _alive(r["pid"])]
-        for run_id in stale:
-            self.finish(run_id, "interrupted", error="the process running it ended without finishing")
+        """Runs left 'running' on this host whose lock no process holds (killed,
+        machine restarted) become 'interrupted', and so resumable. Only where
+        the store may be written: a read-only store is read as it is."""
+        if not self.writable:
+            return 0
+        with self._tx():  # no run can be claimed between the check and the mark
+            rows = self.db.execute("SELECT id FROM runs WHERE status='running' AND host=?", (socket.gethostname(),))
+            stale = [r["id"] for r in rows if not liveness.held(self.path, f"run-{r['id']}")]
+            for run_id in stale:
+                self.db.execute("UPDATE runs SET status='interrupted', ended=?, error=? WHERE id=?",
+                                (time.time(), "the process running it ended without finishing", run_id))
         return len(stale)
 
     # ------------------------------------------------------------ reproductions (convlab reproduce)
@@ -385,7 +348,10 @@ class Store:
         try:
             key = int(run_id)
         except (TypeError, ValueError):
-            raise UserError(f"{run_id!r} is not a run id; `convlab runs` lists them") from None
+            raise UserError(f"{str(run_id)[:40]!r} is not a run id; `convlab runs` lists them") from None
+        if not 1 <= key <= MAX_ID:
+            raise UserError(f"run {str(key)[:24]}{'…' if len(str(key)) > 24 else ''} does not exist in {self.path}; "
+                            "`convlab runs` lists them")
         row = self.db.execute(f"{RUN_SELECT} WHERE id=?", (key,)).fetchone()
         if row is None:
             raise UserError(f"run {key} does not exist in {self.path}; `convlab runs` lists them")
@@ -509,16 +475,3 @@ class _Transaction:
 
     def __exit__(self, exc_type, *rest) -> None:
         self.db.execute("ROLLBACK" if exc_type else "COMMIT")
-
-
-def _alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-

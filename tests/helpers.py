@@ -182,3 +182,14 @@ def assert_user_error(result: CLIResult, *fragments: str) -> str:
     for fragment in fragments:
         assert fragment in lines[0], (fragment, lines[0])
     return lines[0]
+
+
+def run_of_a_killed_process(store_path) -> int:
+    """A run created by another process that is then killed (SIGKILL) mid-run:
+    the store says 'running', and no process holds the run's lock."""
+    code = ("import os, signal; from convlab import spec; from convlab.store import Store; "
+            f"s = Store({str(store_path)!r}); print(s.create_run(spec.load('shallow'), group_id=None), flush=True); "
+            "os.kill(os.getpid(), signal.SIGKILL)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=cli_env())
+    assert proc.returncode == -9, proc.stderr
+    return int(proc.stdout)

@@ -191,7 +191,7 @@ def test_missing_data_from_the_environment(tmp_path):
     (("run",), "give a PRESET"),
     (("run", "relu", "--train-limit", "0"), "--train-limit 0: must be at least 1"),
     (("run", "relu", "--epochs", "0"), "--epochs 0: must be at least 1"),
-    (("run", "relu", "--threads", "0"), "--threads 0: must be at least 1"),
+    (("run", "relu", "--threads", "0"), "--threads 0: must be a whole number from 1 to 1,024"),
     (("run", "relu", "--resume", "1"), "--resume RUN continues a run as it was configured"),
     (("run", "ensemble", "--repeats", "2"), "ensemble of 5"),
     (("run", "relu", "--train-limit", "5", "--epochs", "1", "--repeats", "1"), "fewer images than one mini-batch"),

@@ -210,3 +210,84 @@ def test_prepare_uses_expanded_data_and_train_limit(mnist, expanded):
 def test_shipped_data_folder_is_the_default(monkeypatch):
     monkeypatch.delenv("CONVLAB_DATA", raising=False)
     assert paths.data_dir() == DATA
+
+
+# ---------------------------------------------------------------- content behind a matching sum
+
+
+def _replace(folder, key: str, header: bytes, body: bytes, raw: bytes | None = None) -> None:
+    """Write FILES[key] with new content (gzipped header + body, or `raw`) and
+    update SHA256SUMS to match it."""
+    import hashlib
+
+    path = folder / FILES[key]
+    path.write_bytes(gzip.compress(header + body) if raw is None else raw)
+    sums = (folder / "SHA256SUMS").read_text().splitlines()
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    (folder / "SHA256SUMS").write_text("\n".join(f"{digest}  {path.name}" if line.endswith(path.name) else line
+                                                 for line in sums) + "\n")
+
+
+def _labels(mnist_copy, kind: str) -> np.ndarray:
+    raw = gzip.decompress((mnist_copy / FILES[f"{kind}_labels"]).read_bytes())
+    return np.frombuffer(raw, np.uint8, offset=8).copy()
+
+
+def _label_header(n: int) -> bytes:
+    return np.array([0x801, n], ">u4").tobytes()
+
+
+@pytest.mark.parametrize("line", ["not a sum line", "1a1a05  t10k-images-idx3-ubyte.gz", "   ", "x" * 64])
+def test_malformed_sums_line_is_named(mnist_copy, line):
+    sums = mnist_copy / "SHA256SUMS"
+    sums.write_text(line + "\n" + sums.read_text())
+    if not line.strip():
+        load_mnist(mnist_copy)  # a blank line is harmless
+        return
+    with pytest.raises(UserError, match=r"SHA256SUMS: line 1 is not '<64 hex digits> <file name>'"):
+        load_mnist(mnist_copy)
+
+
+def test_label_out_of_range_is_named(mnist_copy):
+    labels = _labels(mnist_copy, "test")
+    labels[17] = 200
+    _replace(mnist_copy, "test_labels", _label_header(len(labels)), labels.tobytes())
+    with pytest.raises(UserError, match=r"t10k-labels-idx1-ubyte.gz: label 200 at index 17; digits are 0–9"):
+        load_mnist(mnist_copy)
+
+
+def test_fewer_labels_than_images_is_named(mnist_copy):
+    labels = _labels(mnist_copy, "train")[:-5]
+    _replace(mnist_copy, "train_labels", _label_header(len(labels)), labels.tobytes())
+    with pytest.raises(UserError, match=r"train-labels-idx1-ubyte.gz: 59,995 labels for 60,000 images"):
+        load_mnist(mnist_copy)
+
+
+def test_header_that_promises_more_than_the_file_holds(mnist_copy):
+    labels = _labels(mnist_copy, "test")
+    _replace(mnist_copy, "test_labels", _label_header(len(labels) + 3), labels.tobytes())
+    with pytest.raises(UserError, match=r"header promises 10,003 items but it holds 10,000 bytes"):
+        load_mnist(mnist_copy)
+
+
+def test_images_of_the_wrong_shape(mnist_copy):
+    _replace(mnist_copy, "test_images", np.array([0x803, 10, 27, 29], ">u4").tobytes(), bytes(10 * 27 * 29))
+    with pytest.raises(UserError, match=r"t10k-images-idx3-ubyte.gz: holds items of shape \(27, 29\), not \(28, 28\)"):
+        load_mnist(mnist_copy)
+
+
+def test_not_gzip_behind_a_matching_sum(mnist_copy):
+    _replace(mnist_copy, "test_labels", b"", b"", raw=b"plain bytes, not gzip")
+    with pytest.raises(UserError, match="t10k-labels-idx1-ubyte.gz: not a gzip file"):
+        load_mnist(mnist_copy)
+
+
+def test_bad_data_creates_no_run(mnist_copy, run_cli, tmp_path):
+    """The data are checked in full before the store gets a group or a run."""
+    labels = _labels(mnist_copy, "test")
+    labels[0] = 10
+    _replace(mnist_copy, "test_labels", _label_header(len(labels)), labels.tobytes())
+    result = run_cli("run", "shallow", "--epochs", "1", "--train-limit", "100", "--data-dir", mnist_copy)
+    assert_user_error(result, "t10k-labels-idx1-ubyte.gz: label 10 at index 0")
+    with Store(tmp_path / "convlab.sqlite") as store:
+        assert store.runs() == [] and store.db.execute("SELECT count(*) FROM groups").fetchone()[0] == 0

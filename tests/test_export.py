@@ -244,6 +244,37 @@ def test_cli_export_errors_are_one_line(made, run_cli, tmp_path):
     assert_user_error(run_cli("export", "--format", "md", "--store", tmp_path / "empty.sqlite"), "nothing to export")
 
 
+HOSTILE = {"formula": "=cmd|' /C calc'!A0", "plus": "+1+1", "at": "@SUM(A1:A9)", "minus": "-2+3",
+           "html": "<svg/onload=alert(2)>", "pipe": "a|b\nc"}
+
+
+def test_hostile_names_are_inert_in_every_export(tmp_path, run_cli):
+    """Names that a spreadsheet would run (=cmd|…) or a Markdown viewer would
+    render (<svg onload>) come out as text: CSV cells start with a quote,
+    Markdown cells are HTML-escaped, JSON has no bare NaN."""
+    from helpers import toml_text
+    from report_fixtures import add_run
+    from convlab.spec import parse_text
+
+    path = tmp_path / "h.sqlite"
+    layers = [{"type": "fc", "n_out": 30}, {"type": "softmax"}]
+    with Store(path) as s:
+        for name in HOSTILE.values():
+            spec = parse_text(toml_text(layers, {"epochs": 1}, name=name, title=name))
+            add_run(s, spec, s.create_group(spec), 0, [(90.0, 89.0, 1.0)])
+        s.db.execute("UPDATE epochs SET train_loss=? WHERE run_id=1", (float("nan"),))
+    table = list(csv.DictReader(io.StringIO(run_cli("export", "--format", "csv", "--store", path).stdout)))
+    names = {r["preset"] for r in table}
+    assert names == {"'" + v if v[0] in "=+-@" else v for v in HOSTILE.values()}
+    assert {r["title"] for r in table} == names
+    md = run_cli("export", "--format", "md", "--store", path).stdout
+    assert "<svg" not in md and "&lt;svg/onload=alert(2)&gt;" in md and "a\\|b\\nc" in md
+    assert len(md.strip().splitlines()) == 2 + len(HOSTILE)  # the newline in a name did not break the table
+    doc = json.loads(run_cli("export", "--format", "json", "--store", path).stdout,
+                     parse_constant=lambda c: pytest.fail(f"bare {c} in the JSON export"))
+    assert doc["runs"][0]["epochs"][0]["train_loss"] is None
+
+
 # ---------------------------------------------------------------- the HTML report's figures
 
 

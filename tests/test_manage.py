@@ -41,16 +41,19 @@ def counts(path) -> dict[str, int]:
 
 
 def test_rm_refuses_running_runs_vote_members_and_asks_for_yes(made, run_cli):
-    with Store(made.path) as store:  # a run this (live) process is training
+    store = Store(made.path)  # a run this (live) process trains: it holds the run's lock while the store is open
+    try:
         running = store.create_run(load("relu"), group_id=None, device="cpu")
         assert store.run(running).host == socket.gethostname() and store.run(running).pid == os.getpid()
-    before = counts(made.path)
-    assert_user_error(run_cli("rm", str(running), "--yes", store=made.path), f"run {running} is running")
-    assert_user_error(run_cli("rm", str(made.members[0]), "--yes", store=made.path),
-                      f"member of vote {made.vote}")
-    assert_user_error(run_cli("rm", str(made.two_conv), store=made.path), "add --yes")
-    assert_user_error(run_cli("rm", "999", "--yes", store=made.path), "run 999 does not exist")
-    assert counts(made.path) == before
+        before = counts(made.path)
+        assert_user_error(run_cli("rm", str(running), "--yes", store=made.path), f"run {running} is running")
+        assert_user_error(run_cli("rm", str(made.members[0]), "--yes", store=made.path),
+                          f"member of vote {made.vote}")
+        assert_user_error(run_cli("rm", str(made.two_conv), store=made.path), "add --yes")
+        assert_user_error(run_cli("rm", "999", "--yes", store=made.path), "run 999 does not exist")
+        assert counts(made.path) == before
+    finally:
+        store.close()
 
 
 def test_rm_removes_a_vote_with_its_members_and_all_they_own(made, run_cli):

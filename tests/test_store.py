@@ -14,18 +14,13 @@ from convlab import spec as specs
 from convlab.errors import UserError
 from convlab.paths import store_path as default_path
 from convlab.store import Mistake, Store
+from helpers import run_of_a_killed_process as _run_of_a_killed_process
 
 
 @pytest.fixture
 def store(tmp_path):
     with Store(tmp_path / "runs.sqlite") as s:
         yield s
-
-
-def _dead_pid() -> int:
-    proc = subprocess.Popen([sys.executable, "-c", "pass"])
-    proc.wait()
-    return proc.pid
 
 
 def _epoch(n: int, **kw) -> dict:
@@ -126,24 +121,54 @@ def test_ensemble_rows(store):
     assert run.kind == "ensemble" and run.members == members and run.test_at_best == 99.67 and run.best_val is None
 
 
-def test_mark_stale_interrupts_runs_of_dead_processes(store):
+def test_mark_stale_interrupts_runs_whose_process_died(store):
     spec = specs.load("shallow")
-    dead = store.create_run(spec, group_id=None)
+    dead = _run_of_a_killed_process(store.path)
     alive = store.create_run(spec, group_id=None)
-    elsewhere = store.create_run(spec, group_id=None)
+    elsewhere = _run_of_a_killed_process(store.path)
     done = store.create_run(spec, group_id=None)
     store.finish(done, "finished")
-    pid = _dead_pid()
-    store.db.execute("UPDATE runs SET pid=? WHERE id IN (?, ?, ?)", (pid, dead, elsewhere, done))
     store.db.execute("UPDATE runs SET host='another-machine' WHERE id=?", (elsewhere,))
+    # the pid column is not evidence: a live pid (ours) on a dead run changes nothing
+    store.db.execute("UPDATE runs SET pid=? WHERE id=?", (os.getpid(), dead))
 
     assert store.mark_stale() == 1
     run = store.run(dead)
     assert run.status == "interrupted" and "ended without finishing" in run.error and run.ended is not None
-    assert store.run(alive).status == "running"  # this process is alive
-    assert store.run(elsewhere).status == "running"  # another host's pid says nothing here
+    assert store.run(alive).status == "running"  # this process holds its lock
+    assert store.run(elsewhere).status == "running"  # another host's lock says nothing here
     assert store.run(done).status == "finished"
     assert store.mark_stale() == 0
+
+
+def test_stopping_a_run_never_signals_a_pid_the_lock_does_not_prove(store, record_property):
+    """A hostile or stale pid in the store (-1 = every process of the user,
+    a reused pid, our own) is never signalled: only the lock's holder is."""
+    dead = _run_of_a_killed_process(store.path)
+    for pid in (-1, 0, 1, os.getpid()):
+        store.db.execute("UPDATE runs SET pid=? WHERE id=?", (pid, dead))
+        assert store.stop_run(dead) is None  # and we are still here to say so
+    assert store.mark_stale() == 1 and store.run(dead).status == "interrupted"
+    record_property("cases", 4)
+
+
+def test_stopping_a_run_signals_the_process_holding_its_lock(tmp_path):
+    """The lock holder is found through the lock file, whatever the store's pid says."""
+    path = tmp_path / "runs.sqlite"
+    code = ("import sys, time; from convlab import spec; from convlab.store import Store; "
+            f"s = Store({str(path)!r}); print(s.create_run(spec.load('shallow'), group_id=None), flush=True); "
+            "time.sleep(60)")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        run_id = int(proc.stdout.readline())
+        with Store(path) as store:
+            store.db.execute("UPDATE runs SET pid=-1 WHERE id=?", (run_id,))
+            assert store.alive(store.run(run_id)) and store.mark_stale() == 0
+            assert store.stop_run(run_id) == proc.pid
+            assert proc.wait(timeout=30) == -15
+            assert store.mark_stale() == 1
+    finally:
+        proc.kill()
 
 
 def test_bad_store_paths(tmp_path):

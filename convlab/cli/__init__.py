@@ -13,11 +13,13 @@ torch is imported only by the commands that train, so `convlab --help`,
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import sys
 
 from convlab.cli import browse, compare, completion, ensemble, manage, reproduce, run, serve
 from convlab.errors import UserError
 from convlab.paths import DATA_VAR, PRESETS_VAR, STORE_VAR, env_store
+from convlab.text import printable
 
 EPILOG = f"""\
 examples:
@@ -40,10 +42,19 @@ COMMANDS = (browse.add_presets, run.add_run, browse.add_runs, browse.add_show, c
             manage.add_tag, manage.add_gc, serve.add_serve, completion.add_completion)
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """A bad option is one line and exit 2, like every other user error."""
+
+    def error(self, message: str):
+        print(f"convlab: {printable(self.prog)}: {printable(message)}; `{self.prog} --help` lists the options",
+              file=sys.stderr)
+        sys.exit(2)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from convlab import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="convlab", description="A lab for the convolutional networks of chapter 6 of Nielsen's "
         "Neural Networks and Deep Learning: train them, watch them learn, compare them with the book.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -66,7 +77,11 @@ def main(argv: list[str] | None = None) -> int:
             return tui_main(store=env_store())
         return args.func(args) or 0
     except UserError as exc:
-        print(f"convlab: {exc}", file=sys.stderr)
+        print(f"convlab: {printable(str(exc))}", file=sys.stderr)
+        return 2
+    except sqlite3.DatabaseError as exc:  # a store damaged after it opened: reads stop, nothing is written
+        print(f"convlab: the store is damaged ({exc}); it was not changed; restore a copy or choose another "
+              "--store", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("convlab: interrupted", file=sys.stderr)

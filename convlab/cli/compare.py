@@ -9,6 +9,7 @@ import sys
 
 from convlab.cli.options import common, output
 from convlab.cli.printers import print_table
+from convlab.text import shown
 
 SELECTION_HELP = ("RUN ids (from `convlab runs`), every run of --preset NAME, or the whole store; "
                   "a group of repeats is one row (best of N), an ensemble vote one row")
@@ -72,8 +73,8 @@ def cmd_compare(args) -> int:
             print(text)
     if len(rows) == 2:
         print("\nconfig differences")
-        for line in report.diff_lines(*rows):
-            print("  " + line)
+        for line in report.diff_lines(*rows):  # cut: a name may be 100,000 characters
+            print("  " + shown(line, 200))
     return 0
 
 

@@ -7,13 +7,17 @@ import sys
 from typing import Callable, Sequence
 
 from convlab import events
+from convlab.text import CELL_WIDTH, printable, shown
 
 
 def print_table(header: Sequence[str], rows: Sequence[Sequence[str]], file=None) -> None:
-    """Left-aligned columns two spaces apart, trailing blanks trimmed."""
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
-    for row in (header, *rows):
-        print("  ".join(str(x).ljust(w) for x, w in zip(row, widths)).rstrip(), file=file)
+    """Left-aligned columns two spaces apart, trailing blanks trimmed; every
+    cell shown safely (control characters escaped) and cut to CELL_WIDTH with
+    an ellipsis, so a 100,000-character name pads nothing."""
+    cells = [[shown(str(x), CELL_WIDTH) for x in row] for row in (header, *rows)]
+    widths = [max(len(c) for c in col) for col in zip(*cells)]
+    for row in cells:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip(), file=file)
 
 
 class JsonPrinter:
@@ -45,6 +49,7 @@ class TextPrinter:
             events.Group: self.group, events.Started: self.started, events.Progress: self.bar.update,
             events.Epoch: self.epoch, events.Finished: self.finished, events.Ensemble: self.ensemble,
             events.Summary: self.summary, events.Interrupted: lambda e: None, events.Failed: self.failed,
+            events.Diverged: lambda e: None,  # the command's last line says it
         }
 
     def __call__(self, event: events.Event) -> None:
@@ -55,7 +60,7 @@ class TextPrinter:
         self.bar.stop()
 
     def say(self, text: str) -> None:
-        self.bar.print(text)
+        self.bar.print(printable(text))  # preset names are the user's
 
     def group(self, e: events.Group) -> None:
         self.say(f"{e.preset}: {e.members} {'member' if e.ensemble > 1 else 'run'}"

@@ -32,10 +32,13 @@ def add_reproduce(sub) -> None:
 def cmd_reproduce(args) -> int:
     from convlab import export, reproduce
     from convlab.export import to_markdown
+    from convlab.spec import check_option
     from convlab.store import Store
 
     fmt = export.format_for(args.output, args.format)  # a bad -o fails now, not after hours of training
     specs = reproduce.plan(args.preset, args.quick, args.epochs, args.train_limit)
+    if args.seed is not None:
+        check_option("--seed", "seed", args.seed)
     store = Store(args.store)
     printer = JsonPrinter() if args.json else TextPrinter(store)
     say = (lambda text: None) if args.json else printer.say

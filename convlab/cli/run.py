@@ -43,19 +43,22 @@ def _load_spec(args):
         if value is not None:
             if value < low:
                 raise UserError(f"--{option.replace('_', '-')} {value}: must be at least {low}")
-            changes[field] = value
+            changes[field] = specs.check_option(f"--{option.replace('_', '-')}", field, value)
     if "repeats" in changes and spec.train.ensemble > 1:
         raise UserError(f"--repeats: {spec.name} is an ensemble of {spec.train.ensemble}; it trains once")
     return spec.with_train(**changes) if changes else spec
 
 
 def cmd_run(args) -> int:
-    from convlab.runner import Runner
+    from convlab.runner import Runner, failure_line
+    from convlab.spec import check_option
     from convlab.store import Store
 
     if args.resume and (args.preset or args.epochs or args.repeats or args.seed is not None or args.train_limit):
         raise UserError("--resume RUN continues a run as it was configured; give no preset or other options with it")
     spec = None if args.resume else _load_spec(args)
+    if args.seed is not None:
+        check_option("--seed", "seed", args.seed)
     set_threads(args.threads)
     stop = StopFlag()
     store = Store(args.store)
@@ -65,4 +68,4 @@ def cmd_run(args) -> int:
     work = (lambda: runner.resume(args.resume)) if args.resume else (lambda: runner.start(spec, seed=args.seed))
     return train_guarded(work, stop, printer,
                          interrupted=lambda: f"interrupted; resume with `convlab run --resume {printer.last_run}`",
-                         failed=lambda exc: f"run {printer.last_run} failed: {type(exc).__name__}: {exc}")
+                         failed=lambda exc: failure_line(printer.last_run, exc))

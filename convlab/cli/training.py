@@ -62,10 +62,11 @@ def train_guarded(work: Callable[[], Any], stop: StopFlag, printer, interrupted:
 
 
 def set_threads(threads: int | None) -> None:
+    from convlab.spec import check_option
+
     if threads is None:
         return
-    if threads < 1:
-        raise UserError(f"--threads {threads}: must be at least 1")
+    check_option("--threads", "threads", threads)
     import torch
 
     torch.set_num_threads(threads)

@@ -24,9 +24,11 @@ from convlab.errors import UserError
 from convlab.paths import preset_files
 from convlab.spec import Spec, chapter_order, load
 from convlab.store import Store
+from convlab.text import shown
 from convlab.tui.keymap import APP_BINDINGS
 from convlab.tui.key_order import OrderedKeys
-from convlab.tui.launcher import Job, Launcher, signal_run
+from convlab.tui.launcher import Job, Launcher
+from convlab.tui.plain import lines
 
 POLL_EVERY = 0.25  # seconds between looks at the store's data_version
 STALE_EVERY = 5.0  # seconds between checks for runs whose process died
@@ -61,6 +63,9 @@ class ConvlabApp(OrderedKeys, App):
         self.set_interval(POLL_EVERY, self.poll_store)
         self.set_interval(STALE_EVERY, self._mark_stale)
 
+    def on_unmount(self) -> None:
+        self.launcher.close()
+
     # ------------------------------------------------------------ the store
 
     def poll_store(self) -> None:
@@ -81,6 +86,10 @@ class ConvlabApp(OrderedKeys, App):
             busy = ", ".join(j.label for j in self.launcher.training())
             self.notify(f"{job.label} waits for the device: {busy} {'is' if ', ' not in busy else 'are'} training.",
                         title="Queued")
+
+    def notify(self, message: str, *, title: str = "", markup: bool = False, **options) -> None:
+        """Every notification is plain text: names, paths and errors in it are the user's."""
+        super().notify(lines(message), title=shown(title), markup=False, **options)
 
     # ------------------------------------------------------------ presets
 
@@ -116,7 +125,8 @@ class ConvlabApp(OrderedKeys, App):
 
     def cancel_run(self, run_id: int | None, job: Job | None = None) -> None:
         """Stop a run: the lab's own job by SIGTERM (or out of the queue), or a run
-        started elsewhere on this machine by SIGTERM to its process."""
+        started elsewhere on this machine by SIGTERM to the process that holds
+        its lock (never to a pid the store merely names)."""
         job = job or (self.launcher.job_of_run(run_id) if run_id is not None else None)
         if job is not None and job.active:
             self.launcher.cancel(job)
@@ -130,9 +140,10 @@ class ConvlabApp(OrderedKeys, App):
             self.notify(f"run {run_id} is {run.status}, not running.", severity="warning")
         elif run.host != self.hostname:
             self.notify(f"run {run_id} trains on {run.host}; stop it there.", severity="warning")
-        elif signal_run(run.pid):
-            self.notify(f"run {run_id}: asked process {run.pid} to stop; it stays resumable (r).")
+        elif (pid := self.store.stop_run(run_id)) is not None:
+            self.notify(f"run {run_id}: asked process {pid} to stop; it stays resumable (r).")
         else:
+            self._mark_stale()
             self.notify(f"run {run_id}: its process is gone.", severity="warning")
 
     def resume_run(self, run_id: int | None) -> None:

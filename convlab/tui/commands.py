@@ -10,6 +10,8 @@ from typing import Iterable
 from textual.app import SystemCommand
 from textual.screen import Screen
 
+from convlab.tui.plain import CELL_WIDTH, as_markup
+
 RECENT_RUNS = 10
 
 
@@ -25,12 +27,14 @@ def lab_commands(app, screen: Screen) -> Iterable[SystemCommand]:
         yield SystemCommand("Export runs…", "Write the comparison of every run as HTML, CSV, JSON or Markdown",
                             lambda: app.compare(None, export=True))
     for spec in app.presets():
-        yield SystemCommand(f"Run {spec.name}…", f"Set up and launch: {spec.title}",
+        name = as_markup(spec.name, CELL_WIDTH)  # the palette reads its prompts and help as markup
+        yield SystemCommand(f"Run {name}…", f"Set up and launch: {as_markup(spec.title, CELL_WIDTH)}",
                             lambda spec=spec: app.push_screen(SettingsScreen(spec)))
-        yield SystemCommand(f"Edit {spec.name}", f"Open {Path(spec.source).name} in the editor",
+        yield SystemCommand(f"Edit {name}", f"Open {as_markup(Path(spec.source).name)} in the editor",
                             lambda spec=spec: app.push_screen(EditorScreen(Path(spec.source))))
     for run in app.store.runs(limit=RECENT_RUNS):
-        yield SystemCommand(f"Watch run {run.id}", f"{run.preset}, {run.status}", partial(app.watch_run, run.id))
+        yield SystemCommand(f"Watch run {run.id}", f"{as_markup(run.preset, CELL_WIDTH)}, {run.status}",
+                            partial(app.watch_run, run.id))
     # The active screen's own keys, by name (bindings with a description).
     for binding in screen.BINDINGS:
         if (binding.description and binding.action not in ("back", "close")

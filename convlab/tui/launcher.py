@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
+import shutil
 import signal
 import sys
 import tempfile
@@ -101,10 +103,18 @@ class Launcher:
         return next((j for j in reversed(self.jobs) if run_id in j.run_ids or j.resumes == run_id), None)
 
     def temp_preset(self, name: str, text: str) -> Path:
-        """A preset changed in the settings form, written for one launch."""
-        path = self.folder / f"{name}.toml"
+        """A preset changed in the settings form, written for one launch, under
+        a safe file name inside the jobs folder whatever the preset's name."""
+        path = self.folder / f"{safe_stem(name)}.toml"
+        if path.resolve().parent != self.folder.resolve():  # cannot happen with a safe stem; never write elsewhere
+            raise ValueError(f"{name!r} would be written outside {self.folder}")
         path.write_text(text, encoding="utf-8")
         return path
+
+    def close(self) -> None:
+        """Remove the jobs folder (event files, presets written for launches). A
+        run that keeps training has its files open and the store has its record."""
+        shutil.rmtree(self.folder, ignore_errors=True)
 
     def training(self) -> list[Job]:
         return [j for j in self.jobs if j.state == "training"]
@@ -179,7 +189,7 @@ class Launcher:
         elif kind == "started" and event["run"] not in job.run_ids:
             job.run_ids.append(event["run"])
             self.changed(job)
-        elif kind == "failed":
+        elif kind in ("failed", "diverged"):
             job.error = event.get("error")
 
     def _ended(self, job: Job, code: int, stderr: str) -> None:
@@ -195,6 +205,13 @@ class Launcher:
             job.state = "failed"
             job.error = (last.removeprefix("convlab: ") or job.error or f"exit status {code}")
         job.process = None
+
+
+def safe_stem(name: str, width: int = 60) -> str:
+    """A file name stem from any preset name: letters, digits, '.', '-' and '_'
+    only, no leading dot, not empty, at most `width` characters ("../x" → "x")."""
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", name)[:width].strip(".-")
+    return stem or "preset"
 
 
 def training_env() -> dict[str, str]:
@@ -213,14 +230,3 @@ def _lower_priority(pid: int) -> None:
         os.setpriority(os.PRIO_PROCESS, pid, TRAINING_NICE)
     except (AttributeError, OSError):  # not on this platform, or not allowed: keep the default
         pass
-
-
-def signal_run(pid: int | None) -> bool:
-    """SIGTERM to a run started elsewhere on this machine; False if it is gone."""
-    if not pid:
-        return False
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except (ProcessLookupError, PermissionError):
-        return False
-    return True

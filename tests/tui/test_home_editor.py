@@ -100,7 +100,7 @@ async def test_settings_form_validates_and_saves(seeded_store, fixed_world):
         form = app.screen
         form.query_one("#eta").value = "-1"
         await pilot.pause()
-        assert "eta is -1.0; it must be above 0" in screen_text(app)
+        assert "eta is -1.0; it must be a number above 0" in screen_text(app)
         form.query_one("#eta").value = "0.05"
         form.query_one("#epochs").value = "7"
         await pilot.pause()

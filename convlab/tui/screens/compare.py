@@ -16,10 +16,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from rich.text import Text
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
@@ -30,6 +30,7 @@ from convlab.ensemble import build_ensemble, check_members
 from convlab.errors import UserError
 from convlab.format import id_ranges
 from convlab.plots import SERIES_COLORS, draw_series
+from convlab.tui.plain import lines, literal
 
 MAX_CURVES = 10  # with nothing marked, the first rows' curves
 
@@ -104,7 +105,7 @@ class CompareScreen(Screen):
             arrow = (" ▼" if self.reverse else " ▲") if column.key == self.sort_key else ""
             table.add_column(column.header + arrow, key=column.key)
         for row in self.rows:
-            table.add_row("●" if row.key in self.marked else " ", *report.cells(row), key=row.key)
+            table.add_row("●" if row.key in self.marked else " ", *map(literal, report.cells(row)), key=row.key)
         if current is not None and current.key in {r.key for r in self.rows}:
             table.move_cursor(row=table.get_row_index(current.key))
         column = report.BY_KEY[self.sort_key].header
@@ -117,7 +118,7 @@ class CompareScreen(Screen):
         self.draw_curves(marked or self.rows[:MAX_CURVES])
         diff = self.query_one("#compare-diff", Static)
         if len(marked) == 2:
-            diff.update("\n".join(["Differences", ""] + report.diff_lines(*marked)))
+            diff.update(Text(lines("\n".join(["Differences", ""] + report.diff_lines(*marked)))))
         else:
             diff.update(f"{len(marked)} marked. Mark two rows (space) to see how their configs differ; "
                         "mark finished runs and press e for their ensemble vote.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -13,6 +14,7 @@ from textual.widgets import Button, Input, Label, Static
 
 from convlab.errors import UserError
 from convlab.paths import presets_dir
+from convlab.tui.plain import lines as plain_lines, literal
 
 
 class SaveAsScreen(ModalScreen[str | None]):
@@ -30,7 +32,7 @@ class SaveAsScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(self.title_text, classes="dialog-title")
+            yield Label(literal(self.title_text, None), classes="dialog-title")
             yield Input(self.default, placeholder=self.placeholder, id="name")
             yield Static("", id="save-error", classes="dialog-error")
             with Horizontal(classes="dialog-buttons"):
@@ -51,7 +53,7 @@ class SaveAsScreen(ModalScreen[str | None]):
         try:
             self.save(name)
         except UserError as exc:
-            self.query_one("#save-error", Static).update(str(exc))
+            self.query_one("#save-error", Static).update(literal(str(exc), None))
             return
         self.dismiss(name)
 
@@ -77,7 +79,7 @@ class QuitScreen(ModalScreen[bool]):
             lines.append(", ".join(j.label for j in self.waiting) + " waits for the device and will not start.")
         with Vertical(classes="dialog"):
             yield Label("Quit the lab?", classes="dialog-title")
-            yield Static("\n".join(lines))
+            yield Static(Text(plain_lines("\n".join(lines))))
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Quit (y)", variant="error", id="quit", compact=True)
                 yield Button("Stay (n)", id="stay", compact=True)

@@ -17,7 +17,9 @@ from textual.widgets import Footer, Header, Static, TextArea
 
 from convlab.errors import UserError
 from convlab.spec import Spec, parse_text
+from convlab.text import shown
 from convlab.tui import preset_text
+from convlab.tui.plain import as_markup
 from convlab.tui.widgets.architecture import hyper_parameters, layers_table
 
 
@@ -37,18 +39,18 @@ class CheckPanel(Static):
         self.remove_class("-error")
         self.border_title = "✓ valid"
         shapes = self.content_size.width >= self.WIDE_ENOUGH
-        self.update(Group(Text(spec.title, style="bold"), layers_table(spec, shapes), hyper_parameters(spec)))
+        self.update(Group(Text(shown(spec.title), style="bold"), layers_table(spec, shapes), hyper_parameters(spec)))
 
     def show_error(self, field: str | None, line: int | None, problem: str) -> None:
         self.add_class("-error")
         self.border_title = "✗ error"
         where = Text()
         if field:
-            where.append(field, style="bold")
+            where.append(shown(field), style="bold")
         if line is not None:
             where.append(f"{'  ' if field else ''}line {line + 1}", style="bold")
         hint = Text("ctrl+g puts the cursor there.", style="dim") if line is not None else Text("")
-        self.update(Group(where, Text(problem), hint))
+        self.update(Group(where, Text(shown(problem)), hint))
 
 
 class EditorScreen(Screen):
@@ -76,8 +78,8 @@ class EditorScreen(Screen):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        self.sub_title = f"editing {self.path.name}"
-        self.query_one("#toml").border_title = self.path.name
+        self.sub_title = f"editing {shown(self.path.name)}"
+        self.query_one("#toml").border_title = as_markup(self.path.name)
         self.validate()
 
     @property
@@ -129,8 +131,8 @@ class EditorScreen(Screen):
         area = self.query_one("#toml", TextArea)
         if area.text != self.saved_text:
             area.load_text(self.saved_text)
-        self.query_one("#toml").border_title = path.name
-        self.sub_title = f"editing {path.name}"
+        self.query_one("#toml").border_title = as_markup(path.name)
+        self.sub_title = f"editing {shown(path.name)}"
         self.notify(f"Saved {path}", title="Preset saved")
 
     def action_back(self) -> None:

@@ -13,6 +13,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from convlab.spec import Spec
 from convlab.tui.widgets.architecture import PresetDetails
+from convlab.tui.plain import literal
 from convlab.tui.widgets.tables import PresetTable, RunTable
 
 
@@ -31,7 +32,7 @@ class JobLine(Static):
                 f"{job.label}{f' (run {job.run_id})' if job.run_id else ''} on {job.device}" for job in training))
         if launcher.waiting:
             parts.append("waiting for the device: " + ", ".join(j.label for j in launcher.waiting))
-        self.update(" · ".join(parts) if parts else
+        self.update(literal(" · ".join(parts), None) if parts else
                     "Enter on a preset sets up a run · runs from any shell appear below")
         self.set_class(bool(parts), "-busy")
 

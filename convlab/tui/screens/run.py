@@ -16,6 +16,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header
 
 from convlab.store import Run
+from convlab.text import shown
 from convlab.tui.launcher import Job
 from convlab.tui.widgets.confusion import ConfusionMatrix, confusion
 from convlab.tui.widgets.curve import CurvePlot, Series
@@ -110,7 +111,7 @@ class RunScreen(Screen):
         self.current_run = run = store.run(self.run_id)
         epochs = store.epochs(run.id)
         status.show(run, epochs, self.job, here=self.app.hostname)
-        self.sub_title = f"{run.preset}: {run.title}"
+        self.sub_title = shown(f"{run.preset}: {run.title}", 120)
         drawn = (run.id, run.epochs_done, run.status)
         steps = len(run.progress.get("losses") or [])
         if (drawn, steps) != self._drawn:

@@ -17,6 +17,7 @@ from convlab.errors import UserError
 from convlab.spec import ACTIVATIONS, Spec, parse_text
 from convlab.tui import preset_text
 from convlab.tui.estimate import planned_seconds
+from convlab.tui.plain import literal
 from convlab.tui.user_files import last_settings, remember_settings
 from convlab.format import count, duration
 
@@ -44,7 +45,7 @@ class SettingsScreen(ModalScreen):
     def compose(self) -> ComposeResult:
         s, t = self.spec, self.spec.train
         with Vertical(classes="dialog", id="settings"):
-            yield Label(f"{s.name} · {s.title}", classes="dialog-title")
+            yield Label(literal(f"{s.name} · {s.title}", None), classes="dialog-title")
             with Grid(id="fields"):
                 yield from self._field("epochs", "epochs", str(t.epochs), "integer")
                 yield from self._field("η (eta)", "eta", f"{t.eta:g}", "number")
@@ -158,7 +159,7 @@ class SettingsScreen(ModalScreen):
             self.launch_options()
         except (UserError, ValueError) as exc:
             self.error = str(exc).replace(f"{self.spec.name} settings: ", "")
-            panel.update(f"✗ {self.error}")
+            panel.update(literal(f"✗ {self.error}", None))
             panel.add_class("-error")
             return None
         self.error = None

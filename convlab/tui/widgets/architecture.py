@@ -10,6 +10,7 @@ from textual.widgets import Static
 
 from convlab.spec import IMAGE_SHAPE, Spec
 from convlab.format import data_label, shape
+from convlab.text import shown
 
 
 def layers_table(spec: Spec, shapes: bool = True) -> Table:
@@ -59,8 +60,8 @@ class PresetDetails(Static):
             self.update("No preset selected.")
             return
         book = f" · book {spec.book_figure:.2f}%" if spec.book_figure is not None else " · no book figure"
-        name = Text.assemble((spec.name, "bold"), book)
-        parts = [name, Text(spec.title, style="italic"), layers_table(spec), hyper_parameters(spec)]
+        name = Text.assemble((shown(spec.name), "bold"), book)
+        parts = [name, Text(shown(spec.title), style="italic"), layers_table(spec), hyper_parameters(spec)]
         if spec.description:
-            parts.append(Text(spec.description, style="dim"))
+            parts.append(Text(shown(spec.description), style="dim"))
         self.update(Group(*parts))

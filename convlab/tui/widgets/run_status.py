@@ -12,6 +12,7 @@ from textual.widgets import Static
 from convlab.store import Epoch, Run
 from convlab.format import duration
 from convlab.tui.estimate import epoch_left, eval_seconds, evaluating_for, run_left
+from convlab.text import shown
 from convlab.tui.launcher import Job
 from convlab.tui.widgets.architecture import hyper_parameters
 
@@ -57,18 +58,18 @@ class RunStatus(Static):
         if job.state == "waiting":
             names = ", ".join(j.label for j in ahead if j is not job)
             busy = f": {names} {'are' if ', ' in names else 'is'} training" if names else ""
-            return Text(f"{job.label} waits for the device{busy}. It starts when that ends.", style="italic")
+            return Text(shown(f"{job.label} waits for the device{busy}. It starts when that ends."), style="italic")
         if job.state == "training":
             device = "" if job.device == "auto" else f" on {job.device}"
-            return Text(f"{job.label}: starting{device} (loading MNIST)…", style="italic")
+            return Text(shown(f"{job.label}: starting{device} (loading MNIST)…"), style="italic")
         if job.state == "cancelled":
-            return Text(f"{job.label}: cancelled before it started training.", style="yellow")
-        return Text(f"{job.label}: {job.state}" + (f": {job.error}" if job.error else ""),
+            return Text(shown(f"{job.label}: cancelled before it started training."), style="yellow")
+        return Text(shown(f"{job.label}: {job.state}" + (f": {job.error}" if job.error else "")),
                     style="bold red" if job.state == "failed" else "")
 
     @staticmethod
     def _identity(run: Run, here: str) -> Text:
-        text = Text.assemble((f"run {run.id}", "bold"), " · ", (run.preset, "bold"))
+        text = Text.assemble((f"run {run.id}", "bold"), " · ", (shown(run.preset, 120), "bold"))
         if run.kind == "train":
             members = run.spec.train.repeats if run.spec.train.ensemble == 1 else run.spec.train.ensemble
             if members > 1:
@@ -76,7 +77,7 @@ class RunStatus(Static):
             text.append(f" · seed {run.seed}")
         text.append(f" · {run.device or '—'}")
         if run.host and here and run.host != here:
-            text.append(f" · on {run.host}", style="italic")
+            text.append(f" · on {shown(run.host)}", style="italic")
         return text
 
     def _progress(self, run: Run, epochs: list[Epoch], job: Job | None) -> Text:
@@ -112,7 +113,7 @@ class RunStatus(Static):
         if run.status == "interrupted":
             return Text(f"interrupted after epoch {run.epochs_done}/{run.epochs_planned}: press r to resume",
                         style="yellow")
-        return Text(f"failed: {run.error or 'no reason recorded'}", style="bold red")
+        return Text(shown(f"{run.status}: {run.error or 'no reason recorded'}"), style="bold red")
 
     @staticmethod
     def _results(run: Run) -> Text:

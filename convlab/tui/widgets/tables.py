@@ -11,14 +11,16 @@ from convlab.spec import Spec
 from convlab.store import Run
 from convlab.format import DASH, count, data_label, pct, when
 from convlab.tui.launcher import Job
+from convlab.tui.plain import literal
 
-STATUS_STYLE = {"running": "bold green", "finished": "", "failed": "bold red",
+STATUS_STYLE = {"running": "bold green", "finished": "", "failed": "bold red", "diverged": "bold red",
                 "interrupted": "yellow", "waiting": "italic cyan"}
 
 
 def sync_rows(table: DataTable, rows: list[tuple[str, tuple]]) -> None:
     """Show `rows` (key, cells), keeping the cursor on the same key. Cells are
     updated in place when the keys are unchanged, so a live table does not flicker."""
+    rows = [(key, tuple(map(literal, cells))) for key, cells in rows]  # a str cell would be read as markup
     keys = [key for key, _ in rows]
     current = [row.key.value for row in table.ordered_rows]
     if keys == current:

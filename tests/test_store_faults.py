@@ -1,0 +1,197 @@
+"""The store under faults: a column added or dropped by hand, an older store,
+a newer one, a damaged page, a file that is not a store, a read-only store.
+Each is one clear line and exit 2, or works; nothing stored is changed by a
+command that fails."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import sqlite3
+
+import pytest
+
+from helpers import assert_user_error
+from convlab import schema
+from convlab import spec as specs
+from convlab.store import Store
+
+
+def digest(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def seeded(path, runs: int = 2) -> None:
+    """`runs` finished runs with an epoch each, and the file checkpointed (no -wal)."""
+    spec = specs.load("shallow").with_train(epochs=1)
+    with Store(path) as store:
+        group = store.create_group(spec)
+        for member in range(runs):
+            run = store.create_run(spec, group_id=group, member=member, seed=member, device="cpu")
+            store.add_epoch(run, {"epoch": 1, "train_loss": 0.5, "val_acc": 90.0, "test_acc": 89.0,
+                                  "best_val": 90.0, "best_epoch": 1, "test_at_best": 89.0, "seconds": 1.0,
+                                  "eta": 0.1})
+            store.finish(run, "finished")
+        store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def as_version_0(path) -> None:
+    """What the first convlab wrote: the same tables, user_version 0."""
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA user_version=0")
+    db.commit()
+    db.close()
+
+
+def test_a_new_store_has_the_current_version(tmp_path):
+    Store(tmp_path / "s.sqlite").close()
+    db = sqlite3.connect(tmp_path / "s.sqlite")
+    assert db.execute("PRAGMA user_version").fetchone()[0] == schema.VERSION
+
+
+def test_an_added_column_is_ignored_by_every_read_command(tmp_path, run_cli, record_property):
+    record_property("cases", 4)
+    path = tmp_path / "convlab.sqlite"
+    seeded(path)
+    db = sqlite3.connect(path)
+    db.execute("ALTER TABLE runs ADD COLUMN notes TEXT")
+    db.execute("UPDATE runs SET notes='mine'")
+    db.commit()
+    db.close()
+    for args in (("runs",), ("show", "1"), ("export", "--format", "csv"), ("compare",)):
+        result = run_cli(*args)
+        assert result.returncode == 0, (args, result.stderr)
+        assert "Traceback" not in result.stderr
+    assert sqlite3.connect(path).execute("SELECT notes FROM runs WHERE id=1").fetchone() == ("mine",)
+
+
+def test_an_older_store_is_migrated_in_place_and_a_copy_kept(tmp_path, run_cli):
+    """A version-0 store lacking a column (error) that a run needs to finish:
+    opened for writing, it is copied aside, then brought forward in one
+    transaction; its runs are all still there."""
+    path = tmp_path / "convlab.sqlite"
+    seeded(path)
+    db = sqlite3.connect(path)
+    db.execute("ALTER TABLE runs DROP COLUMN error")
+    db.commit()
+    db.close()
+    as_version_0(path)
+    with Store(path) as store:
+        assert [r.id for r in store.runs()] == [2, 1]
+        run = store.create_run(specs.load("shallow"), group_id=None)
+        store.finish(run, "failed", error="stored in the restored column")
+        assert store.run(run).error == "stored in the restored column"
+    backup = tmp_path / "convlab.sqlite.v0.bak"
+    bak = sqlite3.connect(backup)
+    assert bak.execute("SELECT count(*) FROM runs").fetchone() == (2,)
+    assert bak.execute("PRAGMA user_version").fetchone() == (0,)
+    assert "error" not in {r[1] for r in bak.execute("PRAGMA table_info(runs)")}
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == schema.VERSION
+    assert run_cli("runs").returncode == 0
+
+
+def test_a_newer_store_is_refused_and_left_alone(tmp_path, run_cli, record_property):
+    record_property("cases", 4)
+    path = tmp_path / "convlab.sqlite"
+    seeded(path)
+    db = sqlite3.connect(path)
+    db.execute(f"PRAGMA user_version={schema.VERSION + 1}")
+    db.commit()
+    db.close()
+    before = digest(path)
+    for args in (("runs",), ("show", "1"), ("export", "--format", "md"), ("run", "shallow", "--train-limit", "100")):
+        assert_user_error(run_cli(*args), "written by a newer convlab", "was not changed")
+    assert digest(path) == before and not (tmp_path / "convlab.sqlite.v1.bak").exists()
+
+
+def test_a_damaged_page_is_one_line_and_the_file_is_unchanged(tmp_path, run_cli, record_property):
+    record_property("cases", 3)
+    path = tmp_path / "convlab.sqlite"
+    seeded(path, runs=30)
+    page = sqlite3.connect(path).execute("PRAGMA page_size").fetchone()[0]
+    raw = bytearray(path.read_bytes())
+    raw[2 * page: 3 * page] = b"\xff" * page  # a page of a table, not the header
+    path.write_bytes(bytes(raw))
+    before = digest(path)
+    outcomes = [run_cli(*args) for args in (("runs",), ("show", "1"), ("export", "--format", "json"))]
+    for result in outcomes:
+        assert_user_error(result, "damaged", "not changed")
+    assert digest(path) == before
+
+
+@pytest.mark.parametrize("content", [b"this is not a database, just text " * 200, "sqlite"])
+def test_a_file_that_is_not_a_store(tmp_path, run_cli, content, record_property):
+    record_property("cases", 2)
+    path = tmp_path / "convlab.sqlite"
+    if content == "sqlite":  # an SQLite file of another program
+        db = sqlite3.connect(path)
+        db.execute("CREATE TABLE songs (title TEXT)")
+        db.commit()
+        db.close()
+    else:
+        path.write_bytes(content)
+    before = digest(path)
+    for args in (("runs",), ("run", "shallow", "--train-limit", "100")):
+        assert_user_error(run_cli(*args), "not a convlab store", "not changed")
+    assert digest(path) == before
+
+
+def test_a_read_only_store_is_read_and_never_written(tmp_path):
+    """Opened read-only (as the read commands do when the file or its folder
+    cannot be written), an older store: a run left 'running' by a dead process
+    is shown as stored, not marked or migrated, and the file does not change."""
+    from helpers import run_of_a_killed_process
+
+    path = tmp_path / "ro" / "s.sqlite"
+    path.parent.mkdir()
+    seeded(path)
+    dead = run_of_a_killed_process(path)
+    with Store(path) as store:
+        store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db = sqlite3.connect(path)  # and an older store: no notes or tags tables, version 0
+    db.executescript("DROP TABLE notes; DROP TABLE tags; PRAGMA user_version=0;")
+    db.close()
+    before = digest(path)
+    os.chmod(path, 0o444)
+    os.chmod(path.parent, 0o555)
+    try:
+        with Store(path, read_only=True) as store:
+            assert not store.writable and store.mark_stale() == 0
+            assert [r.id for r in store.runs()] == [dead, 2, 1] and store.run(dead).status == "running"
+            assert len(store.epochs(1)) == 1
+            with pytest.raises(sqlite3.OperationalError, match="readonly"):
+                store.db.execute("DELETE FROM runs")
+    finally:
+        os.chmod(path.parent, 0o755)
+        os.chmod(path, 0o644)
+    assert digest(path) == before
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes through file permissions; "
+                    "test_a_read_only_store_is_read_and_never_written covers the read-only path")
+def test_read_commands_on_a_read_only_file(tmp_path, run_cli):
+    path = tmp_path / "convlab.sqlite"
+    seeded(path)
+    os.chmod(path, 0o444)
+    try:
+        for args in (("runs",), ("show", "1"), ("export", "--format", "csv"), ("compare",)):
+            result = run_cli(*args)
+            assert result.returncode == 0, (args, result.stderr)
+    finally:
+        os.chmod(path, 0o644)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can create files in any folder")
+def test_an_unwritable_folder_is_named_as_such(tmp_path, run_cli):
+    folder = tmp_path / "locked"
+    folder.mkdir(mode=0o555)
+    assert_user_error(run_cli("runs", "--store", folder / "new.sqlite"), "folder is not writable")
+
+
+def test_show_of_an_id_beyond_sqlite(tmp_path, run_cli, record_property):
+    record_property("cases", 5)
+    seeded(tmp_path / "convlab.sqlite")
+    for run_id in ("99999999999999999999", "-1", "0", "9223372036854775807"):
+        assert_user_error(run_cli("show", run_id), "does not exist")
+    assert_user_error(run_cli("show", "x" * 1000), "is not a run id")
