@@ -21,6 +21,7 @@ about the launches of one.
 from __future__ import annotations
 
 import io
+import math
 import time
 from dataclasses import asdict
 from functools import partial
@@ -33,8 +34,8 @@ import torch.nn.functional as F
 from convlab import events
 from convlab.capture import Step
 from convlab.convolution import conv2d
-from convlab.engine import (DROPOUT_SEED_OFFSET, EVAL_CHUNK, PROGRESS_STEPS, SHUFFLE_SEED_OFFSET, Interrupted,
-                            Progress, Tensors, eta_at)
+from convlab.engine import (DROPOUT_SEED_OFFSET, EVAL_CHUNK, PROGRESS_STEPS, SHUFFLE_SEED_OFFSET, Diverged,
+                            Interrupted, Progress, Tensors, eta_at)
 from convlab.model import ACTIVATIONS, Network
 from convlab.pooling import max_pool
 from convlab.spec import Spec
@@ -249,6 +250,9 @@ class BatchedTrainer:
         else:
             losses, val = torch.stack([losses.double(), val]).tolist()
             test = None
+        diverged = [m for m, loss in enumerate(losses) if not math.isfinite(loss)]
+        if diverged:  # checked once an epoch, with the host sync above; nothing NaN gets stored
+            raise Diverged(epoch, self.n_batches, eta_at(self.specs[diverged[0]], epoch), members=diverged)
         improved = [v >= p.best_val for v, p in zip(val, self.progress)]  # ties count, as in the book
         if test is None:
             test = self._accuracies(t.test_x, t.test_y).tolist() if any(improved) else [None] * self.m

@@ -40,8 +40,9 @@ class Interrupted(Exception):
 class Diverged(Exception):
     """The training loss stopped being a number: nothing after it can learn."""
 
-    def __init__(self, epoch: int, batch: int, eta: float):
-        self.epoch, self.batch, self.eta = epoch, batch, eta
+    def __init__(self, epoch: int, batch: int, eta: float, members: list[int] | None = None):
+        # members: for a batched model, which members diverged (the others are healthy)
+        self.epoch, self.batch, self.eta, self.members = epoch, batch, eta, members
         super().__init__(f"the training loss became NaN or infinite in epoch {epoch} (by mini-batch {batch}); "
                          f"η = {eta:g} is likely too large for this network: try a smaller train.eta")
 

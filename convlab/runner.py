@@ -223,9 +223,14 @@ class Runner:
                 self.emit(events.Interrupted(run=run_id, group=group_id))
             raise
         except Diverged as exc:
+            bad = set(run_ids) if exc.members is None else {run_ids[m] for m in exc.members}
             for run_id in self._unfinished(run_ids):
-                self.store.finish(run_id, "diverged", error=str(exc))
-                self.emit(events.Diverged(run=run_id, epoch=exc.epoch, batch=exc.batch, error=str(exc)))
+                if run_id in bad:
+                    self.store.finish(run_id, "diverged", error=str(exc))
+                    self.emit(events.Diverged(run=run_id, epoch=exc.epoch, batch=exc.batch, error=str(exc)))
+                else:  # a healthy member of a batched model: stopped with it, resumable on its own
+                    self.store.finish(run_id, "interrupted", error="stopped: another member of its batch diverged")
+                    self.emit(events.Interrupted(run=run_id, group=group_id))
             raise
         except Exception as exc:
             for run_id in self._unfinished(run_ids):

@@ -80,3 +80,17 @@ def test_bad_options_are_one_line(run_cli, record_property):
     assert_user_error(run_cli("show"), "the following arguments are required: RUN")
     assert_user_error(run_cli("frobnicate"), "invalid choice: 'frobnicate'")
     record_property("cases", 3)
+
+
+def test_batched_members_that_diverge_stop_as_diverged(tmp_path, run_cli):
+    """Members trained as one batched model are checked too (once an epoch):
+    none 'finishes' at chance, and nothing NaN is stored."""
+    (tmp_path / "fast.toml").write_text(DIVERGES)
+    result = run_cli("run", "fast.toml", "--train-limit", "1000", "--seed", "1", "--repeats", "2",
+                     "--batch-members")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "diverged: the training loss became NaN" in result.stderr
+    with Store(tmp_path / "convlab.sqlite") as store:
+        for run in store.runs():
+            assert run.status == "diverged" and "η = 100" in run.error
+            assert store.epochs(run.id) == [] and store.checkpoint(run.id) is None
