@@ -12,6 +12,7 @@ ROOT = Path(__file__).resolve().parent.parent
 STORE_VAR = "CONVLAB_STORE"  # the run store (default ./convlab.sqlite)
 DATA_VAR = "CONVLAB_DATA"  # the MNIST folder (default data/mnist of this repository)
 PRESETS_VAR = "CONVLAB_PRESETS"  # the shipped presets (default presets/ of this repository)
+RAY_VAR = "CONVLAB_RAY"  # a Ray cluster's address for every training command (unset: train locally)
 
 DEFAULT_STORE = "convlab.sqlite"
 
@@ -29,6 +30,16 @@ def data_dir(override: str | os.PathLike | None = None) -> Path:
 def presets_dir() -> Path:
     """Where the shipped presets live (CONVLAB_PRESETS overrides)."""
     return Path(os.environ.get(PRESETS_VAR, ROOT / "presets"))
+
+
+def sweeps_dir() -> Path:
+    """The shipped sweep files (sweeps/ of this repository)."""
+    return ROOT / "sweeps"
+
+
+def ray_address(override: str | None = None) -> str | None:
+    """--ray ADDRESS, else CONVLAB_RAY, else None (no Ray)."""
+    return override or os.environ.get(RAY_VAR) or None
 
 
 def env_store() -> str | None:

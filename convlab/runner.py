@@ -2,8 +2,12 @@
 run per seed) or ensemble members, then the vote. Also resumes an interrupted
 group from its members' last finished epochs.
 
-The runner turns engine events into store rows and passes every event, with
-its run id, to `emit` (the CLI prints them; `--json` writes them as lines).
+`Runner` decides *what* to train (the groups and their unfinished members);
+the scheduler (scheduler.py) decides *how many at once* and *where*.
+`JobTrainer` trains one job's members and turns engine events into store
+rows; it runs in this process, in a scheduler's worker process, or (for Ray)
+records the events a remote worker streams back. Every event, with its run
+id, also goes to `emit` (the CLI prints them; `--json` writes them as lines).
 """
 
 from __future__ import annotations
@@ -13,11 +17,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-import numpy as np
-
 from convlab import data as mnist_data, events
 from convlab.ensemble import store_vote
 from convlab.errors import UserError
+from convlab.scheduler import Job, Member, Scheduler
 from convlab.spec import Spec
 from convlab.stats import best_of, mean_sd
 from convlab.store import Run, Store, mistakes_of
@@ -54,29 +57,45 @@ class Summary:
             ensemble_accuracy=self.ensemble.test_at_best if self.ensemble else None)
 
 
+@dataclass(frozen=True)
+class Plan:
+    """A group to complete: its spec and the seed of member 0."""
+
+    spec: Spec
+    group_id: int
+    base_seed: int
+
+
 class Runner:
     def __init__(self, store: Store, device: str | None = None, data_dir: str | None = None,
-                 emit: Emit = lambda e: None, should_stop: Callable[[], bool] = lambda: False):
+                 emit: Emit = lambda e: None, should_stop: Callable[[], bool] = lambda: False,
+                 workers: int | None = None, threads: int | None = None, backend: Any = None):
         self.store, self.device_name, self.data_dir = store, device, data_dir
         self.emit, self.should_stop = emit, should_stop
+        self.workers, self.threads, self.backend = workers, threads, backend
         self._mnist: mnist_data.MNIST | None = None
-        self._tensors: dict[tuple, Any] = {}
 
     # ------------------------------------------------------------ entry points
 
     def start(self, spec: Spec, seed: int | None = None) -> Summary:
         """A new group: `repeats` runs (or `ensemble` members) of `spec`."""
+        return self.train([self.open_group(spec, seed)])[0]
+
+    def resume(self, run_id: int | str) -> Summary:
+        """Continue the group of `run_id`: finished members are kept,
+        unfinished ones continue from their last finished epoch, missing ones start."""
+        return self.train([self.reopen_group(run_id)])[0]
+
+    def open_group(self, spec: Spec, seed: int | None = None) -> Plan:
         self._check_data()
         device = self._device()
         group_id = self.store.create_group(spec)
         base_seed = secrets.randbelow(2**31) if seed is None else seed
         self.emit(events.Group(group=group_id, preset=spec.name, members=spec.members,
                                ensemble=spec.train.ensemble, device=str(device)))
-        return self._complete(spec, group_id, base_seed, device)
+        return Plan(spec, group_id, base_seed)
 
-    def resume(self, run_id: int | str) -> Summary:
-        """Continue the group of `run_id`: finished members are kept,
-        unfinished ones continue from their last finished epoch, missing ones start."""
+    def reopen_group(self, run_id: int | str) -> Plan:
         self.store.mark_stale()
         run = self.store.run(run_id)
         if run.status == "running":
@@ -86,86 +105,56 @@ class Runner:
         if run.group_id is None:
             raise UserError(f"run {run.id} belongs to no group and cannot be resumed")
         members = self._member_runs(run.group_id)
-        voted = any(r.kind == "ensemble" for r in self.store.group_runs(run.group_id))
-        if (all(r.status == "finished" for r in members) and len(members) == run.spec.members
-                and (run.spec.train.ensemble == 1 or voted)):
+        if self.group_done(run.spec, run.group_id):
             raise UserError(f"run {run.id} and its group are already finished; nothing to resume")
         self._check_data()
-        device = self._device()
+        self._device()
         first = min(members, key=lambda r: r.member)
-        return self._complete(run.spec, run.group_id, first.seed - first.member, device)
+        return Plan(run.spec, run.group_id, first.seed - first.member)
+
+    def train(self, plans: list[Plan]) -> list[Summary]:
+        """Every unfinished member of every plan, handed to the scheduler at
+        once (so a sweep or a reproduction keeps every worker busy), then
+        each group's vote and summary."""
+        jobs = [job for plan in plans for job in self.jobs_of(plan)]
+        scheduler = Scheduler(self.store, workers=self.workers, device=self.device_name, data_dir=self.data_dir,
+                              threads=self.threads, emit=self.emit, should_stop=self.should_stop,
+                              backend=self.backend)
+        scheduler.run(jobs)
+        return [self._summarise(plan) for plan in plans]
+
+    def jobs_of(self, plan: Plan) -> list[Job]:
+        """One job per unfinished member (a batched trainer could take several per job)."""
+        existing = {r.member: r for r in self._member_runs(plan.group_id)}
+        jobs = []
+        for member in range(plan.spec.members):
+            run = existing.get(member)
+            if run is None or run.status != "finished":
+                jobs.append(Job(plan.spec, plan.group_id,
+                                (Member(member, plan.base_seed + member, run.id if run else None),)))
+        return jobs
+
+    def group_done(self, spec: Spec, group_id: int) -> bool:
+        return group_done(self.store, spec, group_id)
 
     # ------------------------------------------------------------ the work
 
-    def _complete(self, spec: Spec, group_id: int, base_seed: int, device) -> Summary:
-        summary = Summary(spec, group_id)
-        existing = {r.member: r for r in self._member_runs(group_id)}
-        for member in range(spec.members):
-            run = existing.get(member)
-            if run is None or run.status != "finished":
-                self._train_member(spec, group_id, member, base_seed + member, device, run)
-        summary.runs = self._member_runs(group_id)
-        if spec.train.ensemble > 1:
-            done = [r for r in self.store.group_runs(group_id) if r.kind == "ensemble"]
-            summary.ensemble = done[0] if done else self._vote(spec, group_id, summary.runs)
+    def _summarise(self, plan: Plan) -> Summary:
+        summary = Summary(plan.spec, plan.group_id, self._member_runs(plan.group_id))
+        if plan.spec.train.ensemble > 1:
+            done = [r for r in self.store.group_runs(plan.group_id) if r.kind == "ensemble"]
+            summary.ensemble = done[0] if done else self._vote(plan.spec, plan.group_id, summary.runs)
         self.emit(summary.event())
         return summary
 
     def _member_runs(self, group_id: int) -> list[Run]:
         return [r for r in self.store.group_runs(group_id) if r.kind == "train"]
 
-    def _train_member(self, spec: Spec, group_id: int, member: int, seed: int, device, run: Run | None) -> None:
-        from convlab.engine import Interrupted, Trainer, library_versions
-
-        trainer = Trainer(spec, self._tensors_for(spec, device), device, seed)
-        resumed_from = None
-        if run is None:
-            run_id = self.store.create_run(spec, group_id=group_id, member=member, seed=seed, device=str(device),
-                                           versions=library_versions())
-        else:
-            run_id = run.id
-            self.store.claim(run_id, str(device))
-            saved = self.store.checkpoint(run_id)
-            if saved is not None:
-                resumed_from = saved[0]
-                trainer.restore(saved[1])
-        self.emit(events.Started(run=run_id, group=group_id, member=member, preset=spec.name, seed=seed,
-                                 device=str(device), epochs=spec.train.epochs, batches=trainer.n_batches,
-                                 images=len(trainer.t.train_y), resumed_from=resumed_from))
-        last_write = 0.0
-        try:
-            for event in trainer.run(self.should_stop):
-                event.run = run_id
-                if isinstance(event, events.Progress):
-                    if time.monotonic() - last_write > PROGRESS_WRITE_EVERY or event.batch == event.batches:
-                        self.store.set_progress(run_id, progress_record(event))
-                        last_write = time.monotonic()
-                elif isinstance(event, events.Epoch):
-                    self.store.add_epoch(run_id, event.to_dict(), event.filters, event.checkpoint)
-                elif isinstance(event, events.Finished):
-                    self._save_outcome(run_id, event.predictions)
-                    event.mistakes = int((event.predictions != self._mnist.test.labels).sum())
-                    self.store.finish(run_id, "finished")
-                self.emit(event)
-        except Interrupted:
-            self.store.finish(run_id, "interrupted", error="stopped by request")
-            self.emit(events.Interrupted(run=run_id, group=group_id))
-            raise
-        except Exception as exc:
-            self.store.finish(run_id, "failed", error=f"{type(exc).__name__}: {exc}")
-            self.emit(events.Failed(run=run_id, error=f"{type(exc).__name__}: {exc}"))
-            raise
-
-    def _save_outcome(self, run_id: int, predictions: np.ndarray) -> None:
-        self.store.save_outcome(run_id, predictions, mistakes_of(predictions, self._mnist.test))
-
     def _vote(self, spec: Spec, group_id: int, members: list[Run]) -> Run:
         run = store_vote(self.store, spec, members, self._mnist.test, group_id=group_id)
         wrong = int((self.store.predictions(run.id) != self._mnist.test.labels).sum())
         self.emit(events.Ensemble(run=run.id, members=run.members, accuracy=run.test_at_best, mistakes=wrong))
         return run
-
-    # ------------------------------------------------------------ resources
 
     def _check_data(self) -> None:
         if self._mnist is None:
@@ -176,18 +165,117 @@ class Runner:
 
         return pick_device(self.device_name)
 
+
+class JobTrainer:
+    """Trains jobs here, one member after another, writing the store."""
+
+    def __init__(self, store: Store, device: str | None = None, data_dir: str | None = None,
+                 emit: Emit = lambda e: None, should_stop: Callable[[], bool] = lambda: False):
+        self.store, self.device_name, self.data_dir = store, device, data_dir
+        self.emit, self.should_stop = emit, should_stop
+        self.mnist: mnist_data.MNIST | None = None
+        self._tensors: dict[tuple, Any] = {}
+        self._last_write: dict[int, float] = {}
+
+    def train(self, job: Job) -> None:
+        from convlab.engine import pick_device
+
+        if self.mnist is None:
+            self.mnist = mnist_data.load_mnist(self.data_dir)
+        device = pick_device(self.device_name)
+        for member in job.members:
+            self._train_member(job, member, device)
+
+    def _train_member(self, job: Job, member: Member, device) -> None:
+        from convlab.engine import Interrupted, Trainer
+
+        trainer = Trainer(job.spec, self._tensors_for(job.spec, device), device, member.seed)
+        run_id, saved = self.open_run(job, member, str(device))
+        if saved is not None:
+            trainer.restore(saved[1])
+        self.emit(started_event(job, member, run_id, str(device), trainer.n_batches, len(trainer.t.train_y),
+                                saved[0] if saved else None))
+        try:
+            for event in trainer.run(self.should_stop):
+                self.record(run_id, event)
+        except Interrupted:
+            self.stopped(run_id, job.group_id)
+            raise
+        except Exception as exc:
+            self.failed(run_id, exc)
+            raise
+
+    # ------------------------------------------------------------ the store side
+    # (also used by the Ray backend, whose remote workers never see the store)
+
+    def open_run(self, job: Job, member: Member, device: str) -> tuple[int, tuple[int, bytes] | None]:
+        """The member's run row (new, or an unfinished one claimed by this
+        process) and its last checkpoint, if any."""
+        from convlab.engine import library_versions
+
+        if member.run_id is None:
+            return self.store.create_run(job.spec, group_id=job.group_id, member=member.member, seed=member.seed,
+                                         device=device, versions=library_versions()), None
+        self.store.claim(member.run_id, device)
+        return member.run_id, self.store.checkpoint(member.run_id)
+
+    def record(self, run_id: int, event: events.Event) -> None:
+        """One engine event into the store, then to `emit`."""
+        event.run = run_id
+        if isinstance(event, events.Progress):
+            if time.monotonic() - self._last_write.get(run_id, 0.0) > PROGRESS_WRITE_EVERY \
+                    or event.batch == event.batches:
+                self.store.set_progress(run_id, progress_record(event))
+                self._last_write[run_id] = time.monotonic()
+        elif isinstance(event, events.Epoch):
+            self.store.add_epoch(run_id, event.to_dict(), event.filters, event.checkpoint)
+        elif isinstance(event, events.Finished):
+            test = self._test()
+            self.store.save_outcome(run_id, event.predictions, mistakes_of(event.predictions, test))
+            event.mistakes = int((event.predictions != test.labels).sum())
+            self.store.finish(run_id, "finished")
+        self.emit(event)
+
+    def stopped(self, run_id: int, group_id: int, why: str = "stopped by request") -> None:
+        self.store.finish(run_id, "interrupted", error=why)
+        self.emit(events.Interrupted(run=run_id, group=group_id))
+
+    def failed(self, run_id: int, exc: BaseException) -> None:
+        self.store.finish(run_id, "failed", error=f"{type(exc).__name__}: {exc}")
+        self.emit(events.Failed(run=run_id, error=f"{type(exc).__name__}: {exc}"))
+
+    def _test(self):
+        if self.mnist is None:
+            self.mnist = mnist_data.load_mnist(self.data_dir)
+        return self.mnist.test
+
     def _tensors_for(self, spec: Spec, device):
-        """Built once per (data, limit, device) and shared by repeats."""
+        """Built once per (data, limit, device) and shared by the jobs this trainer takes."""
         from convlab.engine import prepare
 
         key = (spec.train.data, spec.train.train_limit, spec.train.batch_size, str(device))
         if key not in self._tensors:
-            self._tensors = {key: prepare(spec, self._mnist, device)}
+            self._tensors = {key: prepare(spec, self.mnist, device)}
         return self._tensors[key]
+
+
+def started_event(job: Job, member: Member, run_id: int, device: str, batches: int, images: int,
+                  resumed_from: int | None) -> events.Started:
+    spec = job.spec
+    return events.Started(run=run_id, group=job.group_id, member=member.member, preset=spec.name,
+                          seed=member.seed, device=device, epochs=spec.train.epochs, batches=batches,
+                          images=images, resumed_from=resumed_from)
+
+
+def group_done(store: Store, spec: Spec, group_id: int) -> bool:
+    """Every member finished and, for an ensemble, the vote stored."""
+    runs = store.group_runs(group_id)
+    members = [r for r in runs if r.kind == "train"]
+    return (len(members) >= spec.members and all(r.status == "finished" for r in members)
+            and (spec.train.ensemble == 1 or any(r.kind == "ensemble" for r in runs)))
 
 
 def progress_record(event: events.Progress) -> dict[str, Any]:
     """What the store keeps of the latest progress event (the lab's status line reads it)."""
     return {"epoch": event.epoch, "batch": event.batch, "batches": event.batches,
             "images_per_s": event.images_per_s, "eta_s": event.seconds_left}
-

@@ -2,7 +2,7 @@
 subcommand works headless, for a terminal reached over SSH.
 
 One module per group of commands (browse: presets/runs/show; run; compare:
-compare/export; ensemble; reproduce), each adding its parsers through
+compare/export; ensemble; reproduce; sweep), each adding its parsers through
 `add_<command>(sub)`; `training` and `printers` hold what they share.
 
 Every error a user can cause ends in one line on stderr and exit status 2.
@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from convlab.cli import browse, compare, ensemble, reproduce, run
+from convlab.cli import browse, compare, ensemble, reproduce, run, sweep
 from convlab.errors import UserError
 from convlab.paths import DATA_VAR, STORE_VAR, env_store
 
@@ -28,13 +28,14 @@ examples:
   convlab run --resume 7                continue an interrupted run
   convlab runs                          what the store holds
   convlab show 7                        one run: config, curve, filters, mistakes
+  convlab sweep relu --set train.lmbda=0,0.1,1 --epochs 5 --workers 2
 
 environment: {STORE_VAR} (the run store, default ./convlab.sqlite),
 {DATA_VAR} (the MNIST folder, default data/mnist of this repository)."""
 
 # the order of `convlab --help`
 COMMANDS = (browse.add_presets, run.add_run, browse.add_runs, browse.add_show, compare.add_compare,
-            ensemble.add_ensemble, compare.add_export, reproduce.add_reproduce)
+            ensemble.add_ensemble, compare.add_export, reproduce.add_reproduce, sweep.add_sweep)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -69,7 +69,7 @@ class TextPrinter:
     def epoch(self, e: events.Epoch) -> None:
         self.bar.stop()
         test = "" if e.test_acc is None else "  (new best)"
-        self.say(f"  epoch {e.epoch:>3}/{self.epochs}  loss {e.train_loss:.4f}  validation {e.val_acc:.2f}%"
+        self.say(f"  run {e.run} epoch {e.epoch:>3}/{self.epochs}  loss {e.train_loss:.4f}  validation {e.val_acc:.2f}%"
                  f"  best {e.best_val:.2f}% (epoch {e.best_epoch})  test at best {e.test_at_best:.2f}%"
                  f"  {e.seconds:.1f}s{test}")
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from convlab.cli.options import common
 from convlab.cli.printers import JsonPrinter, TextPrinter
-from convlab.cli.training import StopFlag, set_threads, train_guarded
+from convlab.cli.training import StopFlag, add_worker_options, train_guarded, worker_options
 from convlab.errors import UserError
 
 
@@ -21,9 +21,8 @@ def add_run(sub) -> None:
     p.add_argument("--seed", type=int, metavar="N", help="seed of the first run (random by default, always stored)")
     p.add_argument("--device", metavar="DEV", help="auto (default: cuda, then mps, then cpu), cpu, cuda, cuda:N or mps")
     p.add_argument("--train-limit", type=int, metavar="N", help="train on the first N training images only (a quick look)")
-    p.add_argument("--threads", type=int, metavar="N", help="CPU threads for training (default: torch's, "
-                   "usually one per core; 1 is far faster when other work shares the cores)")
     p.add_argument("--json", action="store_true", help="print one JSON event per line instead of text")
+    add_worker_options(p)
     common(p, data=True)
     p.set_defaults(func=cmd_run)
 
@@ -53,11 +52,11 @@ def cmd_run(args) -> int:
     if args.resume and (args.preset or args.epochs or args.repeats or args.seed is not None or args.train_limit):
         raise UserError("--resume RUN continues a run as it was configured; give no preset or other options with it")
     spec = None if args.resume else _load_spec(args)
-    set_threads(args.threads)
+    workers = worker_options(args)
     stop = StopFlag()
     store = Store(args.store)
     printer = JsonPrinter() if args.json else TextPrinter(store)
-    runner = Runner(store, device=args.device, data_dir=args.data_dir, emit=printer, should_stop=stop)
+    runner = Runner(store, device=args.device, data_dir=args.data_dir, emit=printer, should_stop=stop, **workers)
     work = (lambda: runner.resume(args.resume)) if args.resume else (lambda: runner.start(spec, seed=args.seed))
     return train_guarded(work, stop, printer,
                          interrupted=lambda: f"interrupted; resume with `convlab run --resume {printer.last_run}`",

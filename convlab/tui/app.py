@@ -143,6 +143,11 @@ class ConvlabApp(App):
             return
         self.watch_job(self.launcher.resume(run_id))
 
+    def show_sweep(self, sweep_id: int) -> None:
+        from convlab.tui.screens.sweep import SweepScreen
+
+        self.push_screen(SweepScreen(sweep_id))
+
     def compare(self, run_ids: list[int] | None) -> None:
         from convlab.tui.screens.compare import CompareScreen
 

@@ -20,15 +20,15 @@ RUNS_SHOWN = 500  # the newest; re-read whenever the store changes, so kept boun
 
 
 class JobLine(Static):
-    """One line: what trains now and what waits for the device."""
+    """One line: every job training now and what waits for the device."""
 
     def show(self, app) -> None:
         launcher = app.launcher
         parts = []
-        if launcher.current is not None:
-            job = launcher.current
-            run = f" (run {job.run_id})" if job.run_id else ""
-            parts.append(f"training: {job.label}{run} on {job.device}")
+        if launcher.running:
+            parts.append("training: " + ", ".join(
+                job.label + (f" (run {job.run_id})" if job.run_id else "") + f" on {job.device}"
+                for job in launcher.running))
         if launcher.waiting:
             parts.append("waiting for the device: " + ", ".join(j.label for j in launcher.waiting))
         self.update(" · ".join(parts) if parts else
