@@ -62,7 +62,7 @@ class _Launch:
         from ray.util.queue import Queue
 
         from convlab import data as mnist_data
-        from convlab.runner import JobTrainer
+        from convlab.jobs import JobTrainer
 
         self.ray, self.scheduler = ray, scheduler
         self.recorder = JobTrainer(scheduler.store, scheduler.device, scheduler.data_dir, scheduler.emit)
@@ -125,7 +125,7 @@ class _Launch:
         """(key, Hello) when a worker starts a member, then (key, engine event)."""
         key, event = item
         if isinstance(event, Hello):
-            from convlab.runner import started_event
+            from convlab.jobs import started_event
 
             _, job, member = next(v for v in self.tasks.values() if v[0] == key)
             run_id, saved = self.recorder.open_run(job, member, f"{event.device} (ray, {event.node})")

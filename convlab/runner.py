@@ -3,30 +3,27 @@ run per seed) or ensemble members, then the vote. Also resumes an interrupted
 group from its members' last finished epochs.
 
 `Runner` decides *what* to train (the groups and their unfinished members);
-the scheduler (scheduler.py) decides *how many at once* and *where*.
-`JobTrainer` trains one job's members and turns engine events into store
-rows; it runs in this process, in a scheduler's worker process, or (for Ray)
-records the events a remote worker streams back. Every event, with its run
-id, also goes to `emit` (the CLI prints them; `--json` writes them as lines).
+the scheduler (scheduler.py) decides *how many at once* and *where*; a
+`jobs.JobTrainer` turns engine events into store rows. Every event, with its
+run id, also goes to `emit` (the CLI prints them; `--json` writes them as lines).
 """
 
 from __future__ import annotations
 
 import secrets
-import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from convlab import data as mnist_data, events
 from convlab.ensemble import store_vote
 from convlab.errors import UserError
-from convlab.scheduler import Job, Member, Scheduler
+from convlab.jobs import Job, Member
+from convlab.scheduler import Scheduler
 from convlab.spec import Spec
 from convlab.stats import best_of, mean_sd
-from convlab.store import Run, Store, mistakes_of
+from convlab.store import Run, Store
 
 Emit = Callable[[events.Event], None]
-PROGRESS_WRITE_EVERY = 0.5  # seconds between progress rows in the store
 
 
 @dataclass
@@ -166,116 +163,9 @@ class Runner:
         return pick_device(self.device_name)
 
 
-class JobTrainer:
-    """Trains jobs here, one member after another, writing the store."""
-
-    def __init__(self, store: Store, device: str | None = None, data_dir: str | None = None,
-                 emit: Emit = lambda e: None, should_stop: Callable[[], bool] = lambda: False):
-        self.store, self.device_name, self.data_dir = store, device, data_dir
-        self.emit, self.should_stop = emit, should_stop
-        self.mnist: mnist_data.MNIST | None = None
-        self._tensors: dict[tuple, Any] = {}
-        self._last_write: dict[int, float] = {}
-
-    def train(self, job: Job) -> None:
-        from convlab.engine import pick_device
-
-        if self.mnist is None:
-            self.mnist = mnist_data.load_mnist(self.data_dir)
-        device = pick_device(self.device_name)
-        for member in job.members:
-            self._train_member(job, member, device)
-
-    def _train_member(self, job: Job, member: Member, device) -> None:
-        from convlab.engine import Interrupted, Trainer
-
-        trainer = Trainer(job.spec, self._tensors_for(job.spec, device), device, member.seed)
-        run_id, saved = self.open_run(job, member, str(device))
-        if saved is not None:
-            trainer.restore(saved[1])
-        self.emit(started_event(job, member, run_id, str(device), trainer.n_batches, len(trainer.t.train_y),
-                                saved[0] if saved else None))
-        try:
-            for event in trainer.run(self.should_stop):
-                self.record(run_id, event)
-        except Interrupted:
-            self.stopped(run_id, job.group_id)
-            raise
-        except Exception as exc:
-            self.failed(run_id, exc)
-            raise
-
-    # ------------------------------------------------------------ the store side
-    # (also used by the Ray backend, whose remote workers never see the store)
-
-    def open_run(self, job: Job, member: Member, device: str) -> tuple[int, tuple[int, bytes] | None]:
-        """The member's run row (new, or an unfinished one claimed by this
-        process) and its last checkpoint, if any."""
-        from convlab.engine import library_versions
-
-        if member.run_id is None:
-            return self.store.create_run(job.spec, group_id=job.group_id, member=member.member, seed=member.seed,
-                                         device=device, versions=library_versions()), None
-        self.store.claim(member.run_id, device)
-        return member.run_id, self.store.checkpoint(member.run_id)
-
-    def record(self, run_id: int, event: events.Event) -> None:
-        """One engine event into the store, then to `emit`."""
-        event.run = run_id
-        if isinstance(event, events.Progress):
-            if time.monotonic() - self._last_write.get(run_id, 0.0) > PROGRESS_WRITE_EVERY \
-                    or event.batch == event.batches:
-                self.store.set_progress(run_id, progress_record(event))
-                self._last_write[run_id] = time.monotonic()
-        elif isinstance(event, events.Epoch):
-            self.store.add_epoch(run_id, event.to_dict(), event.filters, event.checkpoint)
-        elif isinstance(event, events.Finished):
-            test = self._test()
-            self.store.save_outcome(run_id, event.predictions, mistakes_of(event.predictions, test))
-            event.mistakes = int((event.predictions != test.labels).sum())
-            self.store.finish(run_id, "finished")
-        self.emit(event)
-
-    def stopped(self, run_id: int, group_id: int, why: str = "stopped by request") -> None:
-        self.store.finish(run_id, "interrupted", error=why)
-        self.emit(events.Interrupted(run=run_id, group=group_id))
-
-    def failed(self, run_id: int, exc: BaseException) -> None:
-        self.store.finish(run_id, "failed", error=f"{type(exc).__name__}: {exc}")
-        self.emit(events.Failed(run=run_id, error=f"{type(exc).__name__}: {exc}"))
-
-    def _test(self):
-        if self.mnist is None:
-            self.mnist = mnist_data.load_mnist(self.data_dir)
-        return self.mnist.test
-
-    def _tensors_for(self, spec: Spec, device):
-        """Built once per (data, limit, device) and shared by the jobs this trainer takes."""
-        from convlab.engine import prepare
-
-        key = (spec.train.data, spec.train.train_limit, spec.train.batch_size, str(device))
-        if key not in self._tensors:
-            self._tensors = {key: prepare(spec, self.mnist, device)}
-        return self._tensors[key]
-
-
-def started_event(job: Job, member: Member, run_id: int, device: str, batches: int, images: int,
-                  resumed_from: int | None) -> events.Started:
-    spec = job.spec
-    return events.Started(run=run_id, group=job.group_id, member=member.member, preset=spec.name,
-                          seed=member.seed, device=device, epochs=spec.train.epochs, batches=batches,
-                          images=images, resumed_from=resumed_from)
-
-
 def group_done(store: Store, spec: Spec, group_id: int) -> bool:
     """Every member finished and, for an ensemble, the vote stored."""
     runs = store.group_runs(group_id)
     members = [r for r in runs if r.kind == "train"]
     return (len(members) >= spec.members and all(r.status == "finished" for r in members)
             and (spec.train.ensemble == 1 or any(r.kind == "ensemble" for r in runs)))
-
-
-def progress_record(event: events.Progress) -> dict[str, Any]:
-    """What the store keeps of the latest progress event (the lab's status line reads it)."""
-    return {"epoch": event.epoch, "batch": event.batch, "batches": event.batches,
-            "images_per_s": event.images_per_s, "eta_s": event.seconds_left}

@@ -23,30 +23,12 @@ import queue
 import signal
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
 from typing import Any, Callable
 
 from convlab.errors import UserError
+from convlab.jobs import Job, JobTrainer
 
 POLL = 0.2  # seconds between looks at the workers' events and the stop flag
-
-
-@dataclass(frozen=True)
-class Member:
-    member: int  # index in its group
-    seed: int
-    run_id: int | None = None  # an unfinished run to continue from its checkpoint, or None for a new one
-
-
-@dataclass(frozen=True)
-class Job:
-    """The unit of scheduling: members of one group that one worker trains.
-    Today a job holds one member; a batched trainer (several members of one
-    architecture as one model) would take a job of several."""
-
-    spec: Any  # spec.Spec
-    group_id: int
-    members: tuple[Member, ...]
 
 
 def available_cores() -> int:
@@ -107,8 +89,6 @@ class Scheduler:
     def _here(self, jobs: list[Job]) -> None:
         import torch
 
-        from convlab.runner import JobTrainer
-
         torch.set_num_threads(self.threads)
         trainer = JobTrainer(self.store, self.device, self.data_dir, self.emit, self.should_stop)
         for job in jobs:
@@ -167,7 +147,6 @@ def _init_worker(store_path: str, device: str | None, data_dir: str | None, thre
     handle (it sets `stop`); a SIGTERM sent to this worker stops its run."""
     import torch
 
-    from convlab.runner import JobTrainer
     from convlab.store import Store
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
