@@ -185,6 +185,7 @@ def train_member(spec, seed: int, saved: tuple[int, bytes] | None, mnist, device
     """Train one member and stream its events to `events`; nothing else leaves the worker."""
     import socket
 
+    import ray
     import torch
 
     from convlab.engine import Trainer, pick_device, prepare
@@ -194,7 +195,12 @@ def train_member(spec, seed: int, saved: tuple[int, bytes] | None, mnist, device
     trainer = Trainer(spec, prepare(spec, mnist, dev), dev, seed)
     if saved is not None:
         trainer.restore(saved[1])
-    events.put((key, Hello(os.getpid(), socket.gethostname(), str(dev), trainer.n_batches,
-                           len(trainer.t.train_y))))
+    # Fire-and-forget calls to the queue's actor (Ray keeps one caller's calls in
+    # order): a task blocked in ray.get would lend its CPU to another task, and
+    # the cluster would train more runs at once than it has CPUs.
+    put = events.actor.put.remote
+    put((key, Hello(os.getpid(), socket.gethostname(), str(dev), trainer.n_batches, len(trainer.t.train_y))))
+    last = None
     for event in trainer.run():
-        events.put((key, event))
+        last = put((key, event))
+    ray.get(last)  # every event is queued before the task returns
