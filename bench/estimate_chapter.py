@@ -1,6 +1,6 @@
 """On paper: how long the whole chapter takes with the book's protocol (every
 preset's schedule: 3 runs each, the 5-network ensemble, plus the λ search of
-sweeps/relu-lambda.toml) on one machine of C cores, and on a Ray cluster of
+the shipped sweep relu-lambda) on one machine of C cores, and on a Ray cluster of
 GPU nodes.
 
 Each preset's training speed is measured here on one CPU thread (the first

@@ -25,6 +25,8 @@ FILES = {
     "test_images": "t10k-images-idx3-ubyte.gz",
     "test_labels": "t10k-labels-idx1-ubyte.gz",
 }
+# How to get the shipped files back, in an installed package or a clone.
+RESTORE = "reinstall convlab (pip install --force-reinstall) or, in a clone, `git checkout convlab/mnist`"
 TRAIN_SIZE = TRAIN_IMAGES["plain"]  # the first 50,000 train, the last 10,000 validate
 EXPAND_SEED = 12345678  # the expanded set is shuffled once, always the same way
 
@@ -50,7 +52,7 @@ class MNIST:
 def _expected_sums(folder: Path) -> dict[str, str]:
     sums_file = folder / "SHA256SUMS"
     if not sums_file.is_file():
-        raise UserError(f"{sums_file}: missing; restore it from the repository (git checkout data/mnist) "
+        raise UserError(f"{sums_file}: missing; {RESTORE}, "
                         "or point --data-dir / CONVLAB_DATA at a folder that has MNIST and its SHA256SUMS")
     sums = {}
     for line in sums_file.read_text().splitlines():
@@ -63,12 +65,12 @@ def _expected_sums(folder: Path) -> dict[str, str]:
 def _read_checked(folder: Path, name: str, expected: str) -> bytes:
     path = folder / name
     if not path.is_file():
-        raise UserError(f"{path}: missing; restore it (git checkout data/mnist) or set --data-dir / CONVLAB_DATA "
+        raise UserError(f"{path}: missing; {RESTORE}, or set --data-dir / CONVLAB_DATA "
                         "to a folder holding the four MNIST files")
     raw = path.read_bytes()
     if hashlib.sha256(raw).hexdigest() != expected:
         raise UserError(f"{path}: checksum does not match SHA256SUMS (truncated or altered); "
-                        "restore it with `git checkout data/mnist`")
+                        f"{RESTORE}")
     return raw
 
 
@@ -77,7 +79,7 @@ def _parse_idx(raw: bytes, name: str, magic: int) -> np.ndarray:
     dims = magic & 0xFF
     header = np.frombuffer(data, dtype=">u4", count=1 + dims)
     if int(header[0]) != magic:
-        raise UserError(f"{name}: not an IDX file of the expected kind; restore it with `git checkout data/mnist`")
+        raise UserError(f"{name}: not an IDX file of the expected kind; {RESTORE}")
     shape = tuple(int(d) for d in header[1:])
     return np.frombuffer(data, dtype=np.uint8, offset=4 * (1 + dims)).reshape(shape).copy()
 
@@ -89,7 +91,7 @@ def load_mnist(folder: str | os.PathLike | None = None) -> MNIST:
     arrays = {}
     for key, name in FILES.items():
         if name not in sums:
-            raise UserError(f"{folder / 'SHA256SUMS'}: has no line for {name}; restore it with `git checkout data/mnist`")
+            raise UserError(f"{folder / 'SHA256SUMS'}: has no line for {name}; {RESTORE}")
         magic = 0x803 if "images" in key else 0x801
         arrays[key] = _parse_idx(_read_checked(folder, name, sums[name]), name, magic)
     ti, tl = arrays["train_images"], arrays["train_labels"]

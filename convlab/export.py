@@ -27,13 +27,15 @@ from typing import Any
 
 import numpy as np
 
-from convlab import render
+from convlab import api, render
 from convlab.errors import UserError
 from convlab.format import id_ranges
-from convlab.report import COLUMNS, Row
+from convlab.render import filters_grey
+from convlab.report import COLUMNS, Row, runs_of
+from convlab.stats import mean_sd
 from convlab.store import Run, Store
 
-FORMATS = ("csv", "json", "md", "html")
+FORMATS = ("csv", "json", "md", "html", "tensorboard")
 MISTAKES_SHOWN = 40  # per row in the HTML report; an ensemble's vote usually has fewer
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
            "#bcbd22", "#17becf")
@@ -52,6 +54,8 @@ def format_for(path: str | None, fmt: str | None) -> str:
     fmt = fmt or "md"
     if fmt not in FORMATS:
         raise UserError(f"--format {fmt}: not a format; choose one of {', '.join(FORMATS)}")
+    if fmt == "tensorboard" and path in (None, "-"):
+        raise UserError("--format tensorboard writes a folder of event files; give it with -o DIR")
     return fmt
 
 
@@ -59,6 +63,20 @@ def render_as(store: Store, rows: list[Row], fmt: str) -> str:
     if not rows:
         raise UserError(f"nothing to export: no runs selected in {store.path}")
     return {"csv": to_csv, "json": to_json, "md": lambda s, r: to_markdown(r), "html": to_html}[fmt](store, rows)
+
+
+def export_to(store: Store, rows: list[Row], fmt: str, path: str | None) -> str:
+    """Write the rows in `fmt` to `path` (a file, stdout, or for tensorboard a
+    folder); returns what was written, for the user."""
+    if fmt == "tensorboard":
+        from convlab import tensorboard_export
+
+        if not rows:
+            raise UserError(f"nothing to export: no runs selected in {store.path}")
+        folders = tensorboard_export.write(store, rows, path)
+        return f"{path} ({len(folders)} runs; `tensorboard --logdir {path}`)"
+    write(render_as(store, rows, fmt), path)
+    return f"{path} ({fmt}, {len(rows)} rows)"
 
 
 def write(text: str, path: str | None) -> None:
@@ -72,76 +90,40 @@ def write(text: str, path: str | None) -> None:
         raise UserError(f"-o {path}: cannot write it ({exc.strerror or exc}); choose another path") from None
 
 
-def runs_of(store: Store, rows: list[Row]) -> list[Run]:
-    """Every run the rows stand for, the votes included, each once, by id."""
-    seen: dict[int, Run] = {}
-    for row in rows:
-        for run in row.runs + ([row.vote] if row.vote else []):
-            seen.setdefault(run.id, run)
-    return [seen[k] for k in sorted(seen)]
-
-
 # ---------------------------------------------------------------- CSV and JSON
 
-CSV_FIELDS = ("run", "group", "member", "kind", "preset", "title", "members", "seed", "device", "status",
-              "data", "train_limit", "epochs_planned", "epoch", "train_loss", "val_acc", "test_acc",
-              "seconds", "eta", "best_val", "best_epoch", "test_at_best", "book_figure")
+# The run's columns, then the epoch's: the same names and values as convlab.api's records.
+CSV_FIELDS = ("run", "group", "member", "kind", "preset", "title", "status", "seed", "device", "members",
+              "started", "ended", "epochs_planned", "epochs_done", "best_val", "best_epoch", "test_at_best",
+              "book_figure", *api.HPARAMS, "tags", "note", *api.EPOCH_FIELDS)
 
 
 def to_csv(store: Store, rows: list[Row]) -> str:
-    """One line per run and epoch; a vote, which has no epochs, gets one line
-    with its accuracy in test_at_best."""
+    """One line per run and epoch (tidy: the hyper-parameters are columns, so
+    a sweep pivots); a vote, which has no epochs, gets one line with its
+    accuracy in test_at_best. Whole numbers are written as such, an empty
+    cell is a missing value."""
     buf = io.StringIO()
     out = csv.DictWriter(buf, fieldnames=CSV_FIELDS, lineterminator="\n")
     out.writeheader()
-    for run in runs_of(store, rows):
-        train = run.config.get("train", {})
-        base = {"run": run.id, "group": run.group_id, "member": run.member, "kind": run.kind,
-                "preset": run.preset, "title": run.title, "members": " ".join(map(str, run.members)),
-                "seed": run.seed, "device": run.device, "status": run.status, "data": train.get("data"),
-                "train_limit": train.get("train_limit") or "", "epochs_planned": run.epochs_planned,
-                "best_val": run.best_val, "best_epoch": run.best_epoch, "test_at_best": run.test_at_best,
-                "book_figure": run.book_figure}
-        epochs = store.epochs(run.id)
-        for e in epochs:
-            out.writerow({**base, "epoch": e.epoch, "train_loss": e.train_loss, "val_acc": e.val_acc,
-                          "test_acc": e.test_acc, "seconds": e.seconds, "eta": e.eta})
-        if not epochs:
-            out.writerow(base)
+    for record in api.epoch_records(store, runs_of(store, rows)):
+        out.writerow({k: " ".join(map(str, v)) if isinstance(v, list) else v for k, v in record.items()})
     return buf.getvalue()
 
 
-def row_dict(row: Row) -> dict[str, Any]:
-    return {
-        "key": row.key, "kind": row.kind, "preset": row.preset, "title": row.title,
-        "chapter_row": row.chapter_row or None, "runs": row.run_ids, "vote": row.vote.id if row.vote else None,
-        "best_run": row.best.id if row.best else None, "epochs": row.epochs, "data": row.data,
-        "best_val": row.best_val, "test": row.test, "book": row.book, "diff": row.diff,
-        "mean": row.mean, "sd": row.sd, "sec_per_epoch": row.sec_per_epoch, "total_seconds": row.total_seconds,
-        "device": row.device, "status": row.status,
-    }
-
-
 def run_dict(store: Store, run: Run) -> dict[str, Any]:
-    return {
-        "id": run.id, "group": run.group_id, "member": run.member, "kind": run.kind, "preset": run.preset,
-        "title": run.title, "seed": run.seed, "device": run.device, "status": run.status,
-        "started": run.started, "ended": run.ended, "epochs_planned": run.epochs_planned,
-        "epochs_done": run.epochs_done, "best_val": run.best_val, "best_epoch": run.best_epoch,
-        "test_at_best": run.test_at_best, "book_figure": run.book_figure, "members": run.members,
-        "versions": run.versions, "config": run.config,
-        "epochs": [vars(e) for e in store.epochs(run.id)],
-        "mistakes": [{"index": m.index, "label": m.label, "predicted": m.predicted} for m in store.mistakes(run.id)],
-    }
+    return {**api.run_record(run), "versions": run.versions, "config": run.config,
+            "epochs": [api.rounded({k: getattr(e, k) for k in (*api.EPOCH_FIELDS, "eta")}) for e in store.epochs(run.id)],
+            "mistakes": api.mistakes(store, run.id)}
 
 
 def to_json(store: Store, rows: list[Row]) -> str:
     from convlab import __version__
 
     doc = {
-        "convlab": __version__, "exported": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "store": str(store.path),
+        "convlab": __version__, "exported": api.iso(time.time()), "store": str(store.path),
         "accuracy_unit": "percent", "columns": [c.key for c in COLUMNS],
-        "rows": [row_dict(r) for r in rows],
+        "rows": [api.row_record(r) for r in rows],
         "runs": [run_dict(store, r) for r in runs_of(store, rows)],
     }
     return json.dumps(doc, indent=1) + "\n"
@@ -181,15 +163,8 @@ def png(grey: np.ndarray, scale: int = 1) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b"")
 
 
-def levels_to_grey(levels: np.ndarray) -> np.ndarray:
-    """Levels in [0, 1] → grey, darker for larger, as the book draws filters and digits."""
-    return np.round(255 * (1.0 - np.asarray(levels, dtype=np.float64))).astype(np.uint8)
-
-
 def filters_png(filters: np.ndarray) -> bytes:
-    filters = np.asarray(filters).reshape(-1, *np.shape(filters)[-2:])  # (maps, k, k), also from (maps, 1, k, k)
-    levels = render.tile(list(render.filter_levels(filters)), columns=10)
-    return png(levels_to_grey(levels), scale=6)
+    return png(filters_grey(filters), scale=6)
 
 
 def digit_png(image: np.ndarray) -> bytes:
@@ -210,18 +185,27 @@ def _nice_step(span: float, ticks: int = 6) -> float:
     return float(10 * magnitude)
 
 
-def svg_curves(series: list[tuple[str, list[tuple[int, float]]]], title: str = "validation accuracy (%)",
-               width: int = 760, height: int = 360) -> str:
-    """Overlaid line plots (epoch → accuracy) as a standalone SVG document."""
+Points = list[tuple[int, float]]
+Band = list[tuple[int, float, float]]  # (epoch, low, high)
+
+
+def svg_curves(series: list[tuple[str, Points]], title: str = "validation accuracy (%)",
+               width: int = 760, height: int = 360, bands: dict[int, Band] | None = None,
+               books: list[tuple[str, float]] | None = None) -> str:
+    """Overlaid line plots (epoch → accuracy) as a standalone SVG document;
+    `bands[i]` shades a range behind series i (mean ± sd), each of `books` is a
+    dashed line at that figure."""
     esc = html.escape
+    bands, books = bands or {}, books or []
     points = [p for _, pts in series for p in pts]
     left, right, top = 56, 16, 34
-    legend_h = 18 * len(series) + 10
+    legend_h = 18 * (len(series) + len(books)) + 10
     pw, ph = width - left - right, height - top - 40
     total_h = height + legend_h
     x_max = max((x for x, _ in points), default=1)
     x_lo, x_hi = (0.5, 1.5) if x_max <= 1 else (1, x_max)
-    ys = [y for _, y in points] or [0.0, 100.0]
+    ys = [y for _, y in points] + [v for band in bands.values() for _, lo, hi in band for v in (lo, hi)]
+    ys = (ys or [0.0, 100.0]) + [v for _, v in books]
     y_lo, y_hi = min(ys), max(ys)
     pad = max((y_hi - y_lo) * 0.08, 0.05)
     y_lo, y_hi = max(0.0, y_lo - pad), min(100.0, y_hi + pad)
@@ -239,17 +223,24 @@ def svg_curves(series: list[tuple[str, list[tuple[int, float]]]], title: str = "
            f'<rect x="0" y="0" width="{width}" height="{total_h}" fill="white"/>',
            f'<text x="{width / 2:.0f}" y="20" text-anchor="middle" font-size="14">{esc(title)}</text>']
     step = _nice_step(y_hi - y_lo)
-    tick = np.ceil(y_lo / step) * step
-    while tick <= y_hi + 1e-9:
+    for tick in _ticks(y_lo, y_hi, step):
         y = sy(tick)
         out.append(f'<line x1="{left}" y1="{y:.1f}" x2="{left + pw}" y2="{y:.1f}" stroke="#e5e5e5"/>')
         out.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{tick:.{_decimals(step)}f}</text>')
-        tick += step
     x_step = max(1, int(_nice_step(x_hi - x_lo, 8)))
     for x in range(int(np.ceil(x_lo)), int(x_hi) + 1, x_step):
         out.append(f'<text x="{sx(x):.1f}" y="{top + ph + 16}" text-anchor="middle">{x}</text>')
     out.append(f'<text x="{left + pw / 2:.0f}" y="{top + ph + 32}" text-anchor="middle">epoch</text>')
     out.append(f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="none" stroke="#999"/>')
+    for i, band in sorted(bands.items()):
+        outline = [(sx(x), sy(hi)) for x, _, hi in band] + [(sx(x), sy(lo)) for x, lo, _ in reversed(band)]
+        out.append(f'<polygon class="band" points="{" ".join(f"{a:.1f},{b:.1f}" for a, b in outline)}" '
+                   f'fill="{PALETTE[i % len(PALETTE)]}" fill-opacity="0.15" stroke="none"/>')
+    for label, value in books:
+        out.append(f'<line class="book" x1="{left}" y1="{sy(value):.1f}" x2="{left + pw}" y2="{sy(value):.1f}" '
+                   f'stroke="#444" stroke-dasharray="2 3"/>')
+        out.append(f'<text x="{left + pw - 4}" y="{sy(value) - 4:.1f}" text-anchor="end" fill="#444">'
+                   f'{esc(label)} {value:.2f}</text>')
     for i, (label, pts) in enumerate(series):
         colour = PALETTE[i % len(PALETTE)]
         # past the palette's ten colours: dashed lines and hollow dots
@@ -264,27 +255,74 @@ def svg_curves(series: list[tuple[str, list[tuple[int, float]]]], title: str = "
         ly = top + ph + 52 + 18 * i
         out.append(f'<line x1="{left}" y1="{ly - 4}" x2="{left + 24}" y2="{ly - 4}" stroke="{colour}" '
                    f'stroke-width="3"{dash}/>')
-        out.append(f'<text x="{left + 32}" y="{ly}">{esc(label)}</text>')
+        shaded = " · shaded: mean ± sd of its runs" if i in bands else ""
+        out.append(f'<text x="{left + 32}" y="{ly}">{esc(label + shaded)}</text>')
+    for j, (label, value) in enumerate(books):
+        ly = top + ph + 52 + 18 * (len(series) + j)
+        out.append(f'<line x1="{left}" y1="{ly - 4}" x2="{left + 24}" y2="{ly - 4}" stroke="#444" '
+                   f'stroke-dasharray="2 3"/>')
+        out.append(f'<text x="{left + 32}" y="{ly}">{esc(label)}: {value:.2f}%</text>')
     out.append("</svg>")
     return "\n".join(out)
 
 
+def _ticks(low: float, high: float, step: float) -> list[float]:
+    """Multiples of `step` from low to high, computed (not summed) so they stay exact."""
+    first, last = int(np.ceil(low / step - 1e-9)), int(np.floor(high / step + 1e-9))
+    return [round(k * step, 10) for k in range(first, last + 1)]
+
+
 def _decimals(step: float) -> int:
-    return 0 if step >= 1 else 1 if step >= 0.1 else 2
+    """Enough decimals to tell the ticks apart: 2.5 → 1, 0.25 → 2, 5 → 0."""
+    return next((d for d in range(4) if abs(step * 10**d - round(step * 10**d)) < 1e-9), 3)
 
 
-def curve_series(store: Store, rows: list[Row]) -> list[tuple[str, list[tuple[int, float]]]]:
-    """Each row's best run's validation accuracy per epoch (a vote has no curve
-    of its own; its best member stands in, so labelled)."""
-    series = []
+def _curve_rows(store: Store, rows: list[Row]) -> list[tuple[Row, str, Points]]:
+    """Each row with its best run's validation accuracy per epoch (a vote has
+    no curve of its own; its best member stands in, so labelled)."""
+    out = []
     for row in rows:
         if row.best is None:
             continue
         points = [(e.epoch, e.val_acc) for e in store.epochs(row.best.id) if e.val_acc is not None]
         if points:
             who = f"best member, run {row.best.id}" if row.kind == "ensemble" else f"run {row.best.id}"
-            series.append((f"{row.preset} ({who})", points))
-    return series
+            out.append((row, f"{row.preset} ({who})", points))
+    return out
+
+
+def curve_series(store: Store, rows: list[Row]) -> list[tuple[str, Points]]:
+    return [(label, points) for _, label, points in _curve_rows(store, rows)]
+
+
+def mean_sd_band(store: Store, runs: list[Run]) -> Band:
+    """Per epoch that two or more of the runs reached: mean ± sd of their validation accuracy."""
+    by_epoch: dict[int, list[float]] = {}
+    for run in runs:
+        for e in store.epochs(run.id):
+            if e.val_acc is not None:
+                by_epoch.setdefault(e.epoch, []).append(e.val_acc)
+    band = []
+    for epoch, values in sorted(by_epoch.items()):
+        if len(values) > 1:
+            mean, sd = mean_sd(values)
+            band.append((epoch, mean - sd, mean + sd))
+    return band
+
+
+def html_curves(store: Store, rows: list[Row]) -> str:
+    """The rows' curves, a mean ± sd band behind each group of runs, and a line at each book figure."""
+    curves = _curve_rows(store, rows)
+    if not curves:
+        return "<p>No epochs stored yet.</p>"
+    bands = {i: band for i, (row, _, _) in enumerate(curves) if row.n > 1 and (band := mean_sd_band(store, row.runs))}
+    books: dict[float, list[str]] = {}
+    for row, _, _ in curves:
+        if row.book is not None:
+            books.setdefault(row.book, []).append(row.preset)
+    lines = [(f"book, {', '.join(dict.fromkeys(names))}", value) for value, names in sorted(books.items())]
+    svg = svg_curves([(label, points) for _, label, points in curves], bands=bands, books=lines)
+    return _img(svg, "image/svg+xml", "validation accuracy per epoch", pixelated=False)
 
 
 # ---------------------------------------------------------------- HTML
@@ -301,6 +339,7 @@ img.px { image-rendering: pixelated; image-rendering: crisp-edges; }
 .digits figure { margin: 0; text-align: center; font-size: 0.8em; }
 .meta { color: #666; font-size: 0.9em; }
 .wide { overflow-x: auto; }
+table.confusion td { text-align: center; min-width: 2.5em; } td.right { color: #070; font-weight: bold; }
 """
 
 # Click a header to sort (inline, so the report still needs no network).
@@ -323,9 +362,20 @@ document.querySelectorAll('table.sortable th').forEach(function (th, i) {
 TEXT_COLUMNS = {"preset", "runs", "data", "device", "status", "mean", "best"}
 
 
+def sort_key(value) -> str:
+    """A column's sort value as the page's script compares it: numbers as
+    numbers, a (kind, size) pair as text that sorts the same way."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, tuple):
+        return " ".join(f"{v:012d}" if isinstance(v, int) else str(v) for v in value)
+    return str(value)
+
+
 def _cell(column, row: Row) -> str:
-    value = column.value(row)
-    sort_value = "" if value is None else (value if isinstance(value, (int, float, str)) else str(value))
+    sort_value = sort_key(column.value(row))
     klass = "text" if column.key in TEXT_COLUMNS else ""
     if column.key == "diff" and row.diff is not None:
         klass = "neg" if row.diff < 0 else "pos"
@@ -363,6 +413,7 @@ def _row_section(store: Store, row: Row) -> str:
                          "(darker = larger weight)</h3>")
             parts.append(_img(filters_png(filters), "image/png", f"filters of run {row.best.id}"))
     parts.append(_mistakes(store, row))
+    parts.append(_confusion(store, row))
     parts.append(_epochs_details(store, row))
     parts.append("</section>")
     return "\n".join(parts)
@@ -381,6 +432,32 @@ def _mistakes(store: Store, row: Row) -> str:
                       f"<figcaption>{m.label} → {m.predicted}</figcaption></figure>" for m in shown)
     return (f"<h3>{len(wrong):,} misclassified test digits of run {source.id}{more} "
             f"(true label → the network's)</h3><div class=\"digits\">{figures}</div>")
+
+
+def _confusion(store: Store, row: Row) -> str:
+    """Rows: the true digit; columns: the network's answer; off the diagonal,
+    the darker the more often."""
+    from convlab.confusion import confusion
+
+    source = row.vote or row.best
+    predictions = None if source is None else store.predictions(source.id)
+    if predictions is None:
+        return ""
+    m = confusion(predictions, store.mistakes(source.id))
+    worst = max(1, int((m - np.diag(np.diag(m))).max()))
+
+    def cell(true: int, answer: int) -> str:
+        n = int(m[true, answer])
+        if true == answer:
+            return f'<td class="right">{n:,}</td>'
+        shade = f' style="background: rgba(200, 0, 0, {0.1 + 0.6 * n / worst:.2f})"' if n else ""
+        return f"<td{shade}>{n if n else '·'}</td>"
+
+    head = "".join(f"<th>{d}</th>" for d in range(10))
+    body = "".join(f"<tr><th>{t}</th>{''.join(cell(t, a) for a in range(10))}</tr>" for t in range(10))
+    return (f'<h3>Confusion matrix of run {source.id}: {np.trace(m):,} of {m.sum():,} right '
+            f'(rows: the true digit, columns: the network\'s answer)</h3>'
+            f'<table class="confusion"><thead><tr><th></th>{head}</tr></thead><tbody>{body}</tbody></table>')
 
 
 def _epochs_details(store: Store, row: Row) -> str:
@@ -409,9 +486,7 @@ def _num(v: float | None, digits: int) -> str:
 def to_html(store: Store, rows: list[Row], title: str = "convlab: chapter 6 compared") -> str:
     from convlab import __version__
 
-    series = curve_series(store, rows)
-    curves = _img(svg_curves(series), "image/svg+xml", "validation accuracy per epoch", pixelated=False) \
-        if series else "<p>No epochs stored yet.</p>"
+    curves = html_curves(store, rows)
     body = [
         f"<h1>{html.escape(title)}</h1>",
         f'<p class="meta">convlab {__version__} · {html.escape(time.strftime("%Y-%m-%d %H:%M"))} · '

@@ -45,6 +45,20 @@ def shape(dims: tuple[int, ...]) -> str:
     return "×".join(str(d) for d in dims)
 
 
+def labels(tags: list[str], note: str) -> str:
+    """A run's tags and note, for tables: `#sweep #fast  smaller η`."""
+    return "  ".join(x for x in (" ".join(f"#{t}" for t in tags), note) if x)
+
+
+def size(nbytes: int | None) -> str:
+    """Bytes as people read them: 812 B, 14.2 kB, 10.3 MB (powers of 1,000)."""
+    if nbytes is None:
+        return DASH
+    for unit in ("B", "kB", "MB", "GB"):
+        if nbytes < 1000 or unit == "GB":
+            return f"{nbytes:.0f} {unit}" if unit == "B" else f"{nbytes:.1f} {unit}"
+        nbytes /= 1000
+    return DASH
 def id_ranges(ids: list[int]) -> str:
     """[4, 5, 6, 9] → '4–6, 9'."""
     ids = sorted(ids)

@@ -1,40 +1,95 @@
-"""Where convlab finds things: the repository root, the shipped presets and
-MNIST, and the run store. Every CONVLAB_* environment variable is read here
-and nowhere else."""
+"""Where convlab finds things: the presets and MNIST shipped inside the
+package, the user's own presets and the run store. Every CONVLAB_*
+environment variable is read here and nowhere else.
+
+The user's files go to the platform's user data folder (platformdirs:
+~/.local/share/convlab on Linux, ~/Library/Application Support/convlab on
+macOS, %LOCALAPPDATA%\\convlab on Windows) unless the environment or the
+current folder says otherwise:
+
+- the store: --store, else CONVLAB_STORE, else ./convlab.sqlite if it exists,
+  else convlab.sqlite in the user data folder;
+- saved presets: CONVLAB_PRESETS, else ./presets if it is a folder, else
+  presets/ in the user data folder. They are listed beside the shipped ones.
+"""
 
 from __future__ import annotations
 
 import os
+from importlib.resources import files
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = Path(str(files("convlab")))  # installed as plain files, never zipped
+ROOT = PACKAGE.parent  # the source checkout, when running from one
 
-STORE_VAR = "CONVLAB_STORE"  # the run store (default ./convlab.sqlite)
-DATA_VAR = "CONVLAB_DATA"  # the MNIST folder (default data/mnist of this repository)
-PRESETS_VAR = "CONVLAB_PRESETS"  # the shipped presets (default presets/ of this repository)
+STORE_VAR = "CONVLAB_STORE"  # the run store
+DATA_VAR = "CONVLAB_DATA"  # the MNIST folder (default: the copy inside the package)
+PRESETS_VAR = "CONVLAB_PRESETS"  # the user's presets folder, where Save-as writes
+SHIPPED_VAR = "CONVLAB_SHIPPED_PRESETS"  # the chapter's presets (default: the package's); tests swap in their own
 RAY_VAR = "CONVLAB_RAY"  # a Ray cluster's address for every training command (unset: train locally)
 
 DEFAULT_STORE = "convlab.sqlite"
+HERE_PRESETS = "presets"
+
+
+def user_dir() -> Path:
+    """The platform's user data folder for convlab (not created here)."""
+    import platformdirs
+
+    return platformdirs.user_data_path("convlab", appauthor=False)
 
 
 def store_path(override: str | os.PathLike | None = None) -> Path:
-    """--store, else CONVLAB_STORE, else convlab.sqlite in the working directory."""
-    return Path(override or os.environ.get(STORE_VAR) or DEFAULT_STORE)
+    """--store, else CONVLAB_STORE, else ./convlab.sqlite if there is one, else
+    the user data folder's (the folder is made on first use)."""
+    chosen = override or os.environ.get(STORE_VAR)
+    if chosen:
+        return Path(chosen)
+    if Path(DEFAULT_STORE).exists():
+        return Path(DEFAULT_STORE)
+    folder = user_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / DEFAULT_STORE
 
 
 def data_dir(override: str | os.PathLike | None = None) -> Path:
-    """--data-dir, else CONVLAB_DATA, else the copy shipped in data/mnist."""
-    return Path(override or os.environ.get(DATA_VAR) or ROOT / "data" / "mnist")
+    """--data-dir, else CONVLAB_DATA, else the MNIST shipped in the package."""
+    return Path(override or os.environ.get(DATA_VAR) or shipped_mnist_dir())
+
+
+def shipped_mnist_dir() -> Path:
+    return PACKAGE / "mnist"
+
+
+def shipped_presets_dir() -> Path:
+    """The chapter's presets, inside the package (read-only: never saved to)."""
+    return Path(os.environ.get(SHIPPED_VAR) or PACKAGE / "presets")
 
 
 def presets_dir() -> Path:
-    """Where the shipped presets live (CONVLAB_PRESETS overrides)."""
-    return Path(os.environ.get(PRESETS_VAR, ROOT / "presets"))
+    """The user's presets, where Save-as writes: CONVLAB_PRESETS, else ./presets
+    if it is a folder, else the user data folder's."""
+    chosen = os.environ.get(PRESETS_VAR)
+    if chosen:
+        return Path(chosen)
+    if Path(HERE_PRESETS).is_dir():
+        return Path(HERE_PRESETS)
+    return user_dir() / "presets"
+
+
+def preset_files() -> dict[str, tuple[Path, bool]]:
+    """Every preset by name: (its file, shipped?). A user's file of the same
+    name as a shipped one comes first (it is the one a name means)."""
+    found = {p.stem: (p, True) for p in sorted(shipped_presets_dir().glob("*.toml"))}
+    user = presets_dir()
+    if user.is_dir() and user.resolve() != shipped_presets_dir().resolve():
+        found.update({p.stem: (p, False) for p in sorted(user.glob("*.toml"))})
+    return found
 
 
 def sweeps_dir() -> Path:
-    """The shipped sweep files (sweeps/ of this repository)."""
-    return ROOT / "sweeps"
+    """The shipped sweep files (package data, beside the presets)."""
+    return PACKAGE / "sweeps"
 
 
 def ray_address(override: str | None = None) -> str | None:

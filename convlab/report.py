@@ -92,6 +92,10 @@ class Row:
         return self.runs[0].seed if self.kind == "run" and self.runs else None
 
     @property
+    def tags(self) -> list[str]:
+        return sorted({t for r in self.runs + ([self.vote] if self.vote else []) for t in r.tags})
+
+    @property
     def label(self) -> str:
         """A short name for legends: `relu (runs 4–6)`, `ensemble (vote 12)`."""
         if self.kind == "ensemble":
@@ -233,7 +237,7 @@ def _best_of_text(row: Row) -> str:
 
 COLUMNS: list[Column] = [
     Column("row", "#", lambda r: str(r.chapter_row or "—"), lambda r: r.chapter_row or None),
-    Column("preset", "preset", lambda r: r.preset, lambda r: r.preset),
+    Column("preset", "preset", lambda r: " ".join([r.preset, *(f"#{t}" for t in r.tags)]), lambda r: r.preset),
     Column("runs", "runs", _runs_text, lambda r: min(r.all_ids)),
     Column("n", "n", _n_text, lambda r: r.n),
     Column("epochs", "epochs", _epochs_text, lambda r: r.epochs),
@@ -324,3 +328,12 @@ def _show(value: Any) -> str:
     if isinstance(value, tuple):
         return "×".join(map(str, value))
     return str(value)
+
+
+def runs_of(store: Store, rows: list[Row]) -> list[Run]:
+    """Every run the rows stand for, the votes included, each once, by id."""
+    seen: dict[int, Run] = {}
+    for row in rows:
+        for run in row.runs + ([row.vote] if row.vote else []):
+            seen.setdefault(run.id, run)
+    return [seen[k] for k in sorted(seen)]

@@ -9,6 +9,7 @@ from rich.columns import Columns
 from rich.console import Console
 
 from convlab import render
+from convlab.format import labels
 from convlab.store import Run, Store
 
 
@@ -29,6 +30,8 @@ def _header(run: Run) -> list[str]:
         + (f"  η×{t.eta_decay:g} every {t.eta_decay_every}" if t.eta_decay_every else ""),
         f"  versions: {versions}",
     ]
+    if run.tags or run.note:
+        lines.append("  " + labels(run.tags, run.note))
     if run.kind == "ensemble":
         lines.append(f"  ensemble of runs {', '.join(map(str, run.members))}: plurality vote, ties to the smaller digit")
     if run.best_val is not None:

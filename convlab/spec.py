@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from convlab.errors import UserError
-from convlab.paths import presets_dir
+from convlab.paths import preset_files
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "linear")
 LAYER_TYPES = ("conv_pool", "fc", "softmax")
@@ -140,11 +140,10 @@ def resolve(name_or_path: str) -> Path:
         if not path.is_file():
             raise UserError(f"{name_or_path}: no such preset file; check the path")
         return path
-    candidate = presets_dir() / f"{name_or_path}.toml"
-    if candidate.is_file():
-        return candidate
-    names = [p.stem for p in sorted(presets_dir().glob("*.toml"))]
-    close = difflib.get_close_matches(name_or_path, names, n=1)
+    known = preset_files()
+    if name_or_path in known:
+        return known[name_or_path][0]
+    close = difflib.get_close_matches(name_or_path, list(known), n=1)
     hint = f"did you mean '{close[0]}'?" if close else "`convlab presets` lists them"
     raise UserError(f"{name_or_path}: no such preset; {hint}")
 
@@ -160,7 +159,8 @@ def chapter_order(spec: Spec) -> tuple:
 
 
 def list_presets() -> list[Spec]:
-    specs = [load(str(p)) for p in sorted(presets_dir().glob("*.toml"))]
+    """The shipped presets and the user's (paths.preset_files), in the chapter's order."""
+    specs = [load(str(path)) for path, _ in preset_files().values()]
     return sorted(specs, key=chapter_order)
 
 

@@ -121,7 +121,24 @@ CREATE TABLE IF NOT EXISTS reproduction_groups (
     group_id INTEGER NOT NULL REFERENCES groups(id),
     PRIMARY KEY (reproduction_id, preset)
 );
+CREATE TABLE IF NOT EXISTS notes (
+    run_id INTEGER PRIMARY KEY REFERENCES runs(id),
+    text TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tags (
+    run_id INTEGER NOT NULL REFERENCES runs(id),
+    tag TEXT NOT NULL,
+    PRIMARY KEY (run_id, tag)
+);
 """
+
+# A run's row with its note and tags (kept in tables of their own, so a store
+# written before they existed needs no change).
+RUN_SELECT = ("SELECT runs.*, (SELECT text FROM notes WHERE run_id=runs.id) AS note, "
+              "(SELECT group_concat(tag, ' ') FROM (SELECT tag FROM tags WHERE run_id=runs.id ORDER BY tag)) "
+              "AS tags FROM runs")
+# What a run owns in the other tables, deleted with it.
+RUN_TABLES = ("epochs", "mistakes", "predictions", "checkpoints", "notes", "tags")
 
 
 def to_npy(array: np.ndarray) -> bytes:
@@ -161,10 +178,14 @@ class Run:
     progress: dict[str, Any] = field(default_factory=dict)
     members: list[int] = field(default_factory=list)
     error: str | None = None
+    note: str = ""
+    tags: list[str] = field(default_factory=list)
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> "Run":
         d = dict(row)
+        d["note"] = d.get("note") or ""
+        d["tags"] = (d.get("tags") or "").split()
         d["config"] = json.loads(d["config"])
         d["versions"] = json.loads(d["versions"] or "{}")
         d["progress"] = json.loads(d["progress"] or "{}")
@@ -421,13 +442,17 @@ class Store:
             key = int(run_id)
         except (TypeError, ValueError):
             raise UserError(f"{run_id!r} is not a run id; `convlab runs` lists them") from None
-        row = self.db.execute("SELECT * FROM runs WHERE id=?", (key,)).fetchone()
+        row = self.db.execute(f"{RUN_SELECT} WHERE id=?", (key,)).fetchone()
         if row is None:
             raise UserError(f"run {key} does not exist in {self.path}; `convlab runs` lists them")
         return Run.from_row(row)
 
-    def runs(self, limit: int | None = None, preset: str | None = None, status: str | None = None) -> list[Run]:
-        sql, args = "SELECT * FROM runs WHERE 1=1", []
+    def runs(self, limit: int | None = None, preset: str | None = None, status: str | None = None,
+             tag: str | None = None) -> list[Run]:
+        sql, args = f"{RUN_SELECT} WHERE 1=1", []
+        if tag:
+            sql += " AND id IN (SELECT run_id FROM tags WHERE tag=?)"
+            args.append(tag)
         if preset:
             sql += " AND preset=?"
             args.append(preset)
@@ -440,7 +465,7 @@ class Store:
         return [Run.from_row(r) for r in self.db.execute(sql, args)]
 
     def group_runs(self, group_id: int) -> list[Run]:
-        rows = self.db.execute("SELECT * FROM runs WHERE group_id=? ORDER BY member, id", (group_id,))
+        rows = self.db.execute(f"{RUN_SELECT} WHERE group_id=? ORDER BY member, id", (group_id,))
         return [Run.from_row(r) for r in rows]
 
     def group(self, group_id: int) -> dict[str, Any]:
@@ -478,6 +503,55 @@ class Store:
     def checkpoint(self, run_id: int) -> tuple[int, bytes] | None:
         row = self.db.execute("SELECT epoch, state FROM checkpoints WHERE run_id=?", (run_id,)).fetchone()
         return None if row is None else (row[0], row[1])
+
+    # ------------------------------------------------------------ managing
+
+    def set_note(self, run_id: int, text: str) -> None:
+        """A free-text note on a run; an empty text removes it."""
+        with self._tx():
+            self.db.execute("DELETE FROM notes WHERE run_id=?", (run_id,))
+            if text:
+                self.db.execute("INSERT INTO notes (run_id, text) VALUES (?, ?)", (run_id, text))
+
+    def set_tags(self, run_ids: list[int], add: list[str] = (), remove: list[str] = ()) -> None:
+        with self._tx():
+            self.db.executemany("INSERT OR IGNORE INTO tags (run_id, tag) VALUES (?, ?)",
+                                [(r, t) for r in run_ids for t in add])
+            self.db.executemany("DELETE FROM tags WHERE run_id=? AND tag=?", [(r, t) for r in run_ids for t in remove])
+
+    def delete_runs(self, run_ids: list[int]) -> None:
+        """The runs and everything they own, in one transaction."""
+        with self._tx():
+            for table in ("runs",) + RUN_TABLES:
+                column = "id" if table == "runs" else "run_id"
+                self.db.executemany(f"DELETE FROM {table} WHERE {column}=?", [(r,) for r in run_ids])
+
+    def checkpoint_bytes(self, status: str | None = None) -> tuple[int, int]:
+        """(how many, total bytes) of the stored checkpoints, of runs with `status` if given."""
+        sql = "SELECT count(*), coalesce(sum(length(state)), 0) FROM checkpoints"
+        args: tuple = ()
+        if status:
+            sql += " WHERE run_id IN (SELECT id FROM runs WHERE status=?)"
+            args = (status,)
+        n, size = self.db.execute(sql, args).fetchone()
+        return n, size
+
+    def drop_checkpoints(self, status: str = "finished") -> int:
+        """Drop the checkpoints of runs with `status` (only a resume reads them).
+        Returns how many; `compact` gives the space back."""
+        with self._tx():
+            cur = self.db.execute("DELETE FROM checkpoints WHERE run_id IN (SELECT id FROM runs WHERE status=?)",
+                                  (status,))
+        return cur.rowcount
+
+    def compact(self) -> None:
+        """Give free pages back to the file system (waits for other writers)."""
+        self.db.execute("VACUUM")
+        self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def size(self) -> int:
+        """Bytes on disk: the file and its write-ahead log."""
+        return sum(p.stat().st_size for p in (self.path, Path(f"{self.path}-wal")) if p.exists())
 
 
 class _Transaction:

@@ -9,7 +9,8 @@ runs in the store (its repeats); the sweep itself is a row of the `sweeps`
 table that lists its points and their groups. Every point starts from the
 same seed, so the points differ only in the swept fields.
 
-A sweep can also be a TOML file (sweeps/relu-lambda.toml):
+A sweep can also be a TOML file, or the name of one shipped in the package's
+sweeps/ (`convlab sweep relu-lambda`, the chapter's λ search):
 
     preset = "relu"
     repeats = 1
@@ -93,7 +94,16 @@ def load_file(path: str | Path) -> Sweep:
     return Sweep(preset, axes, doc.get("repeats"), doc.get("seed"))
 
 
-def is_sweep_file(name: str) -> bool:
+def sweep_file(name: str) -> Path | None:
+    """A sweep file given by path, or by the name of a shipped one; None if `name` is not one."""
+    from convlab.paths import sweeps_dir
+
+    shipped = sweeps_dir() / f"{name}.toml"
+    path = Path(name) if Path(name).suffix == ".toml" else shipped
+    return path if is_sweep_file(path) else None
+
+
+def is_sweep_file(name: str | Path) -> bool:
     path = Path(name)
     if path.suffix != ".toml" or not path.is_file():
         return False

@@ -1,7 +1,7 @@
 """Shared test helpers (conftest.py imports the fixtures): the real MNIST (loaded once), small
 slices of it as engine tensors, a TOML writer and a runner for the real CLI.
 
-Everything here uses the real components: the shipped data/mnist files, a
+Everything here uses the real components: the shipped convlab/mnist files, a
 real SQLite store under tmp_path, and `python -m convlab` in a subprocess.
 """
 
@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-DATA = REPO / "data" / "mnist"
+DATA = REPO / "convlab" / "mnist"
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
 
 
@@ -41,6 +41,22 @@ def single_thread():
     torch.set_num_threads(before)
 
 
+# ---------------------------------------------------------------- the user's folders
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_user_folders(tmp_path_factory):
+    """The default store and saved presets (the platform's user data folder)
+    go under a temporary folder, for this process and the CLIs it starts."""
+    before = os.environ.get("XDG_DATA_HOME")
+    os.environ["XDG_DATA_HOME"] = str(tmp_path_factory.mktemp("user-data"))
+    yield
+    if before is None:
+        os.environ.pop("XDG_DATA_HOME", None)
+    else:
+        os.environ["XDG_DATA_HOME"] = before
+
+
 # ---------------------------------------------------------------- data
 
 
@@ -54,7 +70,7 @@ def mnist():
 
 @pytest.fixture
 def mnist_copy(tmp_path) -> Path:
-    """A private copy of data/mnist that a test may truncate, alter or delete."""
+    """A private copy of convlab/mnist that a test may truncate, alter or delete."""
     target = tmp_path / "mnist"
     shutil.copytree(DATA, target)
     return target

@@ -4,6 +4,8 @@ a temporary folder: what a user types and what they see."""
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import pytest
 
@@ -28,14 +30,14 @@ def test_presets_lists_every_preset_with_its_book_figure(run_cli):
     result = run_cli("presets")
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    for path in (REPO / "presets").glob("*.toml"):
+    for path in (REPO / "convlab" / "presets").glob("*.toml"):
         assert path.stem in out
     for figure in ("97.80", "98.78", "99.06", "99.23", "99.37", "99.46", "99.43", "99.48", "99.47", "99.60", "99.67"):
         assert figure in out
     relu_line = next(line for line in out.splitlines() if line.startswith("relu "))
     assert "99.23" in relu_line and "85,670" in relu_line and "50k" in relu_line
     assert "250k expanded" in next(line for line in out.splitlines() if line.startswith("expanded "))
-    names = [line.split()[0] for line in out.splitlines()[1:]]
+    names = [line.split()[0] for line in out.splitlines()[1:-1]]
     assert names.index("shallow") < names.index("two-conv") < names.index("relu") < names.index("ensemble")
 
 
@@ -97,14 +99,15 @@ def test_runs_lists_the_store(lab):
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].split()[:3] == ["run", "status", "preset"]
-    rows = {line.split()[0]: line for line in lines[1:]}
+    rows = {line.split()[0]: line for line in lines[1:-1]}
     assert set(rows) == {"1", "2"}
+    assert lines[-1].startswith(f"{store}: ") and " MB" in lines[-1]  # the store and its size
     assert "finished" in rows["1"] and "relu" in rows["1"] and "99.23" in rows["1"] and "1/1" in rows["1"]
     assert "shallow" in rows["2"] and "97.80" in rows["2"] and "2/2" in rows["2"]
     only = run_convlab("runs", "--preset", "shallow", "--store", store, cwd=folder)
-    assert [line.split()[0] for line in only.stdout.splitlines()[1:]] == ["2"]
+    assert [line.split()[0] for line in only.stdout.splitlines()[1:-1]] == ["2"]
     last = run_convlab("runs", "--last", "1", "--store", store, cwd=folder)
-    assert [line.split()[0] for line in last.stdout.splitlines()[1:]] == ["2"]
+    assert [line.split()[0] for line in last.stdout.splitlines()[1:-1]] == ["2"]
 
 
 def test_show_prints_config_curve_filters_and_mistakes(lab):
@@ -168,7 +171,6 @@ def test_device_that_is_not_there(run_cli, tmp_path):
 
 def test_missing_data_from_the_environment(tmp_path):
     """CONVLAB_DATA pointing at an empty folder: exit 2 with its message."""
-    import os
     import subprocess
 
     from helpers import cli_command, cli_env
@@ -180,7 +182,8 @@ def test_missing_data_from_the_environment(tmp_path):
                           env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.strip() == f"convlab: {os.path.join(str(tmp_path / 'empty'), 'SHA256SUMS')}: missing; " \
-        "restore it from the repository (git checkout data/mnist) or point --data-dir / CONVLAB_DATA at a folder " \
+        "reinstall convlab (pip install --force-reinstall) or, in a clone, `git checkout convlab/mnist`, " \
+        "or point --data-dir / CONVLAB_DATA at a folder " \
         "that has MNIST and its SHA256SUMS"
 
 
@@ -198,10 +201,15 @@ def test_bad_options_are_one_line(run_cli, args, fragment):
 
 
 def test_empty_store_and_default_location(tmp_path):
-    result = run_convlab("runs", cwd=tmp_path)  # neither --store nor CONVLAB_STORE: ./convlab.sqlite
+    (tmp_path / "convlab.sqlite").touch()  # neither --store nor CONVLAB_STORE: ./convlab.sqlite, as it exists
+    result = run_convlab("runs", cwd=tmp_path)
     assert result.returncode == 0
     assert result.stdout.strip() == "no runs in convlab.sqlite; start one with `convlab run PRESET`"
-    assert (tmp_path / "convlab.sqlite").is_file()
+    (tmp_path / "convlab.sqlite").unlink()  # else the user data folder's (more in tests/test_user_files.py)
+    elsewhere = run_convlab("runs", cwd=tmp_path)
+    user_store = Path(os.environ["XDG_DATA_HOME"]) / "convlab" / "convlab.sqlite"
+    assert elsewhere.stdout.strip() == f"no runs in {user_store}; start one with `convlab run PRESET`"
+    assert not (tmp_path / "convlab.sqlite").exists()
 
 
 def test_help_names_the_commands(run_cli):

@@ -169,7 +169,7 @@ def test_json_holds_rows_runs_and_epochs(store, rows, made):
     assert relu["runs"] == made.relu and relu["best_run"] == made.relu[1]
     assert relu["test"] == pytest.approx(99.2) and relu["sd"] == pytest.approx(0.1)
     assert relu["diff"] == pytest.approx(-0.03)
-    runs = {r["id"]: r for r in doc["runs"]}
+    runs = {r["run"]: r for r in doc["runs"]}
     assert len(runs[made.relu[0]]["epochs"]) == 2
     assert runs[made.relu[0]]["epochs"][1]["val_acc"] == pytest.approx(99.0)
     assert runs[made.relu[0]]["config"]["train"]["eta"] == 0.03
@@ -242,3 +242,86 @@ def test_cli_export_errors_are_one_line(made, run_cli, tmp_path):
     assert_user_error(run_cli("export", "-o", tmp_path / "no" / "such" / "x.html", *store), "cannot write")
     assert_user_error(run_cli("export", "999", "-o", tmp_path / "x.md", *store), "run 999 does not exist")
     assert_user_error(run_cli("export", "--format", "md", "--store", tmp_path / "empty.sqlite"), "nothing to export")
+
+
+# ---------------------------------------------------------------- the HTML report's figures
+
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def y_scale(root) -> tuple[list[float], list[float], callable]:
+    """The y-axis tick labels, their gridlines' y, and value → y fitted through them."""
+    frame = next(r for r in root.iter(f"{SVG}rect") if r.get("fill") == "none")
+    x0 = float(frame.get("x"))
+    labels = [(float(t.text), float(t.get("y")) - 4) for t in root.iter(f"{SVG}text")
+              if t.get("text-anchor") == "end" and float(t.get("x")) < x0]
+    grid = [float(line.get("y1")) for line in root.iter(f"{SVG}line") if line.get("stroke") == "#e5e5e5"]
+    values, ys = zip(*labels)
+    slope = (ys[-1] - ys[0]) / (values[-1] - values[0])
+    return list(values), grid, lambda v: ys[0] + (v - values[0]) * slope
+
+
+def test_y_axis_labels_name_their_gridlines():
+    svg = export.svg_curves([("a", [(1, 81.0), (2, 86.0), (3, 92.0)])])
+    values, grid, to_y = y_scale(ElementTree.fromstring(svg))
+    assert len(values) >= 4 and len(set(values)) == len(values)
+    steps = {round(b - a, 6) for a, b in zip(values, values[1:])}
+    assert len(steps) == 1  # 80.0, 82.5, 85.0, 87.5: each label is its gridline's value
+    assert [to_y(v) for v in values] == pytest.approx(grid, abs=0.15)
+    labels = [t.text for t in ElementTree.fromstring(svg).iter(f"{SVG}text") if t.get("text-anchor") == "end"]
+    assert "82.5" in labels and "82" not in labels
+    assert export._decimals(2.5) == 1 and export._decimals(0.25) == 2 and export._decimals(5.0) == 0
+
+
+def report_svg(store, rows) -> ElementTree.Element:
+    page = Report()
+    page.feed(export.to_html(store, rows))
+    svg, = [image_of(i["src"])[1] for i in page.images if image_of(i["src"])[0] == "image/svg+xml"]
+    return ElementTree.fromstring(svg.decode("utf-8"))
+
+
+def test_curves_have_the_book_line_and_a_mean_sd_band_for_repeats(store, made):
+    rows = report.compare(store, made.relu)
+    root = report_svg(store, rows)
+    _, _, to_y = y_scale(root)
+    book, = [line for line in root.iter(f"{SVG}line") if line.get("class") == "book"]
+    assert float(book.get("y1")) == pytest.approx(to_y(99.23), abs=0.15)
+    assert any(t.text == "book, relu: 99.23%" for t in root.iter(f"{SVG}text"))
+    band, = [p for p in root.iter(f"{SVG}polygon") if p.get("class") == "band"]
+    corners = [tuple(map(float, p.split(","))) for p in band.get("points").split()]
+    # epochs 1 and 2 of runs A, B, C: validation 98.0/98.5/99.2 and 99.0/99.4/99.1
+    for epoch, values in ((1, [98.0, 98.5, 99.2]), (2, [99.0, 99.4, 99.1])):
+        mean, sd = np.mean(values), np.std(values, ddof=1)
+        xs = sorted({x for x, _ in corners})
+        at = sorted(y for x, y in corners if x == xs[epoch - 1])
+        assert at == pytest.approx([to_y(mean + sd), to_y(mean - sd)], abs=0.15)
+    single = report_svg(store, report.compare(store, [made.two_conv]))
+    assert not [p for p in single.iter(f"{SVG}polygon") if p.get("class") == "band"]
+
+
+def test_each_row_has_its_confusion_matrix(store, rows, made):
+    page = Report()
+    page.feed(export.to_html(store, rows))
+    matrices = [t for t in page.tables if len(t) == 11 and [c.strip() for c in t[0]] == [""] + list("0123456789")]
+    finished = [r for r in rows if store.predictions((r.vote or r.best).id) is not None]
+    assert len(matrices) == len(finished) == len(rows) - 1  # the interrupted run has no predictions
+    vote_heading = next(h for h in page.headings if h.startswith(f"Confusion matrix of run {made.vote}:"))
+    assert "95 of 100 right" in vote_heading
+    vote = matrices[[r.kind for r in finished].index("ensemble")]
+    cells = np.array([[0 if c in ("·", "") else int(c.replace(",", "")) for c in line[1:]] for line in vote[1:]])
+    assert cells.sum() == 100 and np.trace(cells) == 95
+    with Store(made.path) as s:
+        for m in s.mistakes(made.vote):
+            assert cells[m.label, m.predicted] >= 1
+
+
+def test_sort_values_are_plain_numbers_or_text(store, rows):
+    import re
+
+    text = export.to_html(store, rows)
+    values = re.findall(r'data-v="([^"]*)"', text)
+    assert values and not [v for v in values if "(" in v or "&#x27;" in v or "'" in v]
+    data = [v for v in values if v.startswith(("plain ", "expanded "))]
+    assert data and all(re.fullmatch(r"(plain|expanded) \d{12}", v) for v in data)
+    assert all(len(v) < 12 for v in values if re.fullmatch(r"-?\d+\.\d+", v))  # no 0.2600000000000051

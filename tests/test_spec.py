@@ -12,7 +12,7 @@ from convlab import spec as specs
 from convlab.errors import UserError
 from convlab.spec import parse_text
 
-PRESET_NAMES = sorted(p.stem for p in (REPO / "presets").glob("*.toml"))
+PRESET_NAMES = sorted(p.stem for p in (REPO / "convlab" / "presets").glob("*.toml"))
 
 # name -> (book figure, data, epochs, eta, lmbda, architecture as the book writes it)
 BOOK = {

@@ -157,7 +157,11 @@ def test_bad_store_paths(tmp_path):
 
 def test_store_location(monkeypatch, tmp_path):
     monkeypatch.delenv("CONVLAB_STORE", raising=False)
-    assert str(default_path()) == "convlab.sqlite"
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "user"))
+    monkeypatch.chdir(tmp_path)
+    assert default_path() == tmp_path / "user" / "convlab" / "convlab.sqlite"  # the user data folder
+    (tmp_path / "convlab.sqlite").touch()
+    assert str(default_path()) == "convlab.sqlite"  # one in the current folder comes first
     monkeypatch.setenv("CONVLAB_STORE", str(tmp_path / "env.sqlite"))
     assert default_path() == tmp_path / "env.sqlite"
     assert default_path(tmp_path / "flag.sqlite") == tmp_path / "flag.sqlite"  # --store wins

@@ -11,7 +11,7 @@ import subprocess
 import time
 
 import pytest
-from helpers import REPO, assert_user_error, cli_command, cli_env, toml_text
+from helpers import assert_user_error, cli_command, cli_env, toml_text
 
 from convlab import sweep
 from convlab.report import mean_sd
@@ -38,7 +38,7 @@ def test_the_grid_is_every_combination_validated_like_a_preset(tiny):
 
 
 def test_the_shipped_relu_lambda_sweep():
-    definition = sweep.load_file(REPO / "sweeps" / "relu-lambda.toml")
+    definition = sweep.load_file(sweep.sweep_file("relu-lambda"))  # shipped as package data
     grid = sweep.points(definition)
     assert [s.train.lmbda for _, s in grid] == [0, 1e-5, 1e-4, 1e-3, 0.01, 0.1, 1, 10, 100]
     assert {s.name for _, s in grid} == {"relu"} and {s.train.eta for _, s in grid} == {0.03}

@@ -15,9 +15,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from convlab.cli import browse, compare, ensemble, reproduce, run, sweep
+from convlab.cli import browse, compare, completion, ensemble, manage, reproduce, run, serve, sweep
 from convlab.errors import UserError
-from convlab.paths import DATA_VAR, STORE_VAR, env_store
+from convlab.paths import DATA_VAR, PRESETS_VAR, STORE_VAR, env_store
 
 EPILOG = f"""\
 examples:
@@ -30,12 +30,15 @@ examples:
   convlab show 7                        one run: config, curve, filters, mistakes
   convlab sweep relu --set train.lmbda=0,0.1,1 --epochs 5 --workers 2
 
-environment: {STORE_VAR} (the run store, default ./convlab.sqlite),
-{DATA_VAR} (the MNIST folder, default data/mnist of this repository)."""
+environment: {STORE_VAR} (the run store; default ./convlab.sqlite if there is
+one, else convlab.sqlite in your user data folder), {PRESETS_VAR} (your presets;
+default ./presets if there is one, else presets/ in your user data folder),
+{DATA_VAR} (the MNIST folder, default the copy inside the package)."""
 
 # the order of `convlab --help`
 COMMANDS = (browse.add_presets, run.add_run, browse.add_runs, browse.add_show, compare.add_compare,
-            ensemble.add_ensemble, compare.add_export, reproduce.add_reproduce, sweep.add_sweep)
+            ensemble.add_ensemble, compare.add_export, reproduce.add_reproduce, manage.add_rm, manage.add_note,
+            manage.add_tag, manage.add_gc, serve.add_serve, sweep.add_sweep, completion.add_completion)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for add in COMMANDS:
         add(sub)
+    parser.set_defaults(root_parser=parser)  # for `convlab completion`, which describes the whole parser
     return parser
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from convlab.cli.options import common
 from convlab.cli.printers import print_table
 
 
 def add_presets(sub) -> None:
-    p = sub.add_parser("presets", help="list the chapter's presets")
+    p = sub.add_parser("presets", help="list the chapter's presets and yours")
+    p.add_argument("--names", action="store_true", help="only the names, one a line (for scripts and completion)")
     p.set_defaults(func=cmd_presets)
 
 
@@ -15,6 +18,8 @@ def add_runs(sub) -> None:
     p = sub.add_parser("runs", help="list the runs in the store")
     p.add_argument("--last", type=int, metavar="N", help="only the N newest")
     p.add_argument("--preset", metavar="NAME", help="only runs of this preset")
+    p.add_argument("--tag", metavar="TAG", help="only runs with this tag (`convlab tag`)")
+    p.add_argument("--ids", action="store_true", help="only the run ids, one a line (for scripts and completion)")
     common(p)
     p.set_defaults(func=cmd_runs)
 
@@ -29,29 +34,42 @@ def add_show(sub) -> None:
 
 def cmd_presets(args) -> int:
     from convlab.format import data_label
+    from convlab.paths import presets_dir, shipped_presets_dir
     from convlab.spec import list_presets
 
+    if args.names:
+        print("\n".join(s.name for s in list_presets()))
+        return 0
+    shipped = shipped_presets_dir().resolve()
     rows = [(s.name, s.title, f"{s.book_figure:.2f}" if s.book_figure else "—", f"{s.params:,}",
-             data_label(s.train.data)) for s in list_presets()]
-    print_table(("name", "title", "book %", "params", "data"), rows)
+             data_label(s.train.data), "shipped" if Path(s.source).resolve().parent == shipped else "user")
+            for s in list_presets()]
+    print_table(("name", "title", "book %", "params", "data", "from"), rows)
+    print(f"your presets: {presets_dir()} (Save-as in the lab writes there; CONVLAB_PRESETS or a ./presets "
+          "folder to change it)")
     return 0
 
 
 def cmd_runs(args) -> int:
-    from convlab.format import pct, when
+    from convlab.cli.manage import print_ids, size_line
+    from convlab.format import labels, pct, when
     from convlab.store import Store
 
+    if args.ids:
+        return print_ids(args)
     store = Store(args.store)
     store.mark_stale()
-    runs = store.runs(limit=args.last, preset=args.preset)
+    runs = store.runs(limit=args.last, preset=args.preset, tag=args.tag)
     if not runs:
         print(f"no runs in {store.path}; start one with `convlab run PRESET`")
         return 0
     rows = [(str(r.id), r.status, r.preset + ("" if r.kind == "train" else " (ensemble)"),
              f"{r.epochs_done}/{r.epochs_planned}" if r.kind == "train" else f"{len(r.members)} nets",
-             pct(r.best_val), pct(r.test_at_best), pct(r.book_figure), r.device or "—", when(r.started))
-            for r in runs]
-    print_table(("run", "status", "preset", "epochs", "best val", "test@best", "book", "device", "started"), rows)
+             pct(r.best_val), pct(r.test_at_best), pct(r.book_figure), r.device or "—", when(r.started),
+             labels(r.tags, r.note)) for r in runs]
+    print_table(("run", "status", "preset", "epochs", "best val", "test@best", "book", "device", "started",
+                 "tags, note" if any(row[-1] for row in rows) else ""), rows)
+    print(size_line(store))
     return 0
 
 

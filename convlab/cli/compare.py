@@ -27,7 +27,8 @@ def add_compare(sub) -> None:
 
 
 def add_export(sub) -> None:
-    p = sub.add_parser("export", help="write a comparison as CSV, JSON, Markdown or a self-contained HTML report",
+    p = sub.add_parser("export", help="write a comparison as CSV, JSON, Markdown, a self-contained HTML report "
+                       "or TensorBoard event files",
                        description="csv and json hold every per-epoch figure of every selected run; md is the "
                        "comparison table; html is one file with the table, curves, filters and misclassified "
                        "digits that opens with no network. " + SELECTION_HELP + ".")
@@ -92,8 +93,7 @@ def cmd_export(args) -> int:
     if args.sweep:
         export.write(export_sweep(store, args.sweep, args.pivot, fmt), args.output)
         return 0
-    rows = _rows(store, args)
-    export.write(export.render_as(store, rows, fmt), args.output)
+    written = export.export_to(store, _rows(store, args), fmt, args.output)
     if args.output not in (None, "-"):
-        print(f"wrote {args.output} ({fmt}, {len(rows)} rows)", file=sys.stderr)
+        print(f"wrote {written}", file=sys.stderr)
     return 0

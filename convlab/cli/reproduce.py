@@ -61,7 +61,7 @@ def cmd_reproduce(args) -> int:
     print(f"\nbook versus convlab (reproduction {rep.id}{', quick' if args.quick else ''}; "
           f"this session {took:.0f}s)\n", file=out)
     print(to_markdown(rows), file=out)
-    export.write(export.render_as(store, rows, fmt), args.output)
+    written = export.export_to(store, rows, fmt, args.output)
     if args.output not in (None, "-"):
-        print(f"wrote {args.output} ({fmt})", file=out)
+        print(f"wrote {written}", file=out)
     return 0

@@ -17,7 +17,7 @@ def add_sweep(sub) -> None:
                        description="Every combination of the --set values (or of a sweep file's [set] table) "
                        "is a point, trained as a group of runs; all points' runs go to the scheduler at once. "
                        "Interrupted, `convlab sweep --resume SWEEP` continues it.")
-    p.add_argument("preset", nargs="?", metavar="PRESET|FILE", help="preset name, preset file, or a sweep file")
+    p.add_argument("preset", nargs="?", metavar="PRESET|FILE", help="preset name or file, or a sweep file or the name of a shipped one (relu-lambda)")
     p.add_argument("--set", action="append", dest="axes", default=[], metavar="FIELD=V1,V2,…",
                    help="an axis of the grid: train.FIELD or layers[i].FIELD and its values (repeatable)")
     p.add_argument("--repeats", type=int, metavar="N", help="runs per point, seeds SEED, SEED+1, … (default 1)")
@@ -80,8 +80,9 @@ def _definition(args):
     if args.preset is None:
         raise UserError("sweep: give a PRESET with --set FIELD=V1,V2,…, a sweep file, or --resume SWEEP")
     axes = tuple(sweep.parse_set(text) for text in args.axes)
-    if sweep.is_sweep_file(args.preset):
-        base = sweep.load_file(args.preset)
+    path = sweep.sweep_file(args.preset)
+    if path is not None:
+        base = sweep.load_file(path)
         return sweep.Sweep(base.preset, base.axes + axes, args.repeats or base.repeats,
                            base.seed if args.seed is None else args.seed)
     return sweep.Sweep(args.preset, axes, args.repeats, args.seed)

@@ -21,7 +21,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 
 from convlab.errors import UserError
-from convlab.paths import presets_dir
+from convlab.paths import preset_files
 from convlab.spec import Spec, chapter_order, load
 from convlab.store import Store
 from convlab.tui.keymap import APP_BINDINGS
@@ -86,7 +86,7 @@ class ConvlabApp(App):
         """The presets folder, each file parsed; a broken file of the user's is
         listed in a notification instead of failing the list."""
         specs, broken = [], []
-        for path in sorted(presets_dir().glob("*.toml")):
+        for path, _ in preset_files().values():
             try:
                 specs.append(load(str(path)))
             except UserError as exc:

@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 from convlab.errors import UserError
-from convlab.paths import presets_dir
+from convlab.paths import presets_dir, shipped_presets_dir
 from convlab.spec import Spec, Train, parse_text
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,40}$")
@@ -140,6 +140,8 @@ def save_target(name: str, own: Path | None = None) -> Path:
     is `own`, the file being edited, saved again under its own name."""
     if not NAME_PATTERN.match(name):
         raise UserError(f"{name!r}: a preset name is lower-case letters, digits, - and _")
+    if (shipped_presets_dir() / f"{name}.toml").exists():
+        raise UserError(f"{name}.toml is one of the chapter's presets; choose another name")
     path = presets_dir() / f"{name}.toml"
     if path.exists():
         if _is_shipped(path):
@@ -161,5 +163,6 @@ def save(text: str, name: str, own: Path | None = None) -> Path:
     path = save_target(name, own)
     text = renamed(text, name)
     parse_text(text, f"{name}.toml")
+    path.parent.mkdir(parents=True, exist_ok=True)  # the user data folder's, on the first save
     path.write_text(text, encoding="utf-8")
     return path

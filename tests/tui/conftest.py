@@ -1,5 +1,6 @@
 """Fixtures for the lab's tests: a presets folder of fixed files (copies of
-three of the chapter's presets and a tiny network that trains in seconds),
+three of the chapter's presets and a tiny network that trains in seconds;
+the package's own presets are not listed),
 and a store seeded with hand-made runs with fixed values and times, so that
 snapshots do not depend on the clock, the host or the shipped presets."""
 
@@ -23,6 +24,7 @@ def fixed_world(tmp_path, monkeypatch):
     presets = tmp_path / "presets"
     shutil.copytree(HERE / "presets", presets)
     monkeypatch.setenv("CONVLAB_PRESETS", str(presets))
+    monkeypatch.setenv("CONVLAB_SHIPPED_PRESETS", str(tmp_path / "no-shipped-presets"))  # only the fixed ones
     monkeypatch.setenv("TZ", "UTC")
     time.tzset()
     monkeypatch.chdir(tmp_path)

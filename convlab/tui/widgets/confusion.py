@@ -8,20 +8,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.widget import Widget
 
-from convlab.store import Mistake
-
-
-def confusion(predictions: np.ndarray, mistakes: list[Mistake]) -> np.ndarray:
-    """From the stored predictions and the misclassified digits alone (no
-    dataset needed): off the diagonal from the mistakes; on it, the answers
-    for each digit less those that were wrong."""
-    matrix = np.zeros((10, 10), dtype=np.int64)
-    for m in mistakes:
-        matrix[m.label, m.predicted] += 1
-    answered = np.bincount(predictions.astype(np.int64), minlength=10)[:10]
-    wrong_answers = matrix.sum(axis=0)
-    np.fill_diagonal(matrix, answered - wrong_answers)
-    return matrix
+from convlab.confusion import confusion  # noqa: F401  (the screens import it from here)
 
 
 class ConfusionMatrix(Widget):

@@ -27,7 +27,7 @@ def sync_rows(table: DataTable, rows: list[tuple[str, tuple]]) -> None:
             old = table.get_row(key)
             for column, before, after in zip(columns, old, cells):
                 if before != after:
-                    table.update_cell(key, column, after)
+                    table.update_cell(key, column, after, update_width=True)
         return
     selected = current[table.cursor_row] if table.row_count and 0 <= table.cursor_row < len(current) else None
     table.clear()
@@ -68,6 +68,16 @@ class PresetTable(RowTable):
         return self.coordinate_to_cell_key((self.cursor_row, 0)).row_key.value
 
 
+def _preset_cell(run: Run) -> str | Text:
+    """The preset, then the run's tags (dim): `relu #sweep`."""
+    if not run.tags:
+        return run.preset
+    text = Text(run.preset)
+    for tag in run.tags:
+        text.append(f" #{tag}", style="dim")
+    return text
+
+
 class RunTable(RowTable):
     """The store's runs, newest first, after the lab's jobs that wait for the device."""
 
@@ -93,7 +103,7 @@ class RunTable(RowTable):
         else:
             epochs = f"{r.epochs_done}/{r.epochs_planned}"
         return ("●" if marked else " ", Text(str(r.id), justify="right"),
-                Text(r.status, style=STATUS_STYLE.get(r.status, "")), r.preset, epochs,
+                Text(r.status, style=STATUS_STYLE.get(r.status, "")), _preset_cell(r), epochs,
                 pct(r.best_val), pct(r.test_at_best), pct(r.book_figure), r.device or DASH, when(r.started))
 
     @property

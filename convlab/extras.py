@@ -1,0 +1,17 @@
+"""Optional dependencies: each is an extra of the package, and a command that
+needs a missing one says in one line what to install."""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+from convlab.errors import UserError
+
+
+def require(module: str, extra: str, what: str) -> ModuleType:
+    """Import `module`, or fail with one line naming the extra that brings it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise UserError(f"{what} needs {module.split('.')[0]}: pip install 'convlab[{extra}]'") from None

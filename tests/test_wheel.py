@@ -1,0 +1,80 @@
+"""The wheel carries what convlab needs: it is built from a copy of the source
+(no network beyond the package index), installed with its dependencies into a
+fresh virtual environment, and `convlab run relu` trains from another folder
+on the MNIST and presets inside the installed package, storing the run in the
+user's data folder."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from helpers import REPO
+
+pytestmark = pytest.mark.slow
+
+SHIPPED = ("convlab/presets/relu.toml", "convlab/presets/ensemble.toml", "convlab/mnist/SHA256SUMS",
+           "convlab/mnist/README.md", "convlab/mnist/train-images-idx3-ubyte.gz",
+           "convlab/mnist/t10k-labels-idx1-ubyte.gz", "convlab/tui/convlab.tcss")
+
+
+def run(*command, cwd: Path, env: dict | None = None, timeout: float = 900) -> subprocess.CompletedProcess:
+    proc = subprocess.run([str(c) for c in command], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=timeout, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, f"{command}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    return proc
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("wheel")
+    source = tmp / "src"
+    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(
+        ".venv", ".git", "build", "dist", "*.egg-info", "__pycache__", "*.sqlite*", ".pytest_cache", "tests"))
+    run(sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", tmp / "dist", source,
+        cwd=tmp)
+    wheel, = (tmp / "dist").glob("convlab-*.whl")
+    venv = tmp / "venv"
+    run(sys.executable, "-m", "venv", venv, cwd=tmp)
+    pip = venv / "bin" / "pip"
+    run(pip, "install", "torch==2.13.0", cwd=tmp)  # the CPU build (a local file where pip is set up with one)
+    run(pip, "install", wheel, cwd=tmp)
+    return tmp, wheel, venv
+
+
+def user_env(tmp: Path) -> dict[str, str]:
+    """No CONVLAB_* variables; the user's folders under tmp."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CONVLAB_", "XDG_", "VIRTUAL_ENV"))}
+    env.update(HOME=str(tmp / "home"), XDG_DATA_HOME=str(tmp / "home" / ".local" / "share"), OMP_NUM_THREADS="1",
+               PYTHONNOUSERSITE="1")
+    return env
+
+
+def test_the_wheel_holds_presets_mnist_and_the_stylesheet(installed):
+    _, wheel, _ = installed
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert set(SHIPPED) <= names
+    assert len([n for n in names if n.startswith("convlab/presets/") and n.endswith(".toml")]) == 14
+
+
+def test_installed_convlab_trains_from_another_folder(installed):
+    tmp, _, venv = installed
+    elsewhere = tmp / "elsewhere"
+    elsewhere.mkdir()
+    env = user_env(tmp)
+    convlab = venv / "bin" / "convlab"
+    presets = run(convlab, "presets", cwd=elsewhere, env=env).stdout
+    assert "relu" in presets and "two-conv" in presets and presets.count("shipped") == 14
+    trained = run(convlab, "run", "relu", "--epochs", "1", "--train-limit", "2000", "--repeats", "1",
+                  cwd=elsewhere, env=env)
+    assert "run 1 finished" in trained.stdout
+    store = tmp / "home" / ".local" / "share" / "convlab" / "convlab.sqlite"
+    assert store.exists() and not (elsewhere / "convlab.sqlite").exists()
+    where = run(venv / "bin" / "python", "-c", "import convlab.data as d; print(d.__file__)", cwd=elsewhere, env=env)
+    assert str(venv) in where.stdout  # the installed package, not the source tree
+    assert "finished" in run(convlab, "runs", cwd=elsewhere, env=env).stdout
