@@ -138,7 +138,7 @@ class Trainer:
 
     def __init__(self, spec: Spec, tensors: Tensors, device: torch.device, seed: int):
         self.spec, self.t, self.device, self.seed = spec, tensors, device, seed
-        self.net = Network(spec.layers)
+        self.net = Network(spec.layers, spec.train.pool_gradient)
         self.net.init_(seed)
         self.net.to(device)
         self.params = self.net.book_params()

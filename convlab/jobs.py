@@ -55,8 +55,46 @@ class JobTrainer:
         if self.mnist is None:
             self.mnist = mnist_data.load_mnist(self.data_dir)
         device = pick_device(self.device_name)
+        if len(job.members) > 1:
+            self._train_batched(job, device)
+            return
         for member in job.members:
             self._train_member(job, member, device)
+
+    def _train_batched(self, job: Job, device) -> None:
+        """A job of several members as one batched model (batched.py); members
+        that resume from different epochs train as separate batches."""
+        from convlab.batched import BatchedTrainer
+        from convlab.engine import Interrupted
+
+        opened = {m: self.open_run(job, m, str(device)) for m in job.members}
+        by_epoch: dict[int, list[Member]] = {}
+        for m, (_, saved) in opened.items():
+            by_epoch.setdefault(saved[0] if saved else 0, []).append(m)
+        tensors = self._tensors_for(job.spec, device)
+        for batch in by_epoch.values():
+            trainer = BatchedTrainer([job.spec] * len(batch), tensors, device, [m.seed for m in batch])
+            run_ids = [opened[m][0] for m in batch]
+            for i, m in enumerate(batch):
+                saved = opened[m][1]
+                if saved is not None:
+                    trainer.restore(i, saved[1])
+                self.emit(started_event(job, m, run_ids[i], str(device), trainer.n_batches,
+                                        len(tensors.train_y), saved[0] if saved else None))
+            try:
+                for i, event in trainer.run(self.should_stop):
+                    self.record(run_ids[i], event)
+            except Interrupted:
+                for run_id in self._unfinished(run_ids):
+                    self.stopped(run_id, job.group_id)
+                raise
+            except Exception as exc:
+                for run_id in self._unfinished(run_ids):
+                    self.failed(run_id, exc)
+                raise
+
+    def _unfinished(self, run_ids: list[int]) -> list[int]:
+        return [r for r in run_ids if self.store.run(r).status != "finished"]
 
     def _train_member(self, job: Job, member: Member, device) -> None:
         from convlab.engine import Interrupted, Trainer

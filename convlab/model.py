@@ -4,7 +4,9 @@ Layouts are the book's: a fully-connected or softmax weight is (n_in, n_out)
 and the layer computes x·W + b; a conv weight is (maps, in_maps, 5, 5).
 
 - conv-pool: valid convolution, max-pool (border ignored), + bias, activation.
-  W ~ N(0, sqrt(1/n_out)) with n_out = maps·5·5/(2·2); b ~ N(0, 1).
+  W ~ N(0, sqrt(1/n_out)) with n_out = maps·5·5/(2·2); b ~ N(0, 1). The
+  pool's gradient follows `pool_gradient` (convlab/pooling.py): "theano", the
+  book's, by default.
 - FC: W ~ N(0, sqrt(1/n_out)), b ~ N(0, 1). Dropout p multiplies the layer's
   *input* by a 0/1 mask keeping each unit with probability 1−p (no rescaling)
   in training; evaluation computes activation((1−p)·x·W + b).
@@ -20,6 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from convlab.pooling import max_pool
+from convlab.convolution import conv2d
 from convlab.spec import Layer
 
 ACTIVATIONS = {
@@ -32,9 +36,9 @@ ACTIVATIONS = {
 
 
 class BookLayer(nn.Module):
-    def __init__(self, layer: Layer):
+    def __init__(self, layer: Layer, pool_gradient: str = "theano"):
         super().__init__()
-        self.spec = layer
+        self.spec, self.pool_gradient = layer, pool_gradient
         self.act = ACTIVATIONS[layer.activation]
         if layer.type == "conv_pool":
             shape = (layer.maps, layer.in_shape[0], layer.filter, layer.filter)
@@ -63,7 +67,7 @@ class BookLayer(nn.Module):
     def forward(self, x: torch.Tensor, train: bool, gen: torch.Generator | None) -> torch.Tensor:
         layer = self.spec
         if layer.type == "conv_pool":
-            z = F.max_pool2d(F.conv2d(x, self.w), layer.pool) + self.b.view(1, -1, 1, 1)
+            z = max_pool(conv2d(x, self.w), layer.pool, self.pool_gradient) + self.b.view(1, -1, 1, 1)
             return self.act(z)
         x = x.flatten(1)
         p = layer.dropout
@@ -78,9 +82,9 @@ class BookLayer(nn.Module):
 
 
 class Network(nn.Module):
-    def __init__(self, layers: tuple[Layer, ...]):
+    def __init__(self, layers: tuple[Layer, ...], pool_gradient: str = "theano"):
         super().__init__()
-        self.layers = nn.ModuleList(BookLayer(layer) for layer in layers)
+        self.layers = nn.ModuleList(BookLayer(layer, pool_gradient) for layer in layers)
 
     def init_(self, seed: int) -> None:
         gen = torch.Generator().manual_seed(seed)

@@ -66,8 +66,10 @@ class Plan:
 class Runner:
     def __init__(self, store: Store, device: str | None = None, data_dir: str | None = None,
                  emit: Emit = lambda e: None, should_stop: Callable[[], bool] = lambda: False,
-                 workers: int | None = None, threads: int | None = None, backend: Any = None):
+                 workers: int | None = None, threads: int | None = None, backend: Any = None,
+                 batch_members: bool | None = None):
         self.store, self.device_name, self.data_dir = store, device, data_dir
+        self.batch_members = batch_members  # None: batch on CUDA only (batched.py)
         self.emit, self.should_stop = emit, should_stop
         self.workers, self.threads, self.backend = workers, threads, backend
         self._mnist: mnist_data.MNIST | None = None
@@ -121,15 +123,21 @@ class Runner:
         return [self._summarise(plan) for plan in plans]
 
     def jobs_of(self, plan: Plan) -> list[Job]:
-        """One job per unfinished member (a batched trainer could take several per job)."""
+        """One job per unfinished member; or, when members are batched (on CUDA,
+        or asked for), one job of them all, trained as one model by one worker."""
         existing = {r.member: r for r in self._member_runs(plan.group_id)}
-        jobs = []
-        for member in range(plan.spec.members):
-            run = existing.get(member)
-            if run is None or run.status != "finished":
-                jobs.append(Job(plan.spec, plan.group_id,
-                                (Member(member, plan.base_seed + member, run.id if run else None),)))
-        return jobs
+        members = [Member(m, plan.base_seed + m, existing[m].id if m in existing else None)
+                   for m in range(plan.spec.members) if m not in existing or existing[m].status != "finished"]
+        if members and self._batching(plan.spec):
+            return [Job(plan.spec, plan.group_id, tuple(members))]
+        return [Job(plan.spec, plan.group_id, (m,)) for m in members]
+
+    def _batching(self, spec: Spec) -> bool:
+        from convlab.batched import batchable
+
+        cuda = self._device().type == "cuda"
+        wanted = cuda if self.batch_members is None else self.batch_members
+        return wanted and batchable([spec]) is None
 
     def group_done(self, spec: Spec, group_id: int) -> bool:
         return group_done(self.store, spec, group_id)

@@ -22,6 +22,7 @@ from convlab.paths import preset_files
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "linear")
 LAYER_TYPES = ("conv_pool", "fc", "softmax")
 DATA_KINDS = ("plain", "expanded")
+POOL_GRADIENTS = ("theano", "torch")  # see convlab/pooling.py
 TRAIN_IMAGES = {"plain": 50_000, "expanded": 250_000}  # the book's training set, and it expanded five times
 IMAGE_SHAPE = (1, 28, 28)
 
@@ -69,6 +70,7 @@ class Train:
     repeats: int = 1
     ensemble: int = 1
     train_limit: int = 0  # 0 = the whole training set
+    pool_gradient: str = "theano"  # the book's max-pool gradient (every tied maximum); "torch": one of them
     # Beyond the book; each is off by default so presets follow the book.
     shuffle: bool = False  # reshuffle the training set every epoch
     patience: int = 0  # stop after this many epochs without a new best (0 = never)
@@ -125,7 +127,8 @@ def spec_from_dict(d: dict[str, Any]) -> Spec:
         Layer(**{**layer, "in_shape": tuple(layer["in_shape"]), "out_shape": tuple(layer["out_shape"])})
         for layer in d["layers"]
     )
-    train = Train(**d["train"])
+    # runs stored before pool_gradient existed were trained with torch's rule
+    train = Train(**{"pool_gradient": "torch", **d["train"]})
     rest = {k: v for k, v in d.items() if k not in ("layers", "train")}
     return Spec(layers=layers, train=train, **rest)
 
@@ -249,6 +252,7 @@ class _Checker:
             repeats=self.number(t, "repeats", w, int, 1, 1),
             ensemble=self.number(t, "ensemble", w, int, 1, 1),
             train_limit=self.number(t, "train_limit", w, int, 0, 0),
+            pool_gradient=self.choice(t, "pool_gradient", w, POOL_GRADIENTS, "theano"),
             shuffle=t.get("shuffle", False),
             patience=self.number(t, "patience", w, int, 0, 0),
             eta_decay=self.number(t, "eta_decay", w, float, 1.0, 0, low_open=True),

@@ -118,6 +118,22 @@ def test_defaults_are_the_books():
     assert (t.epochs, t.eta, t.lmbda, t.batch_size, t.data) == (60, 0.1, 0.0, 10, "plain")
     assert spec.layers[0].activation == "sigmoid"  # the book's default activation
     assert spec.layers[0].dropout == 0.0
+    assert t.pool_gradient == "theano"  # network3.py's max-pool gradient (Theano's pool_2d)
+
+
+@pytest.mark.parametrize("name", PRESET_NAMES)
+def test_chapter_presets_use_the_books_pool_gradient(name):
+    assert specs.load(name).train.pool_gradient == "theano"
+
+
+def test_pool_gradient_is_chosen_and_kept():
+    spec = parse([CONV, SOFTMAX], {"pool_gradient": "torch"})
+    assert spec.train.pool_gradient == "torch"
+    assert specs.spec_from_dict(spec.to_dict()) == spec
+    # a run stored before the option existed was trained with torch's rule, and resumes with it
+    old = spec.to_dict()
+    del old["train"]["pool_gradient"]
+    assert specs.spec_from_dict(old).train.pool_gradient == "torch"
 
 
 # ---------------------------------------------------------------- errors
@@ -180,6 +196,7 @@ def test_invalid_toml():
     ([SOFTMAX], {"epochs": 2.5}, "train.epochs is 2.5; it must be a whole number"),
     ([SOFTMAX], {"data": "rotated"}, "train.data is 'rotated'"),
     ([SOFTMAX], {"shuffle": "yes"}, "train.shuffle"),
+    ([SOFTMAX], {"pool_gradient": "caffe"}, "train.pool_gradient is 'caffe'; choose one of theano, torch"),
     ([SOFTMAX], {"repeats": 3, "ensemble": 5}, "train.repeats"),
     ([], None, "layers is missing"),
 ])

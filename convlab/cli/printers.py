@@ -40,6 +40,7 @@ class TextPrinter:
         self.store = store
         self.bar = EpochProgress(sys.stdout.isatty())
         self.last_run: int | None = None
+        self.open_runs: set[int] = set()  # batched members train together
         self.handlers: dict[type, Callable] = {
             events.Group: self.group, events.Started: self.started, events.Progress: self.bar.update,
             events.Epoch: self.epoch, events.Finished: self.finished, events.Ensemble: self.ensemble,
@@ -62,6 +63,7 @@ class TextPrinter:
 
     def started(self, e: events.Started) -> None:
         self.epochs = e.epochs
+        self.open_runs.add(e.run)
         resumed = f", resumed after epoch {e.resumed_from}" if e.resumed_from else ""
         self.say(f"run {e.run}: seed {e.seed}, {e.images:,} training images in {e.batches:,} "
                  f"mini-batches, {e.epochs} epochs{resumed}")
@@ -69,11 +71,13 @@ class TextPrinter:
     def epoch(self, e: events.Epoch) -> None:
         self.bar.stop()
         test = "" if e.test_acc is None else "  (new best)"
-        self.say(f"  run {e.run} epoch {e.epoch:>3}/{self.epochs}  loss {e.train_loss:.4f}  validation {e.val_acc:.2f}%"
+        who = f"run {e.run} " if len(self.open_runs) > 1 else ""
+        self.say(f"  {who}epoch {e.epoch:>3}/{self.epochs}  loss {e.train_loss:.4f}  validation {e.val_acc:.2f}%"
                  f"  best {e.best_val:.2f}% (epoch {e.best_epoch})  test at best {e.test_at_best:.2f}%"
                  f"  {e.seconds:.1f}s{test}")
 
     def finished(self, e: events.Finished) -> None:
+        self.open_runs.discard(e.run)
         early = ", stopped early" if e.stopped_early else ""
         self.say(f"run {e.run} finished: best validation {e.best_val:.2f}% at epoch {e.best_epoch}, "
                  f"test at best {e.test_at_best:.2f}% ({e.mistakes} test digits wrong){early}")

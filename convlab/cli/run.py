@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from typing import Any
 
 from convlab.cli.options import common
@@ -21,6 +22,8 @@ def add_run(sub) -> None:
     p.add_argument("--seed", type=int, metavar="N", help="seed of the first run (random by default, always stored)")
     p.add_argument("--device", metavar="DEV", help="auto (default: cuda, then mps, then cpu), cpu, cuda, cuda:N or mps")
     p.add_argument("--train-limit", type=int, metavar="N", help="train on the first N training images only (a quick look)")
+    p.add_argument("--batch-members", action=argparse.BooleanOptionalAction, default=None,
+                   help="train repeats or ensemble members as one batched model (default: on CUDA only)")
     p.add_argument("--json", action="store_true", help="print one JSON event per line instead of text")
     add_worker_options(p)
     common(p, data=True)
@@ -56,7 +59,8 @@ def cmd_run(args) -> int:
     stop = StopFlag()
     store = Store(args.store)
     printer = JsonPrinter() if args.json else TextPrinter(store)
-    runner = Runner(store, device=args.device, data_dir=args.data_dir, emit=printer, should_stop=stop, **workers)
+    runner = Runner(store, device=args.device, data_dir=args.data_dir, emit=printer, should_stop=stop,
+                    batch_members=args.batch_members, **workers)
     work = (lambda: runner.resume(args.resume)) if args.resume else (lambda: runner.start(spec, seed=args.seed))
     return train_guarded(work, stop, printer,
                          interrupted=lambda: f"interrupted; resume with `convlab run --resume {printer.last_run}`",

@@ -43,7 +43,7 @@ def to_toml(spec: Spec) -> str:
     defaults = Train()
     for key in ("epochs", "eta", "lmbda", "batch_size", "data", "repeats", "ensemble"):
         lines.append(f"{key} = {_value(getattr(spec.train, key))}")
-    for key in ("train_limit", "shuffle", "patience", "eta_decay", "eta_decay_every"):
+    for key in ("train_limit", "pool_gradient", "shuffle", "patience", "eta_decay", "eta_decay_every"):
         if getattr(spec.train, key) != getattr(defaults, key):
             lines.append(f"{key} = {_value(getattr(spec.train, key))}")
     for layer in spec.layers:
