@@ -46,6 +46,9 @@ class Diverged(Exception):
         super().__init__(f"the training loss became NaN or infinite in epoch {epoch} (by mini-batch {batch}); "
                          f"η = {eta:g} is likely too large for this network: try a smaller train.eta")
 
+    def __reduce__(self):  # so that it crosses from a worker process whole
+        return Diverged, (self.epoch, self.batch, self.eta, self.members)
+
 
 def pick_device(name: str | None = None) -> torch.device:
     """cuda, then mps, then cpu; or the one asked for, if it is there."""

@@ -26,6 +26,7 @@ STORE_VAR = "CONVLAB_STORE"  # the run store
 DATA_VAR = "CONVLAB_DATA"  # the MNIST folder (default: the copy inside the package)
 PRESETS_VAR = "CONVLAB_PRESETS"  # the user's presets folder, where Save-as writes
 SHIPPED_VAR = "CONVLAB_SHIPPED_PRESETS"  # the chapter's presets (default: the package's); tests swap in their own
+RAY_VAR = "CONVLAB_RAY"  # a Ray cluster's address for every training command (unset: train locally)
 
 DEFAULT_STORE = "convlab.sqlite"
 HERE_PRESETS = "presets"
@@ -84,6 +85,16 @@ def preset_files() -> dict[str, tuple[Path, bool]]:
     if user.is_dir() and user.resolve() != shipped_presets_dir().resolve():
         found.update({p.stem: (p, False) for p in sorted(user.glob("*.toml"))})
     return found
+
+
+def sweeps_dir() -> Path:
+    """The shipped sweep files (package data, beside the presets)."""
+    return PACKAGE / "sweeps"
+
+
+def ray_address(override: str | None = None) -> str | None:
+    """--ray ADDRESS, else CONVLAB_RAY, else None (no Ray)."""
+    return override or os.environ.get(RAY_VAR) or None
 
 
 def env_store() -> str | None:

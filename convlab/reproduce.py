@@ -100,16 +100,10 @@ class Reproduction:
 
     def is_done(self, spec: Spec) -> bool:
         """Every member finished and, for an ensemble, the vote stored."""
+        from convlab.runner import group_done
+
         group_id = self.groups().get(spec.name)
-        if group_id is None:
-            return False
-        runs = self.store.group_runs(group_id)
-        members = [r for r in runs if r.kind == "train"]
-        if len(members) < spec.members:
-            return False
-        if any(r.status != "finished" for r in members):
-            return False
-        return spec.train.ensemble == 1 or any(r.kind == "ensemble" for r in runs)
+        return group_id is not None and group_done(self.store, spec, group_id)
 
     def rows(self) -> list[report.Row]:
         """The comparison rows of the reproduction's groups, in the chapter's order."""
@@ -119,26 +113,21 @@ class Reproduction:
 
 def run(store: Store, specs: list[Spec], *, quick: bool = False, seed: int | None = None, new: bool = False,
         device: str | None = None, data_dir: str | None = None, emit: Callable[[events.Event], None] = lambda e: None,
-        say: Callable[[str], None] = print, should_stop: Callable[[], bool] = lambda: False) -> Reproduction:
-    """Run (or resume) a reproduction of `specs` to the end. Raises
-    engine.Interrupted when `should_stop` asks; the store then holds all that
-    is needed to resume."""
+        say: Callable[[str], None] = print, should_stop: Callable[[], bool] = lambda: False,
+        **workers: Any) -> Reproduction:
+    """Run (or resume) a reproduction of `specs` to the end: every unfinished
+    preset's runs go to the scheduler together (`workers`: Runner's workers,
+    threads, backend). Raises engine.Interrupted when `should_stop` asks; the
+    store then holds all that is needed to resume."""
     from convlab.runner import Runner
 
     store.mark_stale()
     rep, resumed = Reproduction.open(store, specs, quick, seed, new)
-    current: dict[str, str] = {}
-
-    def on_event(event: events.Event) -> None:
-        if isinstance(event, events.Group):  # record the group before its first run starts
-            rep.record(current["preset"], event.group)
-        emit(event)
-
-    runner = Runner(store, device=device, data_dir=data_dir, emit=on_event, should_stop=should_stop)
+    runner = Runner(store, device=device, data_dir=data_dir, emit=emit, should_stop=should_stop, **workers)
     done = sum(rep.is_done(s) for s in specs)
     say(f"reproduction {rep.id}: {len(specs)} presets, {done} done" + (", resuming" if resumed else ""))
+    plans = []
     for i, spec in enumerate(specs):
-        current["preset"] = spec.name
         if rep.is_done(spec):
             say(f"{spec.name}: done (group {rep.groups()[spec.name]}), skipped")
             continue
@@ -146,8 +135,10 @@ def run(store: Store, specs: list[Spec], *, quick: bool = False, seed: int | Non
         members = [r for r in store.group_runs(group_id) if r.kind == "train"] if group_id is not None else []
         if members:
             say(f"{spec.name}: resuming group {group_id}")
-            runner.resume(members[0].id)
+            plans.append(runner.reopen_group(members[0].id))
         else:
-            runner.start(spec, seed=rep.seed + SEED_STEP * i)
+            plans.append(runner.open_group(spec, seed=rep.seed + SEED_STEP * i))
+            rep.record(spec.name, plans[-1].group_id)  # before its first run starts
+    runner.train(plans)
     rep.finish()
     return rep

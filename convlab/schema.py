@@ -22,7 +22,7 @@ from urllib.parse import quote
 
 from convlab.errors import UserError
 
-VERSION = 1  # 0: the first stores, without a version; 1: the same tables, versioned
+VERSION = 2  # 0: the first stores, without a version; 1: the same tables, versioned; 2: sweeps
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS groups (
@@ -83,6 +83,21 @@ CREATE TABLE IF NOT EXISTS mistakes (
 CREATE TABLE IF NOT EXISTS predictions (
     run_id INTEGER PRIMARY KEY REFERENCES runs(id),
     test BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sweeps (
+    id INTEGER PRIMARY KEY,
+    preset TEXT NOT NULL,
+    axes TEXT NOT NULL,
+    seed INTEGER NOT NULL,
+    created REAL NOT NULL,
+    finished REAL
+);
+CREATE TABLE IF NOT EXISTS sweep_points (
+    sweep_id INTEGER NOT NULL REFERENCES sweeps(id),
+    point INTEGER NOT NULL,
+    fields TEXT NOT NULL,
+    group_id INTEGER NOT NULL REFERENCES groups(id),
+    PRIMARY KEY (sweep_id, point)
 );
 CREATE TABLE IF NOT EXISTS checkpoints (
     run_id INTEGER PRIMARY KEY REFERENCES runs(id),

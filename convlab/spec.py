@@ -40,7 +40,7 @@ RANGES: dict[str, tuple[float, float, bool]] = {
     "in_maps": (1, 1024, False), "dropout": (0, 0.99, False), "book_figure": (0, 100, False),
     "row": (0, 1000, False),
 }
-OPTION_RANGES = {"threads": (1, 1024, False), "seed": (0, 2**32 - 1, False)}  # `convlab run` options
+OPTION_RANGES = {"threads": (1, 1024, False), "workers": (1, 1024, False), "seed": (0, 2**32 - 1, False)}  # `convlab run` options
 
 
 @dataclass(frozen=True)

@@ -56,7 +56,8 @@ def test_ensemble_run_votes_its_members(run_cli, write_toml, tmp_path, mnist):
     assert result.returncode == 0, result.stderr
     assert "ensemble of 3" in result.stdout and "ensemble vote" in result.stdout
     with Store(tmp_path / "convlab.sqlite") as store:
-        runs = sorted(store.runs(), key=lambda r: r.id)
+        # members in member order (with several workers their ids need not follow it); the vote last
+        runs = sorted(store.runs(), key=lambda r: (r.kind == "ensemble", r.member))
         members, voted = runs[:3], runs[3]
         assert [r.kind for r in members] == ["train"] * 3 and voted.kind == "ensemble"
         assert [r.seed for r in members] == [10, 11, 12]

@@ -59,16 +59,18 @@ def _env(tmp_path: Path, presets: Path) -> dict:
 
 
 def test_reproduce_quick_end_to_end_interrupted_and_resumed(tmp_path, tiny_presets):
-    args = cli_command("reproduce", "--quick", "--train-limit", "200", "--seed", "5", "-o", "report.html")
+    # one worker: the runs train in the plan's order (tiny's two, then the ensemble's)
+    args = cli_command("reproduce", "--quick", "--train-limit", "200", "--seed", "5", "-o", "report.html",
+                       "--workers", "1")
     env = _env(tmp_path, tiny_presets)
 
-    # first try: stopped by SIGTERM once the ensemble's group has begun
+    # first try: stopped by SIGTERM once the ensemble's first member has begun
     proc = subprocess.Popen(args, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     seen = []
     deadline = time.monotonic() + 120
     for line in proc.stdout:
         seen.append(line)
-        if line.startswith("tiny-vote:"):
+        if sum(x.startswith("run ") and ": seed " in x for x in seen) == 3:
             proc.send_signal(signal.SIGTERM)
             break
         assert time.monotonic() < deadline, "".join(seen)

@@ -2,7 +2,7 @@
 subcommand works headless, for a terminal reached over SSH.
 
 One module per group of commands (browse: presets/runs/show; run; compare:
-compare/export; ensemble; reproduce), each adding its parsers through
+compare/export; ensemble; reproduce; sweep), each adding its parsers through
 `add_<command>(sub)`; `training` and `printers` hold what they share.
 
 Every error a user can cause ends in one line on stderr and exit status 2.
@@ -16,7 +16,7 @@ import argparse
 import sqlite3
 import sys
 
-from convlab.cli import browse, compare, completion, ensemble, manage, reproduce, run, serve
+from convlab.cli import browse, compare, completion, ensemble, manage, reproduce, run, serve, sweep
 from convlab.errors import UserError
 from convlab.paths import DATA_VAR, PRESETS_VAR, STORE_VAR, env_store
 from convlab.text import printable
@@ -30,6 +30,7 @@ examples:
   convlab run --resume 7                continue an interrupted run
   convlab runs                          what the store holds
   convlab show 7                        one run: config, curve, filters, mistakes
+  convlab sweep relu --set train.lmbda=0,0.1,1 --epochs 5 --workers 2
 
 environment: {STORE_VAR} (the run store; default ./convlab.sqlite if there is
 one, else convlab.sqlite in your user data folder), {PRESETS_VAR} (your presets;
@@ -39,7 +40,7 @@ default ./presets if there is one, else presets/ in your user data folder),
 # the order of `convlab --help`
 COMMANDS = (browse.add_presets, run.add_run, browse.add_runs, browse.add_show, compare.add_compare,
             ensemble.add_ensemble, compare.add_export, reproduce.add_reproduce, manage.add_rm, manage.add_note,
-            manage.add_tag, manage.add_gc, serve.add_serve, completion.add_completion)
+            manage.add_tag, manage.add_gc, serve.add_serve, sweep.add_sweep, completion.add_completion)
 
 
 class OneLineParser(argparse.ArgumentParser):

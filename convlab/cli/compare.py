@@ -10,6 +10,7 @@ import sys
 from convlab.cli.options import common, output
 from convlab.cli.printers import print_table
 from convlab.text import shown
+from convlab.cli.sweep import export_sweep, print_sweep, sweep_options
 
 SELECTION_HELP = ("RUN ids (from `convlab runs`), every run of --preset NAME, or the whole store; "
                   "a group of repeats is one row (best of N), an ensemble vote one row")
@@ -20,6 +21,7 @@ def add_compare(sub) -> None:
                        description="One row per run, per group of repeats or per ensemble vote, beside the "
                        "book's figure. " + SELECTION_HELP + ".")
     _selection(p)
+    sweep_options(p)
     p.add_argument("--no-curves", action="store_true", help="leave out the overlaid validation curves")
     common(p)
     p.set_defaults(func=cmd_compare)
@@ -32,6 +34,7 @@ def add_export(sub) -> None:
                        "comparison table; html is one file with the table, curves, filters and misclassified "
                        "digits that opens with no network. " + SELECTION_HELP + ".")
     _selection(p)
+    sweep_options(p)
     output(p)
     common(p)
     p.set_defaults(func=cmd_export)
@@ -61,6 +64,9 @@ def cmd_compare(args) -> int:
 
     store = Store(args.store)
     store.mark_stale()
+    if args.sweep:
+        print_sweep(store, args.sweep, args.pivot)
+        return 0
     rows = _rows(store, args)
     if not rows:
         print(f"no runs in {store.path}; start one with `convlab run PRESET`")
@@ -85,6 +91,9 @@ def cmd_export(args) -> int:
     fmt = export.format_for(args.output, args.format)
     store = Store(args.store)
     store.mark_stale()
+    if args.sweep:
+        export.write(export_sweep(store, args.sweep, args.pivot, fmt), args.output)
+        return 0
     written = export.export_to(store, _rows(store, args), fmt, args.output)
     if args.output not in (None, "-"):
         print(f"wrote {written}", file=sys.stderr)

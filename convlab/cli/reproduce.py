@@ -8,7 +8,7 @@ import time
 
 from convlab.cli.options import common, output
 from convlab.cli.printers import JsonPrinter, TextPrinter
-from convlab.cli.training import StopFlag, train_guarded
+from convlab.cli.training import StopFlag, add_worker_options, train_guarded, worker_options
 
 
 def add_reproduce(sub) -> None:
@@ -24,6 +24,7 @@ def add_reproduce(sub) -> None:
     p.add_argument("--device", metavar="DEV", help="auto (default), cpu, cuda, cuda:N or mps")
     p.add_argument("--new", action="store_true", help="start afresh instead of resuming an unfinished one")
     p.add_argument("--json", action="store_true", help="print one JSON event per line while training")
+    add_worker_options(p)
     output(p, default="reproduce.html")
     common(p, data=True)
     p.set_defaults(func=cmd_reproduce)
@@ -39,6 +40,7 @@ def cmd_reproduce(args) -> int:
     specs = reproduce.plan(args.preset, args.quick, args.epochs, args.train_limit)
     if args.seed is not None:
         check_option("--seed", "seed", args.seed)
+    workers = worker_options(args)
     store = Store(args.store)
     printer = JsonPrinter() if args.json else TextPrinter(store)
     say = (lambda text: None) if args.json else printer.say
@@ -48,7 +50,7 @@ def cmd_reproduce(args) -> int:
     status = train_guarded(
         lambda: done.append(reproduce.run(store, specs, quick=args.quick, seed=args.seed, new=args.new,
                                           device=args.device, data_dir=args.data_dir, emit=printer, say=say,
-                                          should_stop=stop)),
+                                          should_stop=stop, **workers)),
         stop, printer,
         interrupted=lambda: "interrupted; run the same `convlab reproduce` command again to resume",
         failed=lambda exc: (f"reproduction stopped, a run failed: {type(exc).__name__}: {exc}; "

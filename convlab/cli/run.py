@@ -7,7 +7,7 @@ from typing import Any
 
 from convlab.cli.options import common
 from convlab.cli.printers import JsonPrinter, TextPrinter
-from convlab.cli.training import StopFlag, set_threads, train_guarded
+from convlab.cli.training import StopFlag, add_worker_options, train_guarded, worker_options
 from convlab.errors import UserError
 
 
@@ -22,11 +22,10 @@ def add_run(sub) -> None:
     p.add_argument("--seed", type=int, metavar="N", help="seed of the first run (random by default, always stored)")
     p.add_argument("--device", metavar="DEV", help="auto (default: cuda, then mps, then cpu), cpu, cuda, cuda:N or mps")
     p.add_argument("--train-limit", type=int, metavar="N", help="train on the first N training images only (a quick look)")
-    p.add_argument("--threads", type=int, metavar="N", help="CPU threads for training (default: torch's, "
-                   "usually one per core; 1 is far faster when other work shares the cores)")
     p.add_argument("--batch-members", action=argparse.BooleanOptionalAction, default=None,
                    help="train repeats or ensemble members as one batched model (default: on CUDA only)")
     p.add_argument("--json", action="store_true", help="print one JSON event per line instead of text")
+    add_worker_options(p)
     common(p, data=True)
     p.set_defaults(func=cmd_run)
 
@@ -59,12 +58,12 @@ def cmd_run(args) -> int:
     spec = None if args.resume else _load_spec(args)
     if args.seed is not None:
         check_option("--seed", "seed", args.seed)
-    set_threads(args.threads)
+    workers = worker_options(args)
     stop = StopFlag()
     store = Store(args.store)
     printer = JsonPrinter() if args.json else TextPrinter(store)
     runner = Runner(store, device=args.device, data_dir=args.data_dir, emit=printer, should_stop=stop,
-                    batch_members=args.batch_members)
+                    batch_members=args.batch_members, **workers)
     work = (lambda: runner.resume(args.resume)) if args.resume else (lambda: runner.start(spec, seed=args.seed))
     return train_guarded(work, stop, printer,
                          interrupted=lambda: f"interrupted; resume with `convlab run --resume {printer.last_run}`",

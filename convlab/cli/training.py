@@ -1,15 +1,17 @@
 """What the commands that train share: Ctrl-C / SIGTERM turned into a clean
 stop (StopFlag), the guard that maps the outcome to an exit status, and the
---threads option."""
+--workers, --threads and --ray options (how many runs at once, and where)."""
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import signal
 import sys
 from typing import Any, Callable
 
 from convlab.errors import UserError
+from convlab.paths import RAY_VAR, ray_address
 
 
 class StopFlag:
@@ -61,12 +63,28 @@ def train_guarded(work: Callable[[], Any], stop: StopFlag, printer, interrupted:
     return 0
 
 
-def set_threads(threads: int | None) -> None:
+def add_worker_options(p: argparse.ArgumentParser) -> None:
+    """How many runs train at once, with how many threads, and where (scheduler.py)."""
+    p.add_argument("--workers", type=int, metavar="N", help="runs trained at once, each in its own process "
+                   "(default: one per core on a CPU, 1 on a GPU)")
+    p.add_argument("--threads", type=int, metavar="N", help="CPU threads per run (default: $OMP_NUM_THREADS or 1, "
+                   "which keeps its speed when other work shares the cores)")
+    p.add_argument("--ray", nargs="?", const="auto", metavar="ADDRESS", help="train on a Ray cluster "
+                   f"(default: ${RAY_VAR}; no ADDRESS: a local cluster); needs `pip install 'convlab[ray]'`")
+
+
+def worker_options(args) -> dict[str, Any]:
+    """Runner keywords from --workers, --threads and --ray (or CONVLAB_RAY)."""
     from convlab.spec import check_option
 
-    if threads is None:
-        return
-    check_option("--threads", "threads", threads)
-    import torch
+    for option, key in (("--workers", "workers"), ("--threads", "threads")):
+        if getattr(args, key) is not None:  # a bad value fails before any training
+            check_option(option, key, getattr(args, key))
+    address = ray_address(args.ray)
+    backend = None
+    if address:
+        from convlab.ray_backend import RayBackend, import_ray
 
-    torch.set_num_threads(threads)
+        import_ray()  # missing: one line saying what to install, before anything is stored
+        backend = RayBackend(address)
+    return {"workers": args.workers, "threads": args.threads, "backend": backend}

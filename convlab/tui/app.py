@@ -156,6 +156,11 @@ class ConvlabApp(OrderedKeys, App):
             return
         self.watch_job(self.launcher.resume(run_id))
 
+    def show_sweep(self, sweep_id: int) -> None:
+        from convlab.tui.screens.sweep import SweepScreen
+
+        self.push_screen(SweepScreen(sweep_id))
+
     def compare(self, run_ids: list[int] | None, export: bool = False) -> None:
         """The compare view of `run_ids` (all runs for None); `export`: its export dialog at once."""
         from convlab.tui.screens.compare import CompareScreen

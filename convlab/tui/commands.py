@@ -1,5 +1,5 @@
 """The lab's entries in the command palette (ctrl+p): each preset to set up or
-edit, recent runs to watch, and the screen's own actions."""
+edit, recent runs to watch, recent sweeps, and the screen's own actions."""
 
 from __future__ import annotations
 
@@ -32,6 +32,9 @@ def lab_commands(app, screen: Screen) -> Iterable[SystemCommand]:
                             lambda spec=spec: app.push_screen(SettingsScreen(spec)))
         yield SystemCommand(f"Edit {name}", f"Open {as_markup(Path(spec.source).name)} in the editor",
                             lambda spec=spec: app.push_screen(EditorScreen(Path(spec.source))))
+    for record in app.store.sweeps()[:RECENT_RUNS]:
+        grid = " × ".join(f"{field} ({len(values)})" for field, values in record["axes"])
+        yield SystemCommand(f"Sweep {record['id']}", f"{record['preset']}: {grid}", partial(app.show_sweep, record["id"]))
     for run in app.store.runs(limit=RECENT_RUNS):
         yield SystemCommand(f"Watch run {run.id}", f"{as_markup(run.preset, CELL_WIDTH)}, {run.status}",
                             partial(app.watch_run, run.id))

@@ -1,5 +1,8 @@
-"""Runs started from the lab: a queue of `convlab run --json` processes, one
-training at a time, each supervised by a Textual worker.
+"""Runs started from the lab: a queue of `convlab run --json` processes, each
+supervised by a Textual worker. Up to `workers` runs train at once (the
+lab's settings; one per core by default): a job takes as many of those slots
+as it has members to train in parallel (its process gets `--workers` that
+many and hands them to the scheduler), and waits while too few are free.
 
 Training happens in its own process, so it never holds the UI's interpreter
 lock and a crash in training cannot take the lab down. Each process writes
@@ -43,6 +46,7 @@ class Job:
     error: str | None = None
     process: asyncio.subprocess.Process | None = None
     cancel_asked: bool = False  # the user cancelled it (perhaps while its process was starting)
+    slots: int = 1  # runs it trains at once (its --workers)
 
     @property
     def active(self) -> bool:
@@ -59,19 +63,26 @@ class Launcher:
     whenever a job starts, learns a run id or ends."""
 
     def __init__(self, store_path: str, changed: Callable[[Job], None], run_worker: Callable,
-                 python: str = sys.executable):
+                 python: str = sys.executable, workers: int | None = None):
+        from convlab.scheduler import available_cores
+
         self.store_path = store_path
         self.changed = changed
         self.run_worker = run_worker  # App.run_worker
         self.python = python
+        self.workers = workers or available_cores()  # runs trained at once
         self.jobs: list[Job] = []
         self.waiting: deque[Job] = deque()
-        self.current: Job | None = None
-        self._draining = False  # a worker is taking jobs off the queue
+        self.running: list[Job] = []
         self.folder = Path(tempfile.mkdtemp(prefix="convlab-jobs-"))
         self._next = 1
 
     # ------------------------------------------------------------ asking
+
+    @property
+    def current(self) -> Job | None:
+        """The job that started training first, of those training now."""
+        return self.running[0] if self.running else None
 
     def launch(self, preset: str, *, epochs: int | None = None, train_limit: int | None = None,
                repeats: int | None = None, seed: int | None = None, device: str | None = None,
@@ -81,7 +92,7 @@ class Launcher:
                             ("--seed", seed), ("--device", device)):
             if value is not None:
                 args += [flag, str(value)]
-        return self._submit(label or Path(preset).stem, args, device or "auto")
+        return self._submit(label or Path(preset).stem, args, device or "auto", _members(preset, repeats))
 
     def resume(self, run_id: int) -> Job:
         job = self._submit(f"resume run {run_id}", ["--resume", str(run_id)], "auto")
@@ -121,34 +132,39 @@ class Launcher:
 
     # ------------------------------------------------------------ the queue
 
-    def _submit(self, label: str, args: list[str], device: str) -> Job:
-        job = Job(self._next, label, args, device)
+    def _submit(self, label: str, args: list[str], device: str, members: int = 1) -> Job:
+        job = Job(self._next, label, args, device, slots=members)
         self._next += 1
         self.jobs.append(job)
         self.waiting.append(job)
         self.changed(job)
-        if not self._draining:
-            self._draining = True
-            self.run_worker(self._drain(), name="launcher", group="launcher", exit_on_error=False)
+        self.start_ready()
         return job
 
-    async def _drain(self) -> None:
-        """One job at a time: the device is shared, and two trainings would each run at half speed."""
+    def start_ready(self) -> None:
+        """Start waiting jobs, in order, while they fit in the free slots
+        (a job wider than all the slots starts alone)."""
+        while self.waiting:
+            job = self.waiting[0]
+            job.slots = max(1, min(job.slots, self.workers))
+            if self.running and job.slots > self.workers - sum(j.slots for j in self.running):
+                return
+            self.running.append(self.waiting.popleft())
+            self.run_worker(self._run(job), name=f"job-{job.number}", group="launcher", exit_on_error=False)
+
+    async def _run(self, job: Job) -> None:
         try:
-            while self.waiting:
-                self.current = self.waiting.popleft()
-                try:
-                    await self._supervise(self.current)
-                except OSError as exc:  # the process could not start or be followed
-                    self.current.state, self.current.error = "failed", f"{type(exc).__name__}: {exc}"
-                finally:
-                    self.changed(self.current)
-                    self.current = None
+            await self._supervise(job)
+        except OSError as exc:  # the process could not start or be followed
+            job.state, job.error = "failed", f"{type(exc).__name__}: {exc}"
         finally:
-            self._draining = False
+            self.running.remove(job)
+            self.changed(job)
+            self.start_ready()
 
     def command(self, job: Job) -> list[str]:
-        return [self.python, "-m", "convlab", "run", *job.args, "--json", "--store", self.store_path]
+        return [self.python, "-m", "convlab", "run", *job.args, "--workers", str(job.slots), "--json",
+                "--store", self.store_path]
 
     async def _supervise(self, job: Job) -> None:
         events = self.folder / f"job-{job.number}.jsonl"
@@ -157,7 +173,7 @@ class Launcher:
             # A new session: the terminal's Ctrl-C belongs to the lab, not to the run.
             job.process = await asyncio.create_subprocess_exec(
                 *self.command(job), stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=err,
-                start_new_session=True, env=training_env())
+                start_new_session=True)
         _lower_priority(job.process.pid)
         job.state = "training"
         if job.cancel_asked:
@@ -214,13 +230,16 @@ def safe_stem(name: str, width: int = 60) -> str:
     return stem or "preset"
 
 
-def training_env() -> dict[str, str]:
-    """Leave one core to the lab: a run's threads then never wait at a barrier
-    for a thread the scheduler gave to the UI (on 2 cores that stall cost 10×
-    or more). A user's own OMP_NUM_THREADS wins."""
-    env = dict(os.environ)
-    env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 2) - 1)))
-    return env
+def _members(preset: str, repeats: int | None) -> int:
+    """How many runs a launch trains (a preset the lab cannot read: 1; the run says why)."""
+    from convlab.errors import UserError
+    from convlab.spec import load
+
+    try:
+        spec = load(preset)
+    except UserError:
+        return 1
+    return spec.with_train(repeats=repeats).members if repeats and spec.train.ensemble == 1 else spec.members
 
 
 def _lower_priority(pid: int) -> None:

@@ -166,6 +166,7 @@ async def test_cancel_while_a_run_is_starting_says_cancelled_not_failed(empty_st
 @run_async
 async def test_a_second_run_waits_for_the_device_and_can_leave_the_queue(empty_store):
     app = ConvlabApp(store=empty_store)
+    app.launcher.workers = 1  # the settings' "runs at once"
     try:
         async with app.run_test(size=(100, 30)) as pilot:
             first = app.launcher.launch("tiny", epochs=50)
@@ -185,5 +186,32 @@ async def test_a_second_run_waits_for_the_device_and_can_leave_the_queue(empty_s
             assert isinstance(app.screen, HomeScreen)
             app.launcher.cancel(first)
             await wait_until(pilot, lambda: not first.active, timeout=60)
+    finally:
+        stop_jobs(app)
+
+
+@run_async
+async def test_two_runs_at_once_both_show_and_finish(empty_store):
+    """With "runs at once" 2 in the settings, two launches train side by side;
+    the home line names both, and both runs end finished in the store."""
+    app = ConvlabApp(store=empty_store)
+    try:
+        async with app.run_test(size=(160, 40)) as pilot:
+            form = await _open_settings(pilot, "tiny")
+            form.query_one("#workers").value = "2"
+            form.query_one("#seed").value = "1"
+            await pilot.press("ctrl+l")
+            await pilot.press("escape")
+            first = app.launcher.jobs[0]
+            second = app.launcher.launch("tiny", seed=2, label="tiny again")
+            assert app.launcher.workers == 2 and app.launcher.running == [first, second]
+            await wait_until(pilot, lambda: first.run_id and second.run_id, timeout=120)
+            assert isinstance(app.screen, HomeScreen)
+            line = screen_text(app)
+            assert f"tiny (run {first.run_id})" in line and f"tiny again (run {second.run_id})" in line
+            await wait_until(pilot, lambda: not first.active and not second.active, timeout=180)
+            store = Store(empty_store)
+            assert {store.run(j.run_id).status for j in (first, second)} == {"finished"}
+            assert {store.run(j.run_id).seed for j in (first, second)} == {1, 2}
     finally:
         stop_jobs(app)

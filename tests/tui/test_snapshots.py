@@ -17,7 +17,9 @@ SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((160, 48), id="160x48"
 
 
 def _app(store: str) -> ConvlabApp:
-    return ConvlabApp(store=store)
+    app = ConvlabApp(store=store)
+    app.launcher.workers = 2  # "runs at once" defaults to the machine's cores; fixed for the picture
+    return app
 
 
 async def settle(pilot) -> None:

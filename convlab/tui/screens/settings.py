@@ -1,6 +1,6 @@
 """The run settings form: the common fields of a preset (epochs, η, λ,
 activation, dropout, data, repeats, a slice of the training set) and the
-launch options (device, seed). Launch starts the run; Save as… keeps the
+launch options (device, seed) and how many runs the lab trains at once. Launch starts the run; Save as… keeps the
 changed preset as a new file. Every change is validated by convlab.spec."""
 
 from __future__ import annotations
@@ -65,6 +65,7 @@ class SettingsScreen(ModalScreen):
                 yield Select([(d, d) for d in DEVICES], value="auto", allow_blank=False, compact=True,
                              id="device")
                 yield from self._field("seed", "seed", "", "integer", placeholder="random")
+                yield from self._field("runs at once", "workers", str(self.app.launcher.workers), "integer")
             yield Static("", id="settings-check")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Launch (ctrl+l)", variant="primary", id="launch", compact=True)
@@ -150,7 +151,11 @@ class SettingsScreen(ModalScreen):
     def launch_options(self) -> dict:
         seed = self.query_one("#seed", Input).value.strip()
         device = self.query_one("#device", Select).value
-        return {"seed": int(seed) if seed else None, "device": None if device == "auto" else device}
+        workers = self._number("workers", int)
+        if workers < 1:
+            raise UserError(f"runs at once is {workers}; it must be at least 1")
+        return {"seed": int(seed) if seed else None, "device": None if device == "auto" else device,
+                "workers": workers}
 
     def check(self) -> Spec | None:
         panel = self.query_one("#settings-check", Static)
@@ -198,6 +203,7 @@ class SettingsScreen(ModalScreen):
                                      train_limit=old.train.train_limit) == old
                      and (t.train_limit > 0 or old.train.train_limit == 0))
         options = self.launch_options()
+        self.app.launcher.workers = options.pop("workers")  # the lab's setting, for this and later launches
         remember_settings(self.key, self.values())
         if same_core:
             target = old.source or old.name
