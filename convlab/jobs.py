@@ -1,9 +1,8 @@
 """Jobs, the unit the scheduler hands out, and `JobTrainer`, which trains a
 job's members here and turns engine events into store rows.
 
-A job holds members of one group (today one member per job; a batched
-trainer, several members of one architecture as one model, would take a job
-of several). `JobTrainer` runs in the command's process, in a scheduler's
+A job holds members of one group: one member, or, when members are batched
+(batched.py: several members of one architecture as one model), all of them. `JobTrainer` runs in the command's process, in a scheduler's
 worker process, or, for Ray, records the events a remote worker streams back
 (ray_backend.py): every store write of a training run is here.
 """
