@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import time
+from pathlib import Path
 
 import pytest
-from helpers import DATA, toml_text
+from helpers import DATA, cli_command, cli_env, toml_text
 
 ray = pytest.importorskip("ray", reason="Ray is an optional extra: pip install 'convlab[ray]'")
 
@@ -88,3 +91,42 @@ def test_a_killed_ray_worker_leaves_a_resumable_run(cluster, tmp_path, tiny):
     run = store.run(run.id)
     assert run.status == "finished" and run.epochs_done == 4
     assert [e.epoch for e in store.epochs(run.id)] == [1, 2, 3, 4]
+
+
+def _training_on_ray() -> list[int]:
+    """Pids of Ray workers running a convlab member now (Ray titles them ray::train_member)."""
+    pids = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if cmdline.read_bytes().startswith(b"ray::train_member"):
+                pids.append(int(cmdline.parent.name))
+        except OSError:  # the process ended while we looked
+            pass
+    return pids
+
+
+def _wait_for(predicate, timeout: float = 180) -> None:
+    end = time.monotonic() + timeout  # a hang guard, not a speed check
+    while not predicate():
+        assert time.monotonic() < end, "timed out"
+        time.sleep(0.2)
+
+
+def test_ctrl_c_cancels_the_remote_runs_and_leaves_them_resumable(cluster, tmp_path, tiny):
+    """`convlab run --ray` (here joining the test's cluster) stopped by SIGINT, as
+    Ctrl-C does: exit 130, every remote member cancelled, each run interrupted."""
+    store_path = tmp_path / "runs.sqlite"
+    proc = subprocess.Popen(cli_command("run", tiny, "--ray", "--train-limit", "1000", "--epochs", "40",
+                                        "--repeats", "2", "--seed", "1", "--json", "--store", store_path),
+                            cwd=tmp_path, env=cli_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    store = Store(store_path)
+    _wait_for(lambda: len(store.runs()) == 2 and all(r.epochs_done >= 1 for r in store.runs()))
+    assert len(_training_on_ray()) == 2
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signal.SIGINT, err
+    assert "resume with `convlab run --resume" in err
+    runs = store.runs()
+    assert {r.status for r in runs} == {"interrupted"} and all(r.epochs_done < 40 for r in runs)
+    assert all(store.checkpoint(r.id) is not None for r in runs)
+    _wait_for(lambda: not _training_on_ray(), timeout=60)  # the remote members were cancelled
