@@ -134,6 +134,8 @@ def test_batched_trainer_events_and_checkpoints_are_each_members(mnist):
     assert rest[0].epoch == 2
     assert rest[0].val_acc == epochs[3].val_acc and rest[0].best_val == epochs[3].best_val
     assert rest[0].train_loss == pytest.approx(epochs[3].train_loss, rel=1e-6)  # Trainer sums in float32
+    assert rest[0].val_loss == pytest.approx(epochs[3].val_loss, rel=1e-9)  # each member's own validation NLL
+    assert epochs[2].val_loss != epochs[3].val_loss
     for p, q in zip(alone.params, trainer.net.member_params(1)):  # both hold their best-validation parameters
         torch.testing.assert_close(p.detach(), q.detach(), rtol=1e-10, atol=1e-10)
 
