@@ -123,6 +123,7 @@ class Epoch:
     test_acc: float | None
     seconds: float | None
     eta: float | None
+    val_loss: float | None = None  # None for epochs stored before store version 3
 
 
 @dataclass
@@ -159,6 +160,7 @@ class Store:
             raise UserError(f"{self.path}: its folder does not exist; create it or choose another --store")
         self.db, self.writable = open_db(self.path, read_only)
         self._locks: dict[str, liveness.Lock] = {}
+        self._columns: dict[tuple[str, str], bool] = {}
 
     def close(self) -> None:
         for lock in self._locks.values():
@@ -262,10 +264,11 @@ class Store:
         killed at any moment resumes from the last epoch stored here."""
         with self._tx():
             self.db.execute(
-                "INSERT OR REPLACE INTO epochs (run_id, epoch, train_loss, val_acc, test_acc, seconds, eta, filters)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO epochs (run_id, epoch, train_loss, val_acc, test_acc, seconds, eta, filters,"
+                " val_loss) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (run_id, record["epoch"], record.get("train_loss"), record.get("val_acc"), record.get("test_acc"),
-                 record.get("seconds"), record.get("eta"), None if filters is None else to_npy(filters)),
+                 record.get("seconds"), record.get("eta"), None if filters is None else to_npy(filters),
+                 record.get("val_loss")),
             )
             self.db.execute(
                 "UPDATE runs SET epochs_done=?, best_val=?, best_epoch=?, test_at_best=?, heartbeat=? WHERE id=?",
@@ -428,10 +431,19 @@ class Store:
         return d
 
     def epochs(self, run_id: int) -> list[Epoch]:
+        # a read-only store older than version 3 is not migrated: it lacks val_loss, read as NULL
+        loss = "val_loss" if self._has_column("epochs", "val_loss") else "NULL AS val_loss"
         rows = self.db.execute(
-            "SELECT epoch, train_loss, val_acc, test_acc, seconds, eta FROM epochs WHERE run_id=? ORDER BY epoch",
+            f"SELECT epoch, train_loss, val_acc, test_acc, seconds, eta, {loss} FROM epochs WHERE run_id=? "
+            "ORDER BY epoch",
             (run_id,))
         return [Epoch(**dict(r)) for r in rows]
+
+    def _has_column(self, table: str, column: str) -> bool:
+        key = (table, column)
+        if key not in self._columns:  # asked once per connection: a store's columns change only by migration
+            self._columns[key] = any(r[1] == column for r in self.db.execute(f"PRAGMA table_info({table})"))
+        return self._columns[key]
 
     def filters(self, run_id: int, epoch: int | None = None) -> np.ndarray | None:
         """The first layer's filters (maps, 5, 5) after `epoch` (default: the latest)."""
