@@ -2,7 +2,8 @@
 legend, ticks, markers and the book's figure; enlarging a panel; the first
 frame at 80×24; the evaluating state; a network without filters; and the
 runs table at every width; the filters of past epochs, the digits of one
-cell of the confusion matrix and the run's config."""
+cell of the confusion matrix and the run's config; the validation loss
+arriving with an epoch."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from convlab.tui.widgets.confusion import ConfusionMatrix
 from convlab.tui.widgets.curve import CurvePlot, Series
 from convlab.tui.widgets.pictures import FilterGrid, MistakeGallery
 from convlab.tui.widgets.run_status import RunStatus
-from tui_helpers import T0, run_async, screen_text
+from tui_helpers import T0, run_async, screen_text, wait_until
 
 
 async def _open(pilot, run_id: int) -> RunScreen:
@@ -199,3 +200,25 @@ async def test_the_live_view_shows_the_run_config(seeded_store):
         await _open(pilot, 3)
         assert ("relu · 30 epochs · η 0.03 · λ 0.1 · batch 10 · 50k · 3 repeats · "
                 "conv-pool(20) → conv-pool(40) → FC(100) → softmax(10)") in screen_text(app)
+
+
+@run_async
+async def test_the_validation_loss_appears_beside_the_training_loss_after_an_epoch(seeded_store):
+    """Run 3 trains elsewhere; its stored epochs predate validation loss (none is
+    drawn for them). When its next epoch lands in the store, `t`'s loss plot
+    gains a validation point beside the training loss."""
+    app = ConvlabApp(store=seeded_store)
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = await _open(pilot, 3)
+        await pilot.press("t")
+        curve = screen.query_one(CurvePlot)
+        assert curve.val_loss.values == [] and "● validation" not in screen_text(app)
+        with Store(seeded_store) as other:  # as the training process would write it
+            other.add_epoch(3, {"epoch": 6, "train_loss": 0.15, "val_acc": 98.95, "val_loss": 0.0412,
+                                "best_val": 98.95, "best_epoch": 6, "test_at_best": 98.9, "seconds": 41.5})
+        await wait_until(pilot, lambda: curve.val_loss.values == [0.0412], timeout=10)
+        await pilot.pause()
+        text = screen_text(app)
+        assert "loss (mean cross-entropy) by epoch · ● training · ● validation" in text
+        assert curve.val_loss.epochs == [6] and len(curve.loss.values) == 6
+

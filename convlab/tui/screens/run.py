@@ -32,7 +32,7 @@ class RunScreen(Screen):
     BINDINGS = [
         Binding("escape", "back", "Back"),
         Binding("y", "toggle_range", "0–100", tooltip="Y axis: follow the data, or the full 0–100"),
-        Binding("t", "toggle_loss", "Loss", tooltip="Plot the training loss instead of the validation accuracy"),
+        Binding("t", "toggle_loss", "Loss", tooltip="Plot the training and validation loss instead of the validation accuracy"),
         Binding("0", "panel('curve')", "Curve", group=PANEL_KEYS, tooltip="The curve (to enlarge it with z)"),
         Binding("1", "panel('filters')", "Filters", group=PANEL_KEYS,
                 tooltip="The first layer's filters (below 120 columns, one panel at a time)"),
@@ -133,7 +133,8 @@ class RunScreen(Screen):
             Series(f"run {run.id}", [e.epoch for e in epochs], [e.val_acc for e in epochs]),
             Series("loss", [e.epoch for e in epochs], [e.train_loss for e in epochs]),
             others, run.book_figure, run.epochs_planned,
-            steps=run.progress.get("losses") if run.status == "running" else None)
+            steps=run.progress.get("losses") if run.status == "running" else None,
+            val_loss=Series("validation", [e.epoch for e in epochs], [e.val_loss for e in epochs]))
 
     def _draw_pictures(self, run: Run, epochs) -> None:
         store = self.app.store
