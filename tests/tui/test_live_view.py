@@ -3,7 +3,7 @@ legend, ticks, markers and the book's figure; enlarging a panel; the first
 frame at 80×24; the evaluating state; a network without filters; and the
 runs table at every width; the filters of past epochs, the digits of one
 cell of the confusion matrix and the run's config; the validation loss
-arriving with an epoch."""
+arriving with an epoch; a click on a cell of the confusion matrix."""
 
 from __future__ import annotations
 
@@ -222,3 +222,52 @@ async def test_the_validation_loss_appears_beside_the_training_loss_after_an_epo
         assert "loss (mean cross-entropy) by epoch · ● training · ● validation" in text
         assert curve.val_loss.epochs == [6] and len(curve.loss.values) == 6
 
+
+def _cell_offset(app, matrix: ConfusionMatrix, true: int, predicted: int) -> tuple[int, int]:
+    """Where the matrix draws the count of (true, predicted), relative to the widget,
+    read off the screen: the header row's digit `predicted` ends the column
+    (counts are right-aligned under it), and row `true` follows the header."""
+    region = matrix.content_region
+    lines = [line.ljust(region.right) for line in screen_text(app).splitlines()]
+    header_y = next(y for y in range(region.y, region.bottom) if re.search(r"0 +1 +2 +3", lines[y]))
+    header = lines[header_y]
+    x = [m.start() for m in re.finditer(r"\d", header) if m.start() >= region.x][predicted]
+    y = header_y + 1 + true
+    assert lines[y][region.x:x].split()[0] == str(true)
+    return x - region.x, y - region.y
+
+
+@run_async
+async def test_a_click_on_a_cell_of_the_confusion_matrix_shows_those_digits(seeded_store):
+    """The mouse selects a cell as arrows and Enter do: the same digits, the same words."""
+    app = ConvlabApp(store=seeded_store)
+    async with app.run_test(size=(100, 40)) as pilot:
+        screen = await _open(pilot, 1)
+        gallery = screen.query_one(MistakeGallery)
+        everything = list(gallery.mistakes)
+        await pilot.press("3")
+        matrix = screen.query_one(ConfusionMatrix)
+        true, predicted = matrix.cell
+        await pilot.press("enter")  # by keys, for comparison
+        by_keys = [m.index for m in gallery.mistakes]
+        by_keys_text = f"of {len(everything)} misclassified: true {true}, the network's {predicted}"
+        assert by_keys_text in screen_text(app)
+
+        cell = next((t, p) for t, p in ((m.label, m.predicted) for m in everything) if (t, p) != (true, predicted))
+        await pilot.press("3")
+        assert await pilot.click(ConfusionMatrix, offset=_cell_offset(app, matrix, *cell))
+        await pilot.pause()
+        expected = [m.index for m in everything if (m.label, m.predicted) == cell]
+        assert matrix.cell == cell and screen.panel == "mistakes"
+        assert [m.index for m in gallery.mistakes] == expected and expected != by_keys
+        assert f"of {len(everything)} misclassified: true {cell[0]}, the network's {cell[1]}" in screen_text(app)
+
+        await pilot.press("3")
+        assert await pilot.click(ConfusionMatrix, offset=_cell_offset(app, matrix, *cell))
+        await pilot.pause()  # the same cell again: the same digits, as a second Enter
+        assert [m.index for m in gallery.mistakes] == expected
+
+        await pilot.press("3")  # the diagonal: every mistake again, as with Enter there
+        assert await pilot.click(ConfusionMatrix, offset=_cell_offset(app, matrix, 4, 4))
+        await pilot.pause()
+        assert len(gallery.mistakes) == len(everything) and screen.cell is None
