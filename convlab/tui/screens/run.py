@@ -60,6 +60,7 @@ class RunScreen(Screen):
         self._drawn: tuple | None = None  # what the curve, filters and gallery show
         self.filters_epoch: int | None = None  # an earlier epoch's filters; None: the latest
         self.cell: tuple[int, int] | None = None  # the confusion matrix's cell the gallery shows
+        self._overlaid: tuple | None = None  # (what it was read for, the other runs' curves)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -120,7 +121,12 @@ class RunScreen(Screen):
             self._draw_pictures(run, epochs)
         self._drawn = (drawn, steps)
 
-    def _draw_curve(self, run: Run, epochs) -> None:
+    def _others(self, run: Run) -> list[Series]:
+        """Up to OVERLAID other runs of the preset, read again only when this run
+        ends an epoch (not at each of its progress steps): a run training beside
+        it shows its new epochs a little later, and the UI reads far less."""
+        if self._overlaid is not None and self._overlaid[0] == (run.id, run.epochs_done, run.status):
+            return self._overlaid[1]
         store = self.app.store
         others = []
         for other in store.runs(preset=run.preset):
@@ -129,6 +135,11 @@ class RunScreen(Screen):
                 others.append(Series(f"run {other.id}", [x.epoch for x in e], [x.val_acc for x in e]))
             if len(others) == OVERLAID:
                 break
+        self._overlaid = ((run.id, run.epochs_done, run.status), others)
+        return others
+
+    def _draw_curve(self, run: Run, epochs) -> None:
+        others = self._others(run)
         self.query_one(CurvePlot).set_data(
             Series(f"run {run.id}", [e.epoch for e in epochs], [e.val_acc for e in epochs]),
             Series("loss", [e.epoch for e in epochs], [e.train_loss for e in epochs]),

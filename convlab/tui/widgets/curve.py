@@ -39,6 +39,8 @@ class CurvePlot(PlotextPlot):
         self.planned = 2  # the run's epochs: the x axis spans them from the start
         self.steps: list[tuple[float, float]] = []  # (epoch + fraction, loss so far) within the current epoch
         self.legend: list[tuple[str, str, str]] = []
+        self._drawn: tuple | None = None  # what the figure was last drawn from (see set_data)
+        self._built: tuple | None = None  # (size and theme, text): plotext's output for them
 
     def set_data(self, accuracy: Series, loss: Series, others: list[Series], book: float | None,
                  planned: int | None = None, steps: list | None = None, val_loss: Series | None = None) -> None:
@@ -48,12 +50,26 @@ class CurvePlot(PlotextPlot):
         self.val_loss = Series("validation", [e for e, _ in pairs], [v for _, v in pairs])
         self.planned = planned or 2
         self.steps = [tuple(p) for p in steps or []]
-        self.redraw()
+        # A progress step changes only the loss view: the accuracy view is not
+        # drawn again for it (the store changes some 50 times an epoch).
+        if self._what() != self._drawn:
+            self.redraw()
+
+    def _what(self) -> tuple:
+        """What the figure shows, in the current view."""
+        return (self.accuracy, self.loss, self.val_loss, self.others, self.book, self.planned,
+                self.steps if self.show_loss else None, self.show_loss, self.full_range)
 
     def render(self):
         if self.size.height < MIN_ROWS or self.size.width < MIN_COLUMNS:
             return ""  # plotext inverts its labels when squeezed below this
-        return super().render()
+        # plotext builds its whole text again on every render, and Textual
+        # renders again whenever the screen is recomposed (help closing, a
+        # panel switching): the text is kept until the figure or size changes.
+        key = (self.size, self.app.theme)
+        if self._built is None or self._built[0] != key:
+            self._built = (key, super().render())
+        return self._built[1]
 
     def on_resize(self) -> None:
         self.redraw()  # the ticks follow the height
@@ -70,6 +86,7 @@ class CurvePlot(PlotextPlot):
         return len(self.accuracy.values)
 
     def redraw(self) -> None:
+        self._drawn, self._built = self._what(), None
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
