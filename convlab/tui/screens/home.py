@@ -74,6 +74,10 @@ class HomeScreen(Screen):
         self.watch(self.app, "jobs_version", self.refresh_runs, init=False)
 
     def on_screen_resume(self) -> None:
+        # after the first frame, as the live view does: back at once, then caught up
+        self.call_after_refresh(self._catch_up)
+
+    def _catch_up(self) -> None:
         self.load_presets()
         self.refresh_runs()
 

@@ -97,7 +97,9 @@ class RunScreen(Screen):
     # ------------------------------------------------------------ content
 
     def on_screen_resume(self) -> None:
-        self.refresh_from_store()
+        # after the first frame: the screen comes back at once as it was left
+        # (help covered it for seconds), then catches up with the store
+        self.call_after_refresh(self.refresh_from_store)
 
     def refresh_from_store(self, *_) -> None:
         if not self.is_current and self.current_run is not None:
