@@ -220,6 +220,7 @@ async def test_the_validation_loss_appears_beside_the_training_loss_after_an_epo
         await pilot.pause()
         text = screen_text(app)
         assert "loss (mean cross-entropy) by epoch · ● training · ● validation" in text
+        assert "best validation 98.95% (epoch 6) · validation loss 0.0412 (epoch 6) · test at best" in text
         assert curve.val_loss.epochs == [6] and len(curve.loss.values) == 6
 
 
