@@ -162,7 +162,8 @@ def test_cli_batch_members_stores_each_member_as_its_own_run(run_cli, write_toml
         out = run_cli("run", preset, "--repeats", "3", "--seed", "7", "--train-limit", "300", flag, "--json",
                       store=store)
         assert out.returncode == 0, out.stderr
-        started = [e for e in out.events() if e["event"] == "started"]
+        # separate members train in two worker processes: their `started` lines arrive in either order
+        started = sorted((e for e in out.events() if e["event"] == "started"), key=lambda e: e["member"])
         assert [e["seed"] for e in started] == [7, 8, 9]
         runs = [Store(store).run(e["run"]) for e in started]
         assert [r.status for r in runs] == ["finished"] * 3 and [r.member for r in runs] == [0, 1, 2]
