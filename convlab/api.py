@@ -33,7 +33,7 @@ INTEGER_COLUMNS = {"run", "group", "member", "seed", "epochs_planned", "epochs_d
                    "predicted"}
 # Decimals kept: accuracies are exact in hundredths of 10,000 digits.
 ROUNDING = {"val_acc": 2, "test_acc": 2, "best_val": 2, "test_at_best": 2, "book_figure": 2, "test": 2, "book": 2,
-            "diff": 2, "mean": 3, "sd": 3, "train_loss": 6, "seconds": 3, "sec_per_epoch": 3,
+            "diff": 2, "mean": 3, "sd": 3, "train_loss": 6, "val_loss": 6, "seconds": 3, "sec_per_epoch": 3,
             "total_seconds": 1}
 
 
@@ -98,7 +98,8 @@ def config(store, run_id: int) -> dict[str, Any]:
     return open_store(store).run(run_id).config
 
 
-EPOCH_FIELDS = ("epoch", "train_loss", "val_acc", "test_acc", "seconds")
+# val_loss: the validation set's mean NLL (empty for epochs stored before store version 3)
+EPOCH_FIELDS = ("epoch", "train_loss", "val_acc", "val_loss", "test_acc", "seconds")
 
 
 def epochs(store=None, run_ids: list[int] | None = None, *, frame: bool = False):

@@ -240,15 +240,28 @@ class BatchedTrainer:
         """Each member's percent correct (M,), still on the device."""
         return (self.net.predict(x) == y).double().mean(1) * 100.0
 
+    @torch.inference_mode()
+    def _evaluate(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each member's percent correct and mean NLL (M,), as engine.evaluate, still on the device."""
+        correct = torch.zeros(self.m, dtype=torch.float64, device=x.device)
+        nll = torch.zeros(self.m, dtype=torch.float64, device=x.device)
+        for i in range(0, len(x), EVAL_CHUNK):
+            z, target = self.net.forward(x[i:i + EVAL_CHUNK]), y[i:i + EVAL_CHUNK]
+            correct += (z.argmax(2) == target).sum(1)
+            m, n, classes = z.shape
+            nll += F.cross_entropy(z.reshape(m * n, classes), target.repeat(m), reduction="none").view(m, n) \
+                .sum(1).double()
+        return correct / len(y) * 100.0, nll / len(y)
+
     def end_epoch(self, epoch: int, losses: torch.Tensor, seconds: float) -> Iterator[tuple[int, events.Epoch]]:
         t = self.t
-        val = self._accuracies(t.val_x, t.val_y)
+        val, val_loss = self._evaluate(t.val_x, t.val_y)
         if self.device.type == "cuda":
             # evaluating the test set every epoch costs a GPU little and saves a second wait
             test = self._accuracies(t.test_x, t.test_y)
-            losses, val, test = torch.stack([losses.double(), val, test]).tolist()  # the one host sync
+            losses, val, val_loss, test = torch.stack([losses.double(), val, val_loss, test]).tolist()  # one sync
         else:
-            losses, val = torch.stack([losses.double(), val]).tolist()
+            losses, val, val_loss = torch.stack([losses.double(), val, val_loss]).tolist()
             test = None
         diverged = [m for m, loss in enumerate(losses) if not math.isfinite(loss)]
         if diverged:  # checked once an epoch, with the host sync above; nothing NaN gets stored
@@ -271,7 +284,8 @@ class BatchedTrainer:
         filters = self.net.params[0].detach()[:, :, 0].float().cpu().numpy() if first.type == "conv_pool" else None
         for m, p in enumerate(self.progress):
             yield m, events.Epoch(
-                epoch=epoch, train_loss=losses[m], val_acc=val[m], test_acc=test[m] if improved[m] else None,
+                epoch=epoch, train_loss=losses[m], val_acc=val[m], val_loss=val_loss[m],
+                test_acc=test[m] if improved[m] else None,
                 best_val=p.best_val, best_epoch=p.best_epoch, test_at_best=p.test_at_best, seconds=seconds,
                 learning_rate=eta_at(self.specs[m], epoch), filters=None if filters is None else filters[m],
                 checkpoint=self.checkpoint(m))

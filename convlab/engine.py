@@ -134,6 +134,21 @@ def accuracy(net: Network, x: torch.Tensor, y: torch.Tensor) -> float:
     return (predict(net, x) == y).double().mean().item() * 100.0
 
 
+@torch.inference_mode()
+def evaluate(net: Network, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+    """Percent correct and the mean negative log-likelihood, from one pass and
+    one host sync. The loss is the book's cost without its L2 term: the weights
+    are the same for every image, so that term says nothing about the data."""
+    correct = torch.zeros((), dtype=torch.float64, device=x.device)
+    nll = torch.zeros((), dtype=torch.float64, device=x.device)
+    for i in range(0, len(x), EVAL_CHUNK):
+        z, target = net(x[i:i + EVAL_CHUNK]), y[i:i + EVAL_CHUNK]
+        correct += (z.argmax(1) == target).sum()
+        nll += F.cross_entropy(z, target, reduction="sum").double()
+    acc, loss = (torch.stack([correct, nll]) / len(y)).tolist()
+    return acc * 100.0, loss
+
+
 def sgd_step(net: Network, params: list[torch.Tensor], weights: list[torch.Tensor], x: torch.Tensor,
              y: torch.Tensor, eta: float, decay: float, gen: torch.Generator | None) -> torch.Tensor:
     """One step of the book's SGD: p ← p − η·∂C/∂p with C = NLL + 0.5·λ·ΣW²/n.
@@ -231,7 +246,7 @@ class Trainer:
 
     def end_epoch(self, epoch: int, train_loss: float, seconds: float) -> events.Epoch:
         p, t = self.progress, self.t
-        val = accuracy(self.net, t.val_x, t.val_y)
+        val, val_loss = evaluate(self.net, t.val_x, t.val_y)
         test = None
         if val >= p.best_val:  # ties count as a new best, as in the book
             test = accuracy(self.net, t.test_x, t.test_y)
@@ -243,8 +258,8 @@ class Trainer:
         p.epoch = epoch
         filters = self.net.first_filters()
         return events.Epoch(
-            epoch=epoch, train_loss=train_loss, val_acc=val, test_acc=test, best_val=p.best_val,
-            best_epoch=p.best_epoch, test_at_best=p.test_at_best, seconds=seconds,
+            epoch=epoch, train_loss=train_loss, val_acc=val, val_loss=val_loss, test_acc=test,
+            best_val=p.best_val, best_epoch=p.best_epoch, test_at_best=p.test_at_best, seconds=seconds,
             learning_rate=eta_at(self.spec, epoch),
             filters=None if filters is None else filters.float().cpu().numpy(), checkpoint=self.checkpoint())
 

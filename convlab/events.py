@@ -95,6 +95,9 @@ class Epoch(Event):
     test_at_best: float
     seconds: float  # the epoch's training and evaluation time
     learning_rate: float  # η of this epoch (formerly eta)
+    # mean negative log-likelihood over the validation set (the cost without the L2 term);
+    # None only from a producer that predates it
+    val_loss: float | None = None
     filters: np.ndarray | None = None  # first layer's filters, for the store
     checkpoint: bytes | None = None  # the trainer's state, for the store
     run: int | None = None

@@ -503,9 +503,11 @@ def _epochs_details(store: Store, row: Row) -> str:
         if not epochs:
             continue
         lines = "".join(f"<tr><td>{e.epoch}</td><td>{_num(e.train_loss, 4)}</td><td>{_pct(e.val_acc)}</td>"
-                        f"<td>{_pct(e.test_acc)}</td><td>{_num(e.seconds, 1)}</td></tr>" for e in epochs)
+                        f"<td>{_num(e.val_loss, 4)}</td><td>{_pct(e.test_acc)}</td><td>{_num(e.seconds, 1)}</td></tr>"
+                        for e in epochs)
         blocks.append(f"<h3>run {run.id} (seed {run.seed})</h3><table><thead><tr><th>epoch</th><th>loss</th>"
-                      f"<th>validation %</th><th>test %</th><th>seconds</th></tr></thead><tbody>{lines}</tbody></table>")
+                      "<th>validation %</th><th>validation loss</th><th>test %</th><th>seconds</th></tr></thead>"
+                      f"<tbody>{lines}</tbody></table>")
     if not blocks:
         return ""
     return "<details><summary>every epoch</summary>" + "".join(blocks) + "</details>"

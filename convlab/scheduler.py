@@ -25,17 +25,11 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Callable
 
+from convlab.cores import available_cores
 from convlab.errors import UserError
 from convlab.jobs import Job, JobTrainer
 
 POLL = 0.2  # seconds between looks at the workers' events and the stop flag
-
-
-def available_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 def default_workers(device_name: str | None) -> int:

@@ -22,7 +22,8 @@ from urllib.parse import quote
 
 from convlab.errors import UserError
 
-VERSION = 2  # 0: the first stores, without a version; 1: the same tables, versioned; 2: sweeps
+VERSION = 3  # 0: the first stores, without a version; 1: the same tables, versioned; 2: sweeps;
+# 3: epochs.val_loss (older epochs keep NULL there: their loss was never measured)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS groups (
@@ -70,6 +71,7 @@ CREATE TABLE IF NOT EXISTS epochs (
     seconds REAL,
     eta REAL,
     filters BLOB,
+    val_loss REAL,
     PRIMARY KEY (run_id, epoch)
 );
 CREATE TABLE IF NOT EXISTS mistakes (

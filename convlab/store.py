@@ -18,9 +18,7 @@ import sqlite3
 import time
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from convlab import liveness
 from convlab.errors import UserError
@@ -39,14 +37,21 @@ RUN_SELECT = ("SELECT runs.*, (SELECT text FROM notes WHERE run_id=runs.id) AS n
 # What a run owns in the other tables, deleted with it.
 RUN_TABLES = ("epochs", "mistakes", "predictions", "checkpoints", "notes", "tags")
 
+if TYPE_CHECKING:
+    import numpy as np
+# numpy is imported where arrays are made, not here: the lab's home screen
+# reads the store without any, and numpy is a sixth of its first frame.
+
 
 def to_npy(array: np.ndarray) -> bytes:
+    import numpy as np
     buf = io.BytesIO()
     np.save(buf, array, allow_pickle=False)
     return buf.getvalue()
 
 
 def from_npy(blob: bytes) -> np.ndarray:
+    import numpy as np
     return np.load(io.BytesIO(blob), allow_pickle=False)
 
 
@@ -123,6 +128,7 @@ class Epoch:
     test_acc: float | None
     seconds: float | None
     eta: float | None
+    val_loss: float | None = None  # None for epochs stored before store version 3
 
 
 @dataclass
@@ -135,6 +141,7 @@ class Mistake:
 
 def mistakes_of(predictions: np.ndarray, test) -> list[Mistake]:
     """The misclassified digits of a test split (images, labels) under `predictions`."""
+    import numpy as np
     wrong = np.flatnonzero(predictions != test.labels)
     return [Mistake(int(i), int(test.labels[i]), int(predictions[i]), test.images[i]) for i in wrong]
 
@@ -143,6 +150,8 @@ def base_versions() -> dict[str, str]:
     """The versions every run records; the engine adds torch's (engine.library_versions)
     for the runs it trains, so storing a vote needs no torch."""
     import platform
+
+    import numpy as np
 
     import convlab
 
@@ -159,6 +168,7 @@ class Store:
             raise UserError(f"{self.path}: its folder does not exist; create it or choose another --store")
         self.db, self.writable = open_db(self.path, read_only)
         self._locks: dict[str, liveness.Lock] = {}
+        self._columns: dict[tuple[str, str], bool] = {}
 
     def close(self) -> None:
         for lock in self._locks.values():
@@ -262,10 +272,11 @@ class Store:
         killed at any moment resumes from the last epoch stored here."""
         with self._tx():
             self.db.execute(
-                "INSERT OR REPLACE INTO epochs (run_id, epoch, train_loss, val_acc, test_acc, seconds, eta, filters)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO epochs (run_id, epoch, train_loss, val_acc, test_acc, seconds, eta, filters,"
+                " val_loss) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (run_id, record["epoch"], record.get("train_loss"), record.get("val_acc"), record.get("test_acc"),
-                 record.get("seconds"), record.get("eta"), None if filters is None else to_npy(filters)),
+                 record.get("seconds"), record.get("eta"), None if filters is None else to_npy(filters),
+                 record.get("val_loss")),
             )
             self.db.execute(
                 "UPDATE runs SET epochs_done=?, best_val=?, best_epoch=?, test_at_best=?, heartbeat=? WHERE id=?",
@@ -284,6 +295,7 @@ class Store:
 
     def save_outcome(self, run_id: int, predictions: np.ndarray, mistakes: list[Mistake]) -> None:
         """The test-set predictions (for ensembles) and the misclassified digits."""
+        import numpy as np
         with self._tx():
             self.db.execute("INSERT OR REPLACE INTO predictions (run_id, test) VALUES (?, ?)",
                             (run_id, predictions.astype(np.uint8).tobytes()))
@@ -428,10 +440,19 @@ class Store:
         return d
 
     def epochs(self, run_id: int) -> list[Epoch]:
+        # a read-only store older than version 3 is not migrated: it lacks val_loss, read as NULL
+        loss = "val_loss" if self._has_column("epochs", "val_loss") else "NULL AS val_loss"
         rows = self.db.execute(
-            "SELECT epoch, train_loss, val_acc, test_acc, seconds, eta FROM epochs WHERE run_id=? ORDER BY epoch",
+            f"SELECT epoch, train_loss, val_acc, test_acc, seconds, eta, {loss} FROM epochs WHERE run_id=? "
+            "ORDER BY epoch",
             (run_id,))
         return [Epoch(**dict(r)) for r in rows]
+
+    def _has_column(self, table: str, column: str) -> bool:
+        key = (table, column)
+        if key not in self._columns:  # asked once per connection: a store's columns change only by migration
+            self._columns[key] = any(r[1] == column for r in self.db.execute(f"PRAGMA table_info({table})"))
+        return self._columns[key]
 
     def filters(self, run_id: int, epoch: int | None = None) -> np.ndarray | None:
         """The first layer's filters (maps, 5, 5) after `epoch` (default: the latest)."""
@@ -443,11 +464,13 @@ class Store:
         return None if row is None or row[0] is None else from_npy(row[0])
 
     def mistakes(self, run_id: int) -> list[Mistake]:
+        import numpy as np
         rows = self.db.execute("SELECT idx, label, predicted, image FROM mistakes WHERE run_id=? ORDER BY idx",
                                (run_id,))
         return [Mistake(r[0], r[1], r[2], np.frombuffer(r[3], np.uint8).reshape(28, 28)) for r in rows]
 
     def predictions(self, run_id: int) -> np.ndarray | None:
+        import numpy as np
         row = self.db.execute("SELECT test FROM predictions WHERE run_id=?", (run_id,)).fetchone()
         return None if row is None else np.frombuffer(row[0], np.uint8).copy()
 

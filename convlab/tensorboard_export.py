@@ -20,7 +20,8 @@ from convlab.extras import require
 from convlab.report import Row, runs_of
 from convlab.store import Run, Store
 
-SCALARS = {"loss/train": "train_loss", "accuracy/validation": "val_acc", "accuracy/test": "test_acc"}
+SCALARS = {"loss/train": "train_loss", "loss/validation": "val_loss", "accuracy/validation": "val_acc",
+           "accuracy/test": "test_acc"}
 METRICS = {"result/best_val": "best_val", "result/test_at_best": "test_at_best"}
 HPARAMS = ("preset", "kind", "seed", "epochs_planned", *api.HPARAMS)
 MISTAKES_SHOWN = 100

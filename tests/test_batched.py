@@ -134,6 +134,8 @@ def test_batched_trainer_events_and_checkpoints_are_each_members(mnist):
     assert rest[0].epoch == 2
     assert rest[0].val_acc == epochs[3].val_acc and rest[0].best_val == epochs[3].best_val
     assert rest[0].train_loss == pytest.approx(epochs[3].train_loss, rel=1e-6)  # Trainer sums in float32
+    assert rest[0].val_loss == pytest.approx(epochs[3].val_loss, rel=1e-9)  # each member's own validation NLL
+    assert epochs[2].val_loss != epochs[3].val_loss
     for p, q in zip(alone.params, trainer.net.member_params(1)):  # both hold their best-validation parameters
         torch.testing.assert_close(p.detach(), q.detach(), rtol=1e-10, atol=1e-10)
 
@@ -160,7 +162,8 @@ def test_cli_batch_members_stores_each_member_as_its_own_run(run_cli, write_toml
         out = run_cli("run", preset, "--repeats", "3", "--seed", "7", "--train-limit", "300", flag, "--json",
                       store=store)
         assert out.returncode == 0, out.stderr
-        started = [e for e in out.events() if e["event"] == "started"]
+        # separate members train in two worker processes: their `started` lines arrive in either order
+        started = sorted((e for e in out.events() if e["event"] == "started"), key=lambda e: e["member"])
         assert [e["seed"] for e in started] == [7, 8, 9]
         runs = [Store(store).run(e["run"]) for e in started]
         assert [r.status for r in runs] == ["finished"] * 3 and [r.member for r in runs] == [0, 1, 2]

@@ -14,7 +14,8 @@ import torch
 
 from helpers import cli_command, cli_env, small_tensors
 from convlab import spec as specs
-from convlab.engine import (Interrupted, Trainer, accuracy, eta_at, pick_device, predict, prepare, sgd_step)
+from convlab.engine import (Interrupted, Trainer, accuracy, eta_at, evaluate, pick_device, predict, prepare,
+                            sgd_step)
 from convlab.errors import UserError
 from convlab.spec import parse_text
 from convlab.store import Store
@@ -189,6 +190,29 @@ def test_accuracy_is_percent_correct(mnist):
     # the softmax starts at zero: every logit ties and argmax answers 0
     assert accuracy(trainer.net, tensors.test_x, tensors.test_y) == pytest.approx(
         float((mnist.test.labels[:1000] == 0).mean() * 100))
+
+
+def test_validation_loss_is_the_mean_nll_computed_by_hand(mnist):
+    """After one epoch of the shallow net on 1,000 images, the epoch's val_loss
+    equals −mean log softmax(z)[y] over 150 validation images, z computed here
+    in float64 from the trained parameters; before training every logit ties
+    (the softmax starts at zero), so the loss is ln 10."""
+    spec = specs.load("shallow").with_train(epochs=1)
+    tensors = small_tensors(mnist, 1000, 150)
+    trainer = Trainer(spec, tensors, CPU, seed=3)
+    assert evaluate(trainer.net, tensors.val_x, tensors.val_y)[1] == pytest.approx(np.log(10), rel=1e-6)  # ln 10 in float32
+    epoch = next(e for e in trainer.run() if e.kind == "epoch")
+    w1, b1, w2, b2 = (p.detach().double().numpy() for p in trainer.params)  # still the epoch's parameters
+    x = mnist.validation.images[:150].reshape(150, -1).astype(np.float64) / 255.0  # stored as bytes
+    y = mnist.validation.labels[:150]
+    z = (1 / (1 + np.exp(-(x @ w1 + b1)))) @ w2 + b2
+    log_softmax = z - z.max(1, keepdims=True)
+    log_softmax -= np.log(np.exp(log_softmax).sum(1, keepdims=True))
+    by_hand = -log_softmax[np.arange(150), y].mean()
+    assert 0.1 < by_hand < np.log(10)  # it learned something, so the check is not of a constant
+    assert epoch.val_loss == pytest.approx(by_hand, rel=1e-5)
+    assert epoch.val_acc == pytest.approx((z.argmax(1) == y).mean() * 100)
+    assert epoch.to_dict()["val_loss"] == epoch.val_loss  # it travels in the --json stream
 
 
 def test_stop_request_interrupts_between_minibatches(mnist):

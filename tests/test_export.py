@@ -275,6 +275,29 @@ def test_hostile_names_are_inert_in_every_export(tmp_path, run_cli):
     assert doc["runs"][0]["epochs"][0]["train_loss"] is None
 
 
+def test_the_validation_loss_travels_into_csv_json_and_html(tmp_path):
+    """An epoch with a validation loss and one stored before store version 3
+    (none): the CSV column and JSON field hold the loss (rounded to 6 places)
+    or stay empty; the HTML epoch table shows it."""
+    from helpers import toml_text
+    from report_fixtures import add_run
+    from convlab.spec import parse_text
+
+    path = tmp_path / "loss.sqlite"
+    spec = parse_text(toml_text([{"type": "fc", "n_out": 30}, {"type": "softmax"}], {"epochs": 2}, name="loss"))
+    with Store(path) as s:
+        run = add_run(s, spec, s.create_group(spec), 0, [(90.0, 89.0, 1.0), (91.0, 90.0, 1.0)])
+        s.db.execute("UPDATE epochs SET val_loss=0.1234567891 WHERE run_id=? AND epoch=2", (run,))
+        rows = report.compare(s)
+        table = list(csv.DictReader(io.StringIO(export.to_csv(s, rows))))
+        doc = json.loads(export.to_json(s, rows))
+        page = export.to_html(s, rows)
+    assert [r["val_loss"] for r in table] == ["", "0.123457"]
+    assert list(table[0]).index("val_loss") == list(table[0]).index("val_acc") + 1
+    assert [e["val_loss"] for e in doc["runs"][0]["epochs"]] == [None, 0.123457]
+    assert "<th>validation loss</th>" in page and "<td>0.1235</td>" in page
+
+
 # ---------------------------------------------------------------- the HTML report's figures
 
 

@@ -69,3 +69,14 @@ def test_the_import_graph_has_no_cycle():
 def test_the_walk_finds_a_cycle_when_there_is_one():
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_the_labs_first_frame_imports_neither_numpy_nor_the_commands():
+    """`convlab` alone opens the lab; what its home screen needs loads no numpy
+    (a sixth of the first frame on a loaded machine), no torch, and none of
+    the subcommands' modules. numpy comes when a run's view needs arrays."""
+    code = ("import sys; import convlab.cli; from convlab.tui.app import ConvlabApp; "
+            "import convlab.tui.screens.home; "
+            "print(sorted(m for m in sys.modules if m in ('numpy', 'torch') or m.startswith('convlab.cli.')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

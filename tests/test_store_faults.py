@@ -195,3 +195,41 @@ def test_show_of_an_id_beyond_sqlite(tmp_path, run_cli, record_property):
     for run_id in ("99999999999999999999", "-1", "0", "9223372036854775807"):
         assert_user_error(run_cli("show", run_id), "does not exist")
     assert_user_error(run_cli("show", "x" * 1000), "is not a run id")
+
+
+def as_version_2(path) -> None:
+    """What convlab wrote at store version 2: epochs without val_loss."""
+    db = sqlite3.connect(path)
+    db.execute("ALTER TABLE epochs DROP COLUMN val_loss")
+    db.execute("PRAGMA user_version=2")
+    db.commit()
+    db.close()
+
+
+def test_a_version_2_store_gains_validation_loss_and_keeps_its_epochs(tmp_path):
+    """Old epochs read back with no loss (it was never measured); a new epoch
+    stores one; the v2 file is kept aside as it was."""
+    path = tmp_path / "convlab.sqlite"
+    seeded(path)
+    as_version_2(path)
+    with Store(path) as store:
+        old = store.epochs(1)
+        assert [(e.epoch, e.val_acc, e.val_loss) for e in old] == [(1, 90.0, None)]
+        store.add_epoch(2, {"epoch": 2, "train_loss": 0.4, "val_acc": 91.0, "val_loss": 0.31,
+                            "best_val": 91.0, "best_epoch": 2, "test_at_best": 90.0})
+        assert [e.val_loss for e in store.epochs(2)] == [None, 0.31]
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == schema.VERSION == 3
+    bak = sqlite3.connect(tmp_path / "convlab.sqlite.v2.bak")
+    assert bak.execute("PRAGMA user_version").fetchone() == (2,)
+    assert "val_loss" not in {r[1] for r in bak.execute("PRAGMA table_info(epochs)")}
+    assert bak.execute("SELECT count(*) FROM epochs").fetchone() == (2,)
+
+
+def test_a_read_only_version_2_store_shows_epochs_without_loss(tmp_path):
+    path = tmp_path / "convlab.sqlite"
+    seeded(path)
+    as_version_2(path)
+    before = digest(path)
+    with Store(path, read_only=True) as store:
+        assert [e.val_loss for e in store.epochs(1)] == [None]
+    assert digest(path) == before

@@ -16,7 +16,6 @@ import argparse
 import sqlite3
 import sys
 
-from convlab.cli import browse, compare, completion, ensemble, manage, reproduce, run, serve, sweep
 from convlab.errors import UserError
 from convlab.paths import DATA_VAR, PRESETS_VAR, STORE_VAR, env_store
 from convlab.text import printable
@@ -37,8 +36,14 @@ one, else convlab.sqlite in your user data folder), {PRESETS_VAR} (your presets;
 default ./presets if there is one, else presets/ in your user data folder),
 {DATA_VAR} (the MNIST folder, default the copy inside the package)."""
 
-# the order of `convlab --help`
-COMMANDS = (browse.add_presets, run.add_run, browse.add_runs, browse.add_show, compare.add_compare,
+
+def commands() -> tuple:
+    """Each command's `add_<command>`, in the order of `convlab --help`. Imported
+    here, not at the top, so that `convlab` alone (the lab) loads none of them:
+    they bring numpy and the printers, a third of the lab's first frame."""
+    from convlab.cli import browse, compare, completion, ensemble, manage, reproduce, run, serve, sweep
+
+    return (browse.add_presets, run.add_run, browse.add_runs, browse.add_show, compare.add_compare,
             ensemble.add_ensemble, compare.add_export, reproduce.add_reproduce, manage.add_rm, manage.add_note,
             manage.add_tag, manage.add_gc, serve.add_serve, sweep.add_sweep, completion.add_completion)
 
@@ -61,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"convlab {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for add in COMMANDS:
+    for add in commands():
         add(sub)
     parser.set_defaults(root_parser=parser)  # for `convlab completion`, which describes the whole parser
     return parser
@@ -69,10 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    # `convlab` alone opens the lab without building the parser (see commands())
+    args = build_parser().parse_args(argv) if argv else None
     try:
-        if args.command is None:
+        if args is None or args.command is None:
             from convlab.tui.app import main as tui_main
 
             return tui_main(store=env_store())

@@ -173,7 +173,11 @@ class ConvlabApp(OrderedKeys, App):
         from convlab.tui.screens.help import HelpScreen
 
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            # one help screen, kept after it closes: composing and laying out
+            # its long text again cost about half of each `?` press
+            if not self.is_screen_installed("help"):
+                self.install_screen(HelpScreen(), "help")
+            self.push_screen("help")
 
     def action_toggle_theme(self) -> None:
         self.theme = LIGHT if self.theme == DARK else DARK

@@ -64,7 +64,7 @@ class Launcher:
 
     def __init__(self, store_path: str, changed: Callable[[Job], None], run_worker: Callable,
                  python: str = sys.executable, workers: int | None = None):
-        from convlab.scheduler import available_cores
+        from convlab.cores import available_cores  # not the scheduler: it brings numpy
 
         self.store_path = store_path
         self.changed = changed

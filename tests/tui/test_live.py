@@ -52,6 +52,9 @@ async def test_launch_a_tiny_run_and_watch_it_learn(empty_store):
             await wait_until(pilot, lambda: job.state == "finished", timeout=120)
             await wait_until(pilot, lambda: screen.query_one(MistakeGallery).mistakes, timeout=5)
             assert screen.query_one(CurvePlot).points == 2
+            # each epoch's validation loss, measured by the real engine, reaches the plot
+            val_loss = screen.query_one(CurvePlot).val_loss
+            assert val_loss.epochs == [1, 2] and all(0 < v < 2.31 for v in val_loss.values)
             assert screen.query_one(FilterGrid).filters.shape[0] == 6
             assert screen.query_one(MistakeGallery).shown > 0
             assert screen.query_one(ConfusionMatrix).matrix.sum() == 10_000

@@ -2,7 +2,8 @@
 legend, ticks, markers and the book's figure; enlarging a panel; the first
 frame at 80×24; the evaluating state; a network without filters; and the
 runs table at every width; the filters of past epochs, the digits of one
-cell of the confusion matrix and the run's config."""
+cell of the confusion matrix and the run's config; the validation loss
+arriving with an epoch; a click on a cell of the confusion matrix."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from convlab.tui.widgets.confusion import ConfusionMatrix
 from convlab.tui.widgets.curve import CurvePlot, Series
 from convlab.tui.widgets.pictures import FilterGrid, MistakeGallery
 from convlab.tui.widgets.run_status import RunStatus
-from tui_helpers import T0, run_async, screen_text
+from tui_helpers import T0, run_async, screen_text, wait_until
 
 
 async def _open(pilot, run_id: int) -> RunScreen:
@@ -199,3 +200,75 @@ async def test_the_live_view_shows_the_run_config(seeded_store):
         await _open(pilot, 3)
         assert ("relu · 30 epochs · η 0.03 · λ 0.1 · batch 10 · 50k · 3 repeats · "
                 "conv-pool(20) → conv-pool(40) → FC(100) → softmax(10)") in screen_text(app)
+
+
+@run_async
+async def test_the_validation_loss_appears_beside_the_training_loss_after_an_epoch(seeded_store):
+    """Run 3 trains elsewhere; its stored epochs predate validation loss (none is
+    drawn for them). When its next epoch lands in the store, `t`'s loss plot
+    gains a validation point beside the training loss."""
+    app = ConvlabApp(store=seeded_store)
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = await _open(pilot, 3)
+        await pilot.press("t")
+        curve = screen.query_one(CurvePlot)
+        assert curve.val_loss.values == [] and "● validation" not in screen_text(app)
+        with Store(seeded_store) as other:  # as the training process would write it
+            other.add_epoch(3, {"epoch": 6, "train_loss": 0.15, "val_acc": 98.95, "val_loss": 0.0412,
+                                "best_val": 98.95, "best_epoch": 6, "test_at_best": 98.9, "seconds": 41.5})
+        await wait_until(pilot, lambda: curve.val_loss.values == [0.0412], timeout=10)
+        await pilot.pause()
+        text = screen_text(app)
+        assert "loss (mean cross-entropy) by epoch · ● training · ● validation" in text
+        assert "best validation 98.95% (epoch 6) · validation loss 0.0412 (epoch 6) · test at best" in text
+        assert curve.val_loss.epochs == [6] and len(curve.loss.values) == 6
+
+
+def _cell_offset(app, matrix: ConfusionMatrix, true: int, predicted: int) -> tuple[int, int]:
+    """Where the matrix draws the count of (true, predicted), relative to the widget,
+    read off the screen: the header row's digit `predicted` ends the column
+    (counts are right-aligned under it), and row `true` follows the header."""
+    region = matrix.content_region
+    lines = [line.ljust(region.right) for line in screen_text(app).splitlines()]
+    header_y = next(y for y in range(region.y, region.bottom) if re.search(r"0 +1 +2 +3", lines[y]))
+    header = lines[header_y]
+    x = [m.start() for m in re.finditer(r"\d", header) if m.start() >= region.x][predicted]
+    y = header_y + 1 + true
+    assert lines[y][region.x:x].split()[0] == str(true)
+    return x - region.x, y - region.y
+
+
+@run_async
+async def test_a_click_on_a_cell_of_the_confusion_matrix_shows_those_digits(seeded_store):
+    """The mouse selects a cell as arrows and Enter do: the same digits, the same words."""
+    app = ConvlabApp(store=seeded_store)
+    async with app.run_test(size=(100, 40)) as pilot:
+        screen = await _open(pilot, 1)
+        gallery = screen.query_one(MistakeGallery)
+        everything = list(gallery.mistakes)
+        await pilot.press("3")
+        matrix = screen.query_one(ConfusionMatrix)
+        true, predicted = matrix.cell
+        await pilot.press("enter")  # by keys, for comparison
+        by_keys = [m.index for m in gallery.mistakes]
+        by_keys_text = f"of {len(everything)} misclassified: true {true}, the network's {predicted}"
+        assert by_keys_text in screen_text(app)
+
+        cell = next((t, p) for t, p in ((m.label, m.predicted) for m in everything) if (t, p) != (true, predicted))
+        await pilot.press("3")
+        assert await pilot.click(ConfusionMatrix, offset=_cell_offset(app, matrix, *cell))
+        await pilot.pause()
+        expected = [m.index for m in everything if (m.label, m.predicted) == cell]
+        assert matrix.cell == cell and screen.panel == "mistakes"
+        assert [m.index for m in gallery.mistakes] == expected and expected != by_keys
+        assert f"of {len(everything)} misclassified: true {cell[0]}, the network's {cell[1]}" in screen_text(app)
+
+        await pilot.press("3")
+        assert await pilot.click(ConfusionMatrix, offset=_cell_offset(app, matrix, *cell))
+        await pilot.pause()  # the same cell again: the same digits, as a second Enter
+        assert [m.index for m in gallery.mistakes] == expected
+
+        await pilot.press("3")  # the diagonal: every mistake again, as with Enter there
+        assert await pilot.click(ConfusionMatrix, offset=_cell_offset(app, matrix, 4, 4))
+        await pilot.pause()
+        assert len(gallery.mistakes) == len(everything) and screen.cell is None

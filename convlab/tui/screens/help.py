@@ -49,5 +49,9 @@ class HelpScreen(Screen):
     def on_mount(self) -> None:
         self.query_one("#help").border_title = "Help · Esc or ? closes"
 
+    def on_screen_resume(self) -> None:
+        # the app keeps one help screen (see ConvlabApp.action_help): each opening starts at the top
+        self.query_one("#help").scroll_home(animate=False)
+
     def action_close(self) -> None:
         self.dismiss()

@@ -54,6 +54,7 @@ class HomeScreen(Screen):
         super().__init__()
         self.specs: dict[str, Spec] = {}
         self.marked: set[int] = set()
+        self._filled = False  # the runs table has been filled once
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -73,6 +74,10 @@ class HomeScreen(Screen):
         self.watch(self.app, "jobs_version", self.refresh_runs, init=False)
 
     def on_screen_resume(self) -> None:
+        # after the first frame, as the live view does: back at once, then caught up
+        self.call_after_refresh(self._catch_up)
+
+    def _catch_up(self) -> None:
         self.load_presets()
         self.refresh_runs()
 
@@ -86,12 +91,15 @@ class HomeScreen(Screen):
         self.show_details()
 
     def refresh_runs(self, *_) -> None:
-        if not self.is_current and self.is_mounted and self.query_one(RunTable).row_count:
-            return  # under another screen: re-read when it comes back (on_screen_resume), not at each change
+        if not self.is_current and self.is_mounted and self._filled:
+            # under another screen: re-read when it comes back (on_screen_resume), not at each
+            # change (an empty table counts as filled: the first run's live view must not pay for it)
+            return
         launcher = self.app.launcher
         runs = self.app.store.runs(limit=RUNS_SHOWN)
         self.query_one(RunTable).show(runs, list(launcher.waiting), self.marked)
         self.query_one(JobLine).show(self.app)
+        self._filled = True
 
     def show_details(self) -> None:
         key = self.query_one(PresetTable).selected_key

@@ -32,7 +32,7 @@ class RunScreen(Screen):
     BINDINGS = [
         Binding("escape", "back", "Back"),
         Binding("y", "toggle_range", "0–100", tooltip="Y axis: follow the data, or the full 0–100"),
-        Binding("t", "toggle_loss", "Loss", tooltip="Plot the training loss instead of the validation accuracy"),
+        Binding("t", "toggle_loss", "Loss", tooltip="Plot the training and validation loss instead of the validation accuracy"),
         Binding("0", "panel('curve')", "Curve", group=PANEL_KEYS, tooltip="The curve (to enlarge it with z)"),
         Binding("1", "panel('filters')", "Filters", group=PANEL_KEYS,
                 tooltip="The first layer's filters (below 120 columns, one panel at a time)"),
@@ -60,6 +60,7 @@ class RunScreen(Screen):
         self._drawn: tuple | None = None  # what the curve, filters and gallery show
         self.filters_epoch: int | None = None  # an earlier epoch's filters; None: the latest
         self.cell: tuple[int, int] | None = None  # the confusion matrix's cell the gallery shows
+        self._overlaid: tuple | None = None  # (what it was read for, the other runs' curves)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -96,7 +97,9 @@ class RunScreen(Screen):
     # ------------------------------------------------------------ content
 
     def on_screen_resume(self) -> None:
-        self.refresh_from_store()
+        # after the first frame: the screen comes back at once as it was left
+        # (help covered it for seconds), then catches up with the store
+        self.call_after_refresh(self.refresh_from_store)
 
     def refresh_from_store(self, *_) -> None:
         if not self.is_current and self.current_run is not None:
@@ -120,7 +123,12 @@ class RunScreen(Screen):
             self._draw_pictures(run, epochs)
         self._drawn = (drawn, steps)
 
-    def _draw_curve(self, run: Run, epochs) -> None:
+    def _others(self, run: Run) -> list[Series]:
+        """Up to OVERLAID other runs of the preset, read again only when this run
+        ends an epoch (not at each of its progress steps): a run training beside
+        it shows its new epochs a little later, and the UI reads far less."""
+        if self._overlaid is not None and self._overlaid[0] == (run.id, run.epochs_done, run.status):
+            return self._overlaid[1]
         store = self.app.store
         others = []
         for other in store.runs(preset=run.preset):
@@ -129,11 +137,17 @@ class RunScreen(Screen):
                 others.append(Series(f"run {other.id}", [x.epoch for x in e], [x.val_acc for x in e]))
             if len(others) == OVERLAID:
                 break
+        self._overlaid = ((run.id, run.epochs_done, run.status), others)
+        return others
+
+    def _draw_curve(self, run: Run, epochs) -> None:
+        others = self._others(run)
         self.query_one(CurvePlot).set_data(
             Series(f"run {run.id}", [e.epoch for e in epochs], [e.val_acc for e in epochs]),
             Series("loss", [e.epoch for e in epochs], [e.train_loss for e in epochs]),
             others, run.book_figure, run.epochs_planned,
-            steps=run.progress.get("losses") if run.status == "running" else None)
+            steps=run.progress.get("losses") if run.status == "running" else None,
+            val_loss=Series("validation", [e.epoch for e in epochs], [e.val_loss for e in epochs]))
 
     def _draw_pictures(self, run: Run, epochs) -> None:
         store = self.app.store

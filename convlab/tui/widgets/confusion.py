@@ -4,8 +4,10 @@ the true digits, columns the network's answers."""
 from __future__ import annotations
 
 import numpy as np
+from rich.style import Style
 from rich.table import Table
 from rich.text import Text
+from textual import events
 from textual.binding import Binding
 from textual.message import Message
 from textual.widget import Widget
@@ -15,7 +17,8 @@ from convlab.confusion import confusion  # noqa: F401  (the screens import it fr
 
 class ConfusionMatrix(Widget, can_focus=True):
     """Arrows move a cell cursor; Enter shows the misclassified digits of that
-    cell (true digit, the network's answer), or all of them from the diagonal."""
+    cell (true digit, the network's answer), or all of them from the diagonal.
+    A click on a cell moves the cursor there and chooses it, as Enter does."""
 
     BINDINGS = [
         Binding("up", "move(-1, 0)", show=False), Binding("down", "move(1, 0)", show=False),
@@ -48,6 +51,18 @@ class ConfusionMatrix(Widget, can_focus=True):
         if self.matrix is not None:
             self.post_message(self.CellChosen(*self.cell))
 
+    def on_click(self, event: events.Click) -> None:
+        # Each cell's text carries its (true, answer) in its style's meta (see
+        # render), so the click needs no arithmetic on Rich's column widths;
+        # a click between cells, on a label or the caption carries none.
+        cell = event.style.meta.get("cell") if event.style else None
+        if cell is None or self.matrix is None:
+            return
+        self.cell = (int(cell[0]), int(cell[1]))
+        self.focus()
+        self.refresh()
+        self.action_choose()
+
     def on_focus(self) -> None:
         self.refresh()
 
@@ -77,6 +92,7 @@ class ConfusionMatrix(Widget, can_focus=True):
                     cell = Text(str(n), style="bold red" if n * 2 >= worst else "red")
                 if self.has_focus and (true, answer) == self.cell:
                     cell.stylize("reverse")
+                cell.stylize(Style.from_meta({"cell": (true, answer)}))  # for on_click
                 cells.append(cell)
             table.add_row(str(true), *cells)
         return table

@@ -1,4 +1,4 @@
-"""Validation accuracy per epoch (or the training loss) as a plotext plot, with
+"""Validation accuracy per epoch (or the training and validation loss) as a plotext plot, with
 the book's figure as a reference line and other runs of the preset overlaid.
 
 The y-range follows the data at round ticks, so that 98.9 against 99.2 is
@@ -33,23 +33,43 @@ class CurvePlot(PlotextPlot):
         super().__init__(**kwargs)
         self.accuracy: Series = Series("this run", [], [])
         self.loss: Series = Series("this run", [], [])
+        self.val_loss: Series = Series("validation", [], [])  # mean NLL over the validation set, per epoch
         self.others: list[Series] = []  # other runs of the same preset (accuracy)
         self.book: float | None = None
         self.planned = 2  # the run's epochs: the x axis spans them from the start
         self.steps: list[tuple[float, float]] = []  # (epoch + fraction, loss so far) within the current epoch
         self.legend: list[tuple[str, str, str]] = []
+        self._drawn: tuple | None = None  # what the figure was last drawn from (see set_data)
+        self._built: tuple | None = None  # (size and theme, text): plotext's output for them
 
     def set_data(self, accuracy: Series, loss: Series, others: list[Series], book: float | None,
-                 planned: int | None = None, steps: list | None = None) -> None:
+                 planned: int | None = None, steps: list | None = None, val_loss: Series | None = None) -> None:
         self.accuracy, self.loss, self.others, self.book = accuracy, loss, others, book
+        # epochs stored before store version 3 have no validation loss: left out, not drawn as zero
+        pairs = [(e, v) for e, v in zip(val_loss.epochs, val_loss.values) if v is not None] if val_loss else []
+        self.val_loss = Series("validation", [e for e, _ in pairs], [v for _, v in pairs])
         self.planned = planned or 2
         self.steps = [tuple(p) for p in steps or []]
-        self.redraw()
+        # A progress step changes only the loss view: the accuracy view is not
+        # drawn again for it (the store changes some 50 times an epoch).
+        if self._what() != self._drawn:
+            self.redraw()
+
+    def _what(self) -> tuple:
+        """What the figure shows, in the current view."""
+        return (self.accuracy, self.loss, self.val_loss, self.others, self.book, self.planned,
+                self.steps if self.show_loss else None, self.show_loss, self.full_range)
 
     def render(self):
         if self.size.height < MIN_ROWS or self.size.width < MIN_COLUMNS:
             return ""  # plotext inverts its labels when squeezed below this
-        return super().render()
+        # plotext builds its whole text again on every render, and Textual
+        # renders again whenever the screen is recomposed (help closing, a
+        # panel switching): the text is kept until the figure or size changes.
+        key = (self.size, self.app.theme)
+        if self._built is None or self._built[0] != key:
+            self._built = (key, super().render())
+        return self._built[1]
 
     def on_resize(self) -> None:
         self.redraw()  # the ticks follow the height
@@ -66,6 +86,7 @@ class CurvePlot(PlotextPlot):
         return len(self.accuracy.values)
 
     def redraw(self) -> None:
+        self._drawn, self._built = self._what(), None
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
@@ -112,17 +133,26 @@ class CurvePlot(PlotextPlot):
                      alignment="right")
 
     def _draw_loss(self, plt) -> None:
-        """The mean training loss of each epoch, and within the current epoch the
-        loss so far at each progress step, so a long first epoch is not blank."""
+        """The mean training loss of each epoch beside the validation loss (the
+        same cost, without L2, on the validation set: the gap between them is
+        overfitting), and within the current epoch the training loss so far at
+        each progress step, so a long first epoch is not blank."""
         last = max([self.planned] + self.loss.epochs)
-        if self.loss.values:
-            plt.plot(self.loss.epochs, self.loss.values, color="magenta", marker="braille")
-            plt.scatter(self.loss.epochs, self.loss.values, color="magenta", marker="●")
+        for series, color in ((self.loss, "magenta"), (self.val_loss, "green")):
+            if series.values:
+                plt.plot(series.epochs, series.values, color=color, marker="braille")
+                plt.scatter(series.epochs, series.values, color=color, marker="●")
         if self.steps:
             xs, ys = zip(*self.steps)
             plt.plot(list(xs), list(ys), color="yellow", marker="braille")
         self._epoch_axis(last)
-        plt.title("training loss (mean cross-entropy) · ● per epoch" + (" · ⠤ this epoch so far" if self.steps else ""))
+        legend = [("●", "training", "magenta")]
+        if self.val_loss.values:
+            legend.append(("●", "validation", "green"))
+        if self.steps:
+            legend.append(("⠤", "this epoch so far", "yellow"))
+        self.legend = legend
+        plt.title("loss (mean cross-entropy) by epoch · " + " · ".join(f"{m} {label}" for m, label, _ in legend))
 
     def _epoch_axis(self, last: int) -> None:
         """Whole epochs on the x axis, at most about ten ticks."""

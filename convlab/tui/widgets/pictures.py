@@ -47,15 +47,25 @@ class FilterGrid(Widget):
         self.epoch: int | None = None
         self.of: int | None = None
         self.note = "The first layer's filters appear here after the first epoch."
+        self._rendered: tuple | None = None  # (width, renderable)
 
     def show(self, filters: np.ndarray | None, epoch: int | None, of: int | None = None) -> None:
         self.filters, self.epoch = filters, epoch
         self.of = of  # the run's latest epoch, when an earlier one is shown
+        self._rendered = None
         self.refresh(layout=True)
 
     def render(self):
         if self.filters is None:
             return Text(self.note, style="dim")
+        # kept until the filters or the width change: Textual renders again on
+        # every recomposition (help closing, a panel switching)
+        key = max(self.size.width, 20)
+        if self._rendered is None or self._rendered[0] != key:
+            self._rendered = (key, self._render_filters())
+        return self._rendered[1]
+
+    def _render_filters(self):
         maps, side = self.filters.shape[0], self.filters.shape[-1]
         scale, columns = layout(maps, side, max(self.size.width, 20))
         levels = render.tile(list(render.filter_levels(self.filters.reshape(maps, side, side))), columns)

@@ -27,15 +27,25 @@ def bar(fraction: float, width: int = BAR_WIDTH) -> Text:
 
 class RunStatus(Static):
     now = staticmethod(time.time)  # the clock for the time left (tests fix it)
+    _height: int | None = None  # of the lines shown, wrapped to the width
 
     def show(self, run: Run | None, epochs: list[Epoch], job: Job | None = None, ahead: list[Job] = (),
              here: str = "") -> None:
         self._shown = (run, epochs, job, ahead, here)
         if run is None:
-            self.update(self._waiting(job, ahead))
+            self._update(self._waiting(job, ahead))
             return
-        self.update(Group(self._identity(run, here), self._config(run), self._progress(run, epochs, job),
-                          self._results(run)))
+        self._update(self._identity(run, here), self._config(run), self._progress(run, epochs, job),
+                     self._results(run, epochs))
+
+    def _update(self, *lines: Text) -> None:
+        """Show `lines`; lay the screen out again only when their height changed.
+        The progress line changes some 50 times an epoch, and a layout of the
+        whole screen each time delays the keys pressed meanwhile."""
+        width = max(1, self.content_region.width or self.size.width)
+        height = sum(len(line.wrap(self.app.console, width)) for line in lines)
+        self.update(lines[0] if len(lines) == 1 else Group(*lines), layout=height != self._height)
+        self._height = height
 
     @staticmethod
     def _config(run: Run) -> Text:
@@ -116,7 +126,7 @@ class RunStatus(Static):
         return Text(shown(f"{run.status}: {run.error or 'no reason recorded'}"), style="bold red")
 
     @staticmethod
-    def _results(run: Run) -> Text:
+    def _results(run: Run, epochs: list[Epoch] = ()) -> Text:
         if run.best_val is None and run.test_at_best is None:
             return Text("best validation — · test at best —", style="dim")
         text = Text()
@@ -124,6 +134,9 @@ class RunStatus(Static):
             text.append("best validation ")
             text.append(f"{run.best_val:.2f}%", style="bold")
             text.append(f" (epoch {run.best_epoch}) · ")
+        last = epochs[-1] if epochs else None
+        if last is not None and last.val_loss is not None:  # none for epochs stored before store version 3
+            text.append(f"validation loss {last.val_loss:.4f} (epoch {last.epoch}) · ")
         text.append("test at best " if run.kind == "train" else "test ")
         text.append(f"{run.test_at_best:.2f}%" if run.test_at_best is not None else "—", style="bold")
         if run.book_figure is not None:
