@@ -210,8 +210,9 @@ async def test_two_runs_at_once_both_show_and_finish(empty_store):
             assert app.launcher.workers == 2 and app.launcher.running == [first, second]
             await wait_until(pilot, lambda: first.run_id and second.run_id, timeout=120)
             assert isinstance(app.screen, HomeScreen)
-            line = screen_text(app)
-            assert f"tiny (run {first.run_id})" in line and f"tiny again (run {second.run_id})" in line
+            # the home line is redrawn on the app's next tick after the ids arrive
+            await wait_until(pilot, lambda: f"tiny (run {first.run_id})" in screen_text(app)
+                             and f"tiny again (run {second.run_id})" in screen_text(app), timeout=30)
             await wait_until(pilot, lambda: not first.active and not second.active, timeout=180)
             store = Store(empty_store)
             assert {store.run(j.run_id).status for j in (first, second)} == {"finished"}
