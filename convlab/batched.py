@@ -195,7 +195,7 @@ class BatchedTrainer:
         for epoch in range(start_epoch.pop() + 1, self.epochs + 1):
             start = time.perf_counter()
             losses = yield from self.train_epoch(epoch, should_stop)
-            yield from self.end_epoch(epoch, losses, time.perf_counter() - start)
+            yield from self.end_epoch(epoch, losses, start)
         yield from self.finish()
 
     def _constants(self, epoch: int) -> tuple[list[float], list[float]]:
@@ -253,7 +253,7 @@ class BatchedTrainer:
                 .sum(1).double()
         return correct / len(y) * 100.0, nll / len(y)
 
-    def end_epoch(self, epoch: int, losses: torch.Tensor, seconds: float) -> Iterator[tuple[int, events.Epoch]]:
+    def end_epoch(self, epoch: int, losses: torch.Tensor, started: float) -> Iterator[tuple[int, events.Epoch]]:
         t = self.t
         val, val_loss = self._evaluate(t.val_x, t.val_y)
         if self.device.type == "cuda":
@@ -280,6 +280,7 @@ class BatchedTrainer:
             else:
                 p.since_best += 1
             p.epoch = epoch
+        seconds = time.perf_counter() - started  # the epoch, evaluation included
         first = self.net.layers[0]
         filters = self.net.params[0].detach()[:, :, 0].float().cpu().numpy() if first.type == "conv_pool" else None
         for m, p in enumerate(self.progress):

@@ -211,7 +211,7 @@ class Trainer:
                 break  # early stopping: no new best for `patience` epochs
             start = time.perf_counter()
             loss = yield from self.train_epoch(epoch, should_stop)
-            yield self.end_epoch(epoch, loss, time.perf_counter() - start)
+            yield self.end_epoch(epoch, loss, start)
         yield self.finish()
 
     def train_epoch(self, epoch: int, should_stop: Callable[[], bool]) -> Iterator[events.Progress]:
@@ -244,7 +244,8 @@ class Trainer:
                                       loss=round(total.item() / (i + 1), 5))  # the epoch's mean loss so far
         return total.item() / n
 
-    def end_epoch(self, epoch: int, train_loss: float, seconds: float) -> events.Epoch:
+    def end_epoch(self, epoch: int, train_loss: float, started: float) -> events.Epoch:
+        """Evaluate; `started` (perf_counter at the epoch's start) makes `seconds` include evaluation."""
         p, t = self.progress, self.t
         val, val_loss = evaluate(self.net, t.val_x, t.val_y)
         test = None
@@ -259,8 +260,8 @@ class Trainer:
         filters = self.net.first_filters()
         return events.Epoch(
             epoch=epoch, train_loss=train_loss, val_acc=val, val_loss=val_loss, test_acc=test,
-            best_val=p.best_val, best_epoch=p.best_epoch, test_at_best=p.test_at_best, seconds=seconds,
-            learning_rate=eta_at(self.spec, epoch),
+            best_val=p.best_val, best_epoch=p.best_epoch, test_at_best=p.test_at_best,
+            seconds=time.perf_counter() - started, learning_rate=eta_at(self.spec, epoch),
             filters=None if filters is None else filters.float().cpu().numpy(), checkpoint=self.checkpoint())
 
     def finish(self) -> events.Finished:

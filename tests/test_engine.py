@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
+import time
 
 import numpy as np
 import pytest
@@ -157,11 +158,11 @@ def test_ties_count_as_a_new_best(mnist):
     trainer = Trainer(FAST, small_tensors(mnist, 500, 500), CPU, seed=2)
     for _ in trainer.train_epoch(1, lambda: False):
         pass
-    first = trainer.end_epoch(1, 0.5, 1.0)
+    first = trainer.end_epoch(1, 0.5, time.perf_counter())
     assert first.test_acc is not None and first.best_epoch == 1
     assert first.val_acc > 50.0
 
-    second = trainer.end_epoch(2, 0.5, 1.0)  # no training in between: the same validation accuracy
+    second = trainer.end_epoch(2, 0.5, time.perf_counter())  # no training in between: the same validation accuracy
     assert second.val_acc == first.val_acc
     assert second.best_epoch == 2, "a tie with the best so far is a new best"
     assert second.test_acc == first.test_acc and second.test_at_best == first.test_acc
@@ -172,7 +173,7 @@ def test_ties_count_as_a_new_best(mnist):
         for p in trainer.params:
             p.zero_()
         trainer.params[-1][1] = 5.0  # always answers 1
-    third = trainer.end_epoch(3, 0.5, 1.0)
+    third = trainer.end_epoch(3, 0.5, time.perf_counter())
     assert third.val_acc < first.val_acc
     assert third.test_acc is None, "test accuracy is measured only at a new best"
     assert third.best_epoch == 2 and third.test_at_best == first.test_acc
