@@ -3,6 +3,8 @@ predictions, and `convlab compare` / `convlab ensemble` through the real CLI."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from helpers import assert_user_error
@@ -173,6 +175,9 @@ def test_cli_compare_two_runs_of_a_preset_and_one_of_another(made, run_cli):
     assert lines[1].split()[:4] == ["4", "two-conv", str(made.two_conv), "1"]
     assert lines[2].split()[:4] == ["6", "relu", "1–2", "2"]
     assert "validation accuracy (%)" in result.stdout  # the curves
+    ticks = [float(m) for m in re.findall(r"^ *(\d+(?:\.\d+)?) ?┤", result.stdout, re.M)]
+    steps = {round(a - b, 6) for a, b in zip(ticks, ticks[1:])}  # evenly spaced, round
+    assert len(ticks) >= 3 and len(steps) == 1 and steps <= {0.05, 0.1, 0.2, 0.25, 0.5, 1.0, 2.0, 2.5, 5.0, 10.0}
     assert "config differences" in result.stdout and "train.eta" in result.stdout
     by_test = run_cli("compare", "--store", made.path, "--sort", "test", "--reverse", "--no-curves")
     presets = [line.split()[1] for line in by_test.stdout.splitlines()[1:]]

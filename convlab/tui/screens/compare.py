@@ -130,7 +130,7 @@ class CompareScreen(Screen):
         plot.plt.clear_data()
         plot.plt.clear_figure()
         series = curve_series(self.store, rows)
-        draw_series(plot.plt, series, legend=False)
+        draw_series(plot.plt, series, legend=False, rows=(plot.size.height or 16) - 4)
         plot.plt.title("validation accuracy (%)" + ("" if self.marked else " · all rows"))
         plot.refresh()
         # the legend above the plot, where it covers no curve

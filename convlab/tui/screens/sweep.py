@@ -47,5 +47,5 @@ class SweepScreen(Screen):
         plot = self.query_one(PlotextPlot)
         plot.plt.clear_data()
         plot.plt.clear_figure()
-        draw_series(plot.plt, sweep.curve_series(self.app.store, rows))
+        draw_series(plot.plt, sweep.curve_series(self.app.store, rows), rows=(plot.size.height or 16) - 4)
         plot.refresh()

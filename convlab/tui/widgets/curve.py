@@ -8,14 +8,14 @@ the edge with the gap."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from textual.reactive import reactive
 from textual_plotext import PlotextPlot
 
+from convlab.plots import ranged_values, round_range, tick_labels
+
 MIN_ROWS, MIN_COLUMNS = 6, 24
-BOOK_NEAR = 3.0  # the book's line widens the range only when the data come this close
 
 
 @dataclass
@@ -97,9 +97,7 @@ class CurvePlot(PlotextPlot):
         self.refresh()
 
     def _draw_accuracy(self, plt) -> None:
-        # The first epoch is far below the rest: leaving it out of the range
-        # (once there are three) keeps the differences near the top readable.
-        data = [v for s in (self.accuracy, *self.others) for v in (s.values[1:] if len(s.values) >= 3 else s.values)]
+        data = [v for s in (self.accuracy, *self.others) for v in ranged_values(s.values)]
         for other in self.others:
             if other.values:
                 plt.plot(other.epochs, other.values, color="gray", marker="braille")
@@ -114,7 +112,7 @@ class CurvePlot(PlotextPlot):
         if self.book is not None:
             self._book_mark(plt, low, high, last)
         plt.ylim(low, high)
-        plt.yticks(ticks, [_tick(t, ticks) for t in ticks])
+        plt.yticks(ticks, tick_labels(ticks))
         self._epoch_axis(last)
         self.legend = legend
         plt.title("validation accuracy (%) by epoch · " + " · ".join(f"{m} {label}" for m, label, _ in legend))
@@ -163,27 +161,5 @@ class CurvePlot(PlotextPlot):
 
     def _range(self, data: list[float]) -> tuple[float, float, list[float]]:
         """Round bounds and ticks around the data (and the book's figure when it is near)."""
-        rows = max(3, (self.size.height or 12) - 4)  # no more ticks than every other row
-        if self.full_range or not data:
-            step = next(s for s in (20.0, 25.0, 50.0) if 100 / s <= max(2, rows // 2))
-            return 0.0, 100.0, [i * step for i in range(int(100 / step) + 1)]
-        low, high = min(data), max(data)
-        if self.book is not None and high < self.book <= high + BOOK_NEAR:
-            high = self.book
-        step = next((s for s in STEPS if (high - low) / s <= min(6, rows // 2)), 20.0)
-        low, high = math.floor(low / step) * step, math.ceil(high / step) * step
-        if high - low < step * 2:  # room above and below a flat line
-            low, high = low - step, high + step
-        low, high = max(0.0, low), min(100.0, high)
-        ticks = [round(low + i * step, 4) for i in range(int(round((high - low) / step)) + 1)]
-        return low, high, ticks
-
-
-STEPS = (0.05, 0.1, 0.2, 0.25, 0.5, 1.0, 2.0, 2.5, 5.0, 10.0, 20.0)
-
-
-def _tick(value: float, ticks: list[float]) -> str:
-    """As many decimals as the step needs: 98.5, 99.0, 99.5 or 90, 95, 100."""
-    step = ticks[1] - ticks[0] if len(ticks) > 1 else 1.0
-    decimals = 0 if step >= 1 else (1 if round(step * 10, 6) == int(round(step * 10, 6)) else 2)
-    return f"{value:.{decimals}f}"
+        rows = max(3, (self.size.height or 12) - 4)
+        return round_range(data, rows, book=self.book, full=self.full_range)
