@@ -157,11 +157,10 @@ class StepTimer:
                            if any(k in type(node.op).__name__ for k in ("Corr", "Conv", "Pool"))})
 
         def train_mb(*a):
-            t0 = time.perf_counter()
             if self.first is None:
-                self.first = t0
+                self.first, self.first_cpu = time.perf_counter(), time.process_time()
             out = fn(*a)
-            self.last = time.perf_counter()
+            self.last, self.last_cpu = time.perf_counter(), time.process_time()
             self.steps += 1
             return out
 
@@ -213,6 +212,7 @@ def main() -> None:
     result = {
         "steps": timer.steps,
         "seconds": (timer.last - timer.first) if timer.steps else None,
+        "cpu_seconds": (timer.last_cpu - timer.first_cpu) if timer.steps else None,
         "compile_s": timer.compile_s,
         "floatX": aesara.config.floatX,
         "val_acc": [float(v) for v in re.findall(r"validation accuracy ([\d.]+)%", text)],
