@@ -4,10 +4,11 @@ Why: at a mini-batch of 10 the engine's step was dominated by fixed costs,
 not arithmetic: oneDNN's convolution (slower here than PyTorch's own im2col
 kernel, `_slow_conv2d`, at both conv layers' shapes), pooling on tensors
 whose innermost dimension is a 2-wide window, and autograd's bookkeeping for
-~40 small operations. Measured on one step at one thread (torch.profiler and
-alternating blocks of steps, bench/bench_engine.py): the autograd path with
-oneDNN for the second convolution about 3.0–3.5 ms of CPU time, this path
-about 2.5–3.0 ms.
+~40 small operations. Measured at one thread on the relu preset, in
+alternating blocks of steps on a loaded machine: the autograd path (oneDNN
+for the second convolution) 3.3–4.1 ms of CPU time a step, this path
+2.6–3.3 ms; bench/bench_engine.py: 1.36× the autograd path's rate in CPU
+time, 1.55× in wall-clock time.
 
 - The first conv layer (one input map) is an im2col of ours and one GEMM,
   with the im2col's columns ordered by (a, b, n, i, j): window row a and
