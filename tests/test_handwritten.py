@@ -1,0 +1,84 @@
+"""The hand-written step (convlab/handwritten.py) against autograd through
+Network.forward: same loss, same gradients (float64, to rounding), same
+dropout masks from the same generator, on every preset's layers, with tied
+maxima in the pools (blank image rows). Which networks it covers and which
+it leaves to autograd."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from convlab import handwritten
+from convlab import spec as specs
+from convlab.model import Network
+from convlab.spec import parse_text
+
+PRESETS = ["shallow", "one-conv", "no-fc", "two-conv", "tanh", "relu", "extra-fc", "dropout"]
+
+
+def _net(spec, seed: int = 3) -> Network:
+    net = Network(spec.layers, spec.train.pool_gradient).double()
+    net.init_(seed)
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():  # non-zero softmax weights, so every gradient is non-zero
+        for p in net.book_params():
+            p.add_(torch.randn(p.shape, generator=g, dtype=torch.float64) * 0.1)
+    return net
+
+
+def _batch(n: int = 10, blank: int = 9):
+    """A mini-batch as the engine takes it: a slice of a larger training set
+    (so it starts inside its storage), with blank rows."""
+    g = torch.Generator().manual_seed(1)
+    data = torch.rand(3 * n, 1, 28, 28, dtype=torch.float64, generator=g)
+    data[:, :, :blank] = 0.0  # blank rows: conv outputs tie across whole pooling windows
+    return data[n:2 * n], torch.randint(0, 10, (n,), generator=g)
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_same_loss_and_gradients_as_autograd(preset):
+    spec = specs.load(preset)
+    net = _net(spec)
+    x, y = _batch()
+    assert handwritten.supports(net, x)
+    loss = F.cross_entropy(net(x, train=True, gen=torch.Generator().manual_seed(7)), y)
+    expected = torch.autograd.grad(loss, net.book_params())
+    got_loss, got = handwritten.loss_and_grads(net, x, y, torch.Generator().manual_seed(7))
+    torch.testing.assert_close(got_loss, loss.detach(), rtol=1e-12, atol=1e-14)
+    assert len(got) == len(expected)
+    for i, (a, b) in enumerate(zip(got, expected)):
+        assert a.shape == b.shape, f"gradient {i}"
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12, msg=f"gradient {i}")
+        assert b.abs().max() > 0
+
+
+def test_ties_get_the_books_pool_gradient_not_torchs():
+    """On blank rows the two pool rules differ; the hand-written step follows the book's."""
+    spec = specs.load("relu")
+    x, y = _batch(blank=20)  # the second conv layer's windows then tie too
+    theano, torch_rule = _net(spec), Network(spec.layers, "torch").double()
+    with torch.no_grad():  # positive conv biases: the ReLUs pass the tied (blank) regions on
+        theano.layers[0].b.fill_(1.0)
+        theano.layers[1].b.fill_(1.0)
+    torch_rule.load_state_dict(theano.state_dict())
+    _, got = handwritten.loss_and_grads(theano, x, y, None)
+    other = torch.autograd.grad(F.cross_entropy(torch_rule(x, train=True), y), torch_rule.book_params())
+    # the second conv's weights: its inputs over blank rows are relu(b), equal, not zero
+    assert not torch.allclose(got[2], other[2])
+
+
+def test_what_it_leaves_to_autograd():
+    x = torch.zeros(2, 1, 28, 28)
+    relu = specs.load("relu")
+    assert handwritten.supports(Network(relu.layers, "theano"), x)
+    assert not handwritten.supports(Network(relu.layers, "torch"), x)  # PyTorch's pool rule
+    def two_conv(pool: int):
+        return parse_text(f'name = "t"\n[[layers]]\ntype = "conv_pool"\nmaps = 2\n[[layers]]\ntype = "conv_pool"\n'
+                          f'maps = 3\npool = {pool}\n[[layers]]\ntype = "softmax"\n').layers
+    assert handwritten.supports(Network(two_conv(4)), x) is False  # 12 − 4 = 8 maps per side, pool 4: not 2×2
+    assert handwritten.supports(Network(two_conv(3)), x) is False  # 8 by 3: a border the pool ignores
+    assert handwritten.supports(Network(two_conv(2)), x)
+    if torch.cuda.is_available():  # pragma: no cover - a GPU run
+        assert not handwritten.supports(Network(relu.layers), x.cuda())
