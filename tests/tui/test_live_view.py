@@ -170,15 +170,21 @@ async def test_the_filters_of_any_past_epoch_with_keys(seeded_store):
         assert grid.epoch == 12 and (grid.filters == latest).all()
 
 
+async def _open_matrix(pilot):
+    """Run 1's live view with the confusion matrix focused (key 3): the screen,
+    its gallery, every mistake it shows unfiltered, and the matrix."""
+    screen = await _open(pilot, 1)
+    gallery = screen.query_one(MistakeGallery)
+    everything = list(gallery.mistakes)
+    await pilot.press("3")
+    return screen, gallery, everything, screen.query_one(ConfusionMatrix)
+
+
 @run_async
 async def test_a_cell_of_the_confusion_matrix_shows_those_digits(seeded_store):
     app = ConvlabApp(store=seeded_store)
     async with app.run_test(size=(100, 40)) as pilot:
-        screen = await _open(pilot, 1)
-        gallery = screen.query_one(MistakeGallery)
-        everything = list(gallery.mistakes)
-        await pilot.press("3")
-        matrix = screen.query_one(ConfusionMatrix)
+        screen, gallery, everything, matrix = await _open_matrix(pilot)
         assert matrix.has_focus
         true, predicted = matrix.cell  # starts on the most frequent mistake
         await pilot.press("right", "enter")
@@ -243,11 +249,7 @@ async def test_a_click_on_a_cell_of_the_confusion_matrix_shows_those_digits(seed
     """The mouse selects a cell as arrows and Enter do: the same digits, the same words."""
     app = ConvlabApp(store=seeded_store)
     async with app.run_test(size=(100, 40)) as pilot:
-        screen = await _open(pilot, 1)
-        gallery = screen.query_one(MistakeGallery)
-        everything = list(gallery.mistakes)
-        await pilot.press("3")
-        matrix = screen.query_one(ConfusionMatrix)
+        screen, gallery, everything, matrix = await _open_matrix(pilot)
         true, predicted = matrix.cell
         await pilot.press("enter")  # by keys, for comparison
         by_keys = [m.index for m in gallery.mistakes]
