@@ -19,7 +19,10 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "convlab" / "mnist"
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
+# The golden fixtures (../shared/fixtures, from an implementation independent
+# of convlab) travel with the tests, so a checkout alone pins the engine to them.
+FIXTURES = Path(__file__).resolve().parent / "golden"
+SHARED_FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"  # the source, where it is beside us
 
 
 # ---------------------------------------------------------------- threads

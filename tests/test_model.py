@@ -12,7 +12,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from helpers import FIXTURES
+from helpers import FIXTURES, SHARED_FIXTURES
 from convlab import model, spec as specs
 from convlab.engine import sgd_step
 from convlab.model import BookLayer, Network
@@ -288,9 +288,22 @@ def test_sgd_step_is_gradient_descent_on_the_books_cost():
 # ---------------------------------------------------------------- golden fixtures
 
 
+def test_the_golden_fixtures_are_the_shared_ones_unchanged():
+    """tests/golden is a copy of ../shared/fixtures: every file matches SHA256SUMS,
+    and, where the shared folder is beside the repository, its files too."""
+    import hashlib
+
+    sums = dict(line.split()[::-1] for line in (FIXTURES / "SHA256SUMS").read_text().splitlines())
+    assert {"golden.json", "golden_relu_l2.npz", "golden_relu_l2_theano_ties.npz"} <= set(sums)
+    for name, digest in sums.items():
+        assert hashlib.sha256((FIXTURES / name).read_bytes()).hexdigest() == digest, name
+    if not SHARED_FIXTURES.is_dir():
+        pytest.skip(f"{SHARED_FIXTURES} is not beside this checkout: the copy was checked against SHA256SUMS only")
+    for name in sums:
+        assert (SHARED_FIXTURES / name).read_bytes() == (FIXTURES / name).read_bytes(), name
+
+
 def _golden(case: str):
-    if not (FIXTURES / "golden.json").is_file():
-        pytest.skip(f"golden fixtures not found at {FIXTURES} (expected ../shared/fixtures beside the repository)")
     meta = json.loads((FIXTURES / "golden.json").read_text())[case]
     arrays = np.load(FIXTURES / f"golden_{case}.npz")
     return meta, {k: arrays[k] for k in arrays.files}
