@@ -21,7 +21,7 @@ time, 1.55× in wall-clock time.
   Its input needs no gradient, so no col2im.
 - Layers with several input maps use `_slow_conv2d_forward/backward`
   (PyTorch's im2col kernel, without autograd) and the 2×2 pool of
-  pooling.py's TheanoMaxPool2. An im2col of ours was measured there too: its
+  pooling.py's pool2 / pool2_grad. An im2col of ours was measured there too: its
   strided copies and col2im cost more than the kernel's.
 - FC and softmax layers: addmm/mm, dropout masks drawn as Network.forward
   draws them (same shapes, same order, same generator).
@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import torch
 
-from convlab.pooling import _hits_times_grad
+from convlab.pooling import pool2, pool2_grad
 
 aten = torch.ops.aten
 
@@ -137,10 +137,7 @@ def _conv_forward(layer, a: torch.Tensor):
     # several input maps: PyTorch's im2col kernel (faster here than oneDNN and than
     # an im2col of ours, whose col2im for the input's gradient is slower)
     z = aten._slow_conv2d_forward(a, w, [f, f], None, [1, 1], [0, 0])  # (N, maps, oh, ow)
-    band = z.view(n, maps, z.shape[2] // 2, 2 * z.shape[3])  # k = 2 (supports): two rows side by side
-    ow = z.shape[3]
-    rows = torch.maximum(band[..., :ow], band[..., ow:]).view(n, maps, z.shape[2] // 2, ow // 2, 2)
-    pooled = torch.maximum(rows[..., 0], rows[..., 1])
+    pooled = pool2(z)  # k = 2 (supports)
     out = _act_(s.activation, pooled + b.view(1, maps, 1, 1))
     return out, ("thnn", a, z, pooled, out)
 
@@ -162,9 +159,7 @@ def _conv_backward(layer, g: torch.Tensor, saved, need_input: bool):
         return torch.mm(gz, cols.t()).view(w.shape), g.sum(1), g_in
     _, a, z, pooled, out = saved
     g = _act_backward(s.activation, g, out)
-    n, _, oh, ow = z.shape
-    gz = torch.empty_like(z)
-    _hits_times_grad(z.view(n, maps, oh // 2, 2, ow // 2, 2), pooled, g, gz.view(n, maps, oh // 2, 2, ow // 2, 2), 2)
+    gz = pool2_grad(z, pooled, g)
     g_in, g_w, _ = aten._slow_conv2d_backward(gz, a, w, [f, f], [1, 1], [0, 0], [need_input, True, False])
     return g_w, g.sum((0, 2, 3)), g_in
 
