@@ -37,10 +37,7 @@ def _batch(n: int = 10, blank: int = 9):
     return data[n:2 * n], torch.randint(0, 10, (n,), generator=g)
 
 
-@pytest.mark.parametrize("preset", PRESETS)
-def test_same_loss_and_gradients_as_autograd(preset):
-    spec = specs.load(preset)
-    net = _net(spec)
+def _assert_same_as_autograd(net: Network) -> None:
     x, y = _batch()
     assert handwritten.supports(net, x)
     loss = F.cross_entropy(net(x, train=True, gen=torch.Generator().manual_seed(7)), y)
@@ -52,6 +49,22 @@ def test_same_loss_and_gradients_as_autograd(preset):
         assert a.shape == b.shape, f"gradient {i}"
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12, msg=f"gradient {i}")
         assert b.abs().max() > 0
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_same_loss_and_gradients_as_autograd(preset):
+    _assert_same_as_autograd(_net(specs.load(preset)))
+
+
+def _two_conv(pool: int, activation: str = "sigmoid"):
+    return parse_text(f'name = "t"\n[[layers]]\ntype = "conv_pool"\nmaps = 2\n[[layers]]\ntype = "conv_pool"\n'
+                      f'maps = 3\npool = {pool}\nactivation = "{activation}"\n[[layers]]\ntype = "softmax"\n')
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh"])
+def test_a_larger_pool_after_the_first_layer(activation):
+    """12 − 5 + 1 = 8 outputs a side, pooled 4 × 4: the several-maps path's windows are not only 2×2."""
+    _assert_same_as_autograd(_net(_two_conv(4, activation)))
 
 
 def test_ties_get_the_books_pool_gradient_not_torchs():
@@ -74,11 +87,7 @@ def test_what_it_leaves_to_autograd():
     relu = specs.load("relu")
     assert handwritten.supports(Network(relu.layers, "theano"), x)
     assert not handwritten.supports(Network(relu.layers, "torch"), x)  # PyTorch's pool rule
-    def two_conv(pool: int):
-        return parse_text(f'name = "t"\n[[layers]]\ntype = "conv_pool"\nmaps = 2\n[[layers]]\ntype = "conv_pool"\n'
-                          f'maps = 3\npool = {pool}\n[[layers]]\ntype = "softmax"\n').layers
-    assert handwritten.supports(Network(two_conv(4)), x) is False  # 12 − 4 = 8 maps per side, pool 4: not 2×2
-    assert handwritten.supports(Network(two_conv(3)), x) is False  # 8 by 3: a border the pool ignores
-    assert handwritten.supports(Network(two_conv(2)), x)
+    assert handwritten.supports(Network(_two_conv(4).layers), x)  # 8 by 4: whole windows
+    assert handwritten.supports(Network(_two_conv(3).layers), x) is False  # 8 by 3: a border the pool ignores
     if torch.cuda.is_available():  # pragma: no cover - a GPU run
         assert not handwritten.supports(Network(relu.layers), x.cuda())
