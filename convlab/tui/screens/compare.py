@@ -22,7 +22,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 from textual_plotext import PlotextPlot
 
 from convlab import report
@@ -31,6 +31,7 @@ from convlab.errors import UserError
 from convlab.format import id_ranges
 from convlab.plots import SERIES_COLORS, draw_series
 from convlab.tui.plain import lines, literal
+from convlab.tui.widgets.footer import KeyFooter
 
 MAX_CURVES = 10  # with nothing marked, the first rows' curves
 
@@ -63,7 +64,7 @@ class CompareScreen(Screen):
                 yield Static(id="compare-legend")
                 yield PlotextPlot(id="compare-curves")
             yield Static(id="compare-diff")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.reload()

@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static, TextArea
+from textual.widgets import Header, Static, TextArea
 
 from convlab.errors import UserError
 from convlab.spec import Spec, parse_text
@@ -21,6 +21,7 @@ from convlab.text import shown
 from convlab.tui import preset_text
 from convlab.tui.plain import as_markup
 from convlab.tui.widgets.architecture import hyper_parameters, layers_table
+from convlab.tui.widgets.footer import KeyFooter
 
 
 class CheckPanel(Static):
@@ -75,7 +76,7 @@ class EditorScreen(Screen):
             yield TextArea.code_editor(self.saved_text, language=_toml_language(), soft_wrap=True,
                                        tab_behavior="focus", id="toml")
             yield CheckPanel(id="check")
-        yield Footer(compact=True)
+        yield KeyFooter(compact=True)
 
     def on_mount(self) -> None:
         self.sub_title = f"editing {shown(self.path.name)}"

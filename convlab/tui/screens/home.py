@@ -9,12 +9,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from convlab.spec import Spec
 from convlab.tui.widgets.architecture import PresetDetails
 from convlab.tui.plain import literal
 from convlab.tui.widgets.tables import PresetTable, RunTable
+from convlab.tui.widgets.footer import KeyFooter
 
 
 RUNS_SHOWN = 500  # the newest; re-read whenever the store changes, so kept bounded
@@ -63,7 +64,7 @@ class HomeScreen(Screen):
             yield PresetDetails(id="details")
         yield JobLine(id="jobs")
         yield RunTable(id="runs")
-        yield Footer(compact=True)
+        yield KeyFooter(compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#presets").border_title = "Presets"

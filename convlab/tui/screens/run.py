@@ -13,7 +13,7 @@ from textual.binding import Binding
 from textual.containers import Container, VerticalScroll
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Footer, Header
+from textual.widgets import Header
 
 from convlab.store import Run
 from convlab.text import shown
@@ -22,6 +22,7 @@ from convlab.tui.widgets.confusion import ConfusionMatrix, confusion
 from convlab.tui.widgets.curve import CurvePlot, Series
 from convlab.tui.widgets.pictures import FilterGrid, MistakeGallery
 from convlab.tui.widgets.run_status import RunStatus
+from convlab.tui.widgets.footer import KeyFooter
 
 PANELS = ("curve", "filters", "mistakes", "confusion")
 PANEL_KEYS = Binding.Group("Panels", compact=True)
@@ -73,7 +74,7 @@ class RunScreen(Screen):
                 yield ConfusionMatrix(id="confusion")
             with VerticalScroll(id="mistakes-panel", classes="panel"):
                 yield MistakeGallery(id="mistakes")
-        yield Footer(compact=True)
+        yield KeyFooter(compact=True)
 
     def on_mount(self) -> None:
         for name, title in (("filters", "1 Filters"), ("mistakes", "2 Misclassified"), ("confusion", "3 Confusion")):

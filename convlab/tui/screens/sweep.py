@@ -7,10 +7,11 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 from textual_plotext import PlotextPlot
 
 from convlab import sweep
+from convlab.tui.widgets.footer import KeyFooter
 
 
 class SweepScreen(Screen):
@@ -25,7 +26,7 @@ class SweepScreen(Screen):
         yield Static(id="sweep-title")
         yield DataTable(id="sweep-points", cursor_type="row", zebra_stripes=True)
         yield PlotextPlot(id="sweep-curves")
-        yield Footer(compact=True)
+        yield KeyFooter(compact=True)
 
     def on_mount(self) -> None:
         self.refresh_sweep()
