@@ -56,10 +56,12 @@ def show_run(store: Store, run: Run, mistakes: int = 24, console: Console | None
         console.print(printable(line), markup=False)  # names, titles and errors are the user's
     epochs = store.epochs(run.id)
     if epochs:
-        console.print("\n  epoch  loss     validation  test", markup=False)
+        console.print("\n  epoch  loss     validation  val. loss  test", markup=False)
         for e in epochs:
             test = f"{e.test_acc:.2f}" if e.test_acc is not None else ""
-            console.print(f"  {e.epoch:>5}  {e.train_loss:.4f}   {e.val_acc:>6.2f}     {test:>6}", markup=False)
+            val_loss = f"{e.val_loss:.4f}" if e.val_loss is not None else ""  # none before store version 3
+            console.print(f"  {e.epoch:>5}  {e.train_loss:.4f}   {e.val_acc:>6.2f}      {val_loss:>6}     {test:>6}",
+                          markup=False)
         if len(epochs) > 1:
             console.print(render.curve_text([e.val_acc for e in epochs], width=min(console.width, 90),
                                             reference=run.book_figure), markup=False, highlight=False)

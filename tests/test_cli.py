@@ -48,6 +48,9 @@ def test_run_prints_epochs_and_a_summary_beside_the_book(lab):
     out = text.stdout
     assert "run 1: seed 1, 500 training images in 50 mini-batches, 1 epochs" in out
     assert "epoch   1/1" in out and "(new best)" in out
+    with Store(store) as s:
+        val_loss = s.epochs(1)[0].val_loss
+    assert val_loss > 0 and f"(loss {val_loss:.4f})" in out  # the validation loss beside its accuracy
     summary = [line for line in out.splitlines() if "test accuracy at the best validation epoch" in line]
     assert len(summary) == 1 and "book 99.23%" in summary[0]
     assert "convlab show 1" in out
@@ -134,6 +137,10 @@ def test_show_of_a_run_without_conv_layers(lab):
     assert "FC(100), softmax(10)" in result.stdout and "filters" not in result.stdout
     # two epochs: the validation curve is drawn, as plain text when not on a terminal
     assert "validation accuracy (%)" in result.stdout and "book 97.80" in result.stdout
+    with Store(store) as s:
+        rows = [(e.epoch, e.val_loss) for e in s.epochs(2)]
+    table = result.stdout.split("val. loss  test\n")[1].splitlines()
+    assert [(int(line.split()[0]), line.split()[3]) for line in table[:2]] == [(n, f"{v:.4f}") for n, v in rows]
     assert "\x1b" not in result.stdout
     assert "misclassified test digits" in result.stdout
 

@@ -77,8 +77,9 @@ class TextPrinter:
         self.bar.stop()
         test = "" if e.test_acc is None else "  (new best)"
         who = f"run {e.run} " if len(self.open_runs) > 1 else ""
+        val_loss = "" if e.val_loss is None else f" (loss {e.val_loss:.4f})"
         self.say(f"  {who}epoch {e.epoch:>3}/{self.epochs}  loss {e.train_loss:.4f}  validation {e.val_acc:.2f}%"
-                 f"  best {e.best_val:.2f}% (epoch {e.best_epoch})  test at best {e.test_at_best:.2f}%"
+                 f"{val_loss}  best {e.best_val:.2f}% (epoch {e.best_epoch})  test at best {e.test_at_best:.2f}%"
                  f"  {e.seconds:.1f}s{test}")
 
     def finished(self, e: events.Finished) -> None:
