@@ -46,6 +46,7 @@ from __future__ import annotations
 import torch
 
 aten = torch.ops.aten
+MEAN = 1  # ATen's reduction code for a mean
 
 
 def supports(net, x: torch.Tensor) -> bool:
@@ -218,11 +219,12 @@ def loss_and_grads(net, x: torch.Tensor, y: torch.Tensor,
         a = out
 
     # the cost: mean negative log-likelihood of the last layer's output as logits
+    # (autograd's own kernels for it, called directly: fewer operations than
+    # gather, exp and an indexed subtraction; 2.5% of the step, A/B)
     logp = torch.log_softmax(a, 1)
-    loss = logp.gather(1, y.view(-1, 1)).mean().neg_()
-    g = logp.exp_()
-    g[torch.arange(n), y] -= 1.0
-    g.div_(n)
+    loss, weight = aten.nll_loss_forward(logp, y, None, MEAN, -100)
+    g_logp = aten.nll_loss_backward(torch.ones((), dtype=logp.dtype), logp, y, None, MEAN, -100, weight)
+    g = aten._log_softmax_backward_data(g_logp, logp, 1, logp.dtype)
 
     grads: list[torch.Tensor] = [None] * (2 * len(net.layers))  # type: ignore[list-item]
     for li in range(len(net.layers) - 1, -1, -1):
