@@ -154,8 +154,8 @@ def sgd_step(net: Network, params: list[torch.Tensor], weights: list[torch.Tenso
     """One step of the book's SGD: p ← p − η·∂C/∂p with C = NLL + 0.5·λ·ΣW²/n.
     The L2 part of the gradient, (λ/n)·W, is applied to weights only.
     `params` is net.book_params(). On the CPU the gradients are written by
-    hand (convlab/handwritten.py: 1.36× the autograd path's rate in CPU time
-    on the relu preset, bench/bench_engine.py);
+    hand (convlab/handwritten.py: 1.48× the autograd path's rate on the relu
+    preset, bench/bench_engine.py);
     elsewhere, and for what that path does not cover, autograd computes them."""
     if handwritten.supports(net, x):
         loss, grads = handwritten.loss_and_grads(net, x, y, gen)

@@ -4,11 +4,9 @@ Why: at a mini-batch of 10 the engine's step was dominated by fixed costs,
 not arithmetic: oneDNN's convolution (slower here than PyTorch's own im2col
 kernel, `_slow_conv2d`, at both conv layers' shapes), pooling on tensors
 whose innermost dimension is a 2-wide window, and autograd's bookkeeping for
-~40 small operations. Measured at one thread on the relu preset, in
-alternating blocks of steps on a loaded machine: the autograd path (oneDNN
-for the second convolution) 3.3–4.1 ms of CPU time a step, this path
-2.6–3.3 ms; bench/bench_engine.py: 1.36× the autograd path's rate in CPU
-time, 1.55× in wall-clock time.
+~40 small operations. Measured at one thread on the relu preset, quiet
+machine: about 2.0–2.1 ms a step; bench/bench_engine.py: 1.48× the autograd
+path's rate, bench/bench_network3.py: 1.37× the book's network3.py.
 
 - The first conv layer (one input map) is an im2col of ours and one GEMM,
   with the im2col's columns ordered by (a, b, n, i, j): window row a and
