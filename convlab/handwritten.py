@@ -41,6 +41,8 @@ and any device but the CPU, takes the autograd path (`supports`).
 
 from __future__ import annotations
 
+import weakref
+
 import torch
 
 aten = torch.ops.aten
@@ -51,11 +53,13 @@ def supports(net, x: torch.Tensor) -> bool:
     """Whether this network's step can be taken here (decided once per network)."""
     if x.device.type != "cpu":
         return False
-    cached = getattr(net, "_handwritten_ok", None)
-    if cached is None:
-        cached = _network_ok(net)
-        net._handwritten_ok = cached
-    return cached
+    ok = _decided.get(net)
+    if ok is None:
+        ok = _decided[net] = _network_ok(net)
+    return ok
+
+
+_decided: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # network → whether it is covered
 
 
 def _network_ok(net) -> bool:
