@@ -42,8 +42,9 @@ def synthetic_test(n: int = 100) -> Split:
 
 
 def add_run(store: Store, spec, group_id, member, epochs, predictions=None, test=None, status="finished",
-            seed=None) -> int:
-    """epochs: [(val, test or None, seconds)], written as the runner would."""
+            seed=None, val_losses=None) -> int:
+    """epochs: [(val, test or None, seconds)], written as the runner would;
+    val_losses: each epoch's validation loss (None: not stored, as before store version 3)."""
     run_id = store.create_run(spec, group_id=group_id, member=member, seed=seed if seed is not None else 10 + member,
                               device="cpu")
     best_val, best_epoch, test_at_best = -1.0, 0, None
@@ -53,7 +54,8 @@ def add_run(store: Store, spec, group_id, member, epochs, predictions=None, test
             best_val, best_epoch, test_at_best = val, i, test_acc
         store.add_epoch(run_id, {"epoch": i, "train_loss": 1.0 / i, "val_acc": val, "test_acc": test_acc,
                                  "seconds": seconds, "eta": spec.train.eta, "best_val": best_val,
-                                 "best_epoch": best_epoch, "test_at_best": test_at_best},
+                                 "best_epoch": best_epoch, "test_at_best": test_at_best,
+                                 "val_loss": val_losses[i - 1] if val_losses else None},
                         filters=rng.normal(size=(20, 5, 5)).astype(np.float32), checkpoint=b"x")
     if predictions is not None:
         store.save_outcome(run_id, predictions, mistakes_of(predictions, test))

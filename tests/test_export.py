@@ -286,8 +286,8 @@ def test_the_validation_loss_travels_into_csv_json_and_html(tmp_path):
     path = tmp_path / "loss.sqlite"
     spec = parse_text(toml_text([{"type": "fc", "n_out": 30}, {"type": "softmax"}], {"epochs": 2}, name="loss"))
     with Store(path) as s:
-        run = add_run(s, spec, s.create_group(spec), 0, [(90.0, 89.0, 1.0), (91.0, 90.0, 1.0)])
-        s.db.execute("UPDATE epochs SET val_loss=0.1234567891 WHERE run_id=? AND epoch=2", (run,))
+        add_run(s, spec, s.create_group(spec), 0, [(90.0, 89.0, 1.0), (91.0, 90.0, 1.0)],
+                val_losses=[None, 0.1234567891])
         rows = report.compare(s)
         table = list(csv.DictReader(io.StringIO(export.to_csv(s, rows))))
         doc = json.loads(export.to_json(s, rows))
