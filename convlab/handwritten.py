@@ -155,12 +155,13 @@ def _conv_forward(layer, a: torch.Tensor):
         return nhwc.permute(0, 3, 1, 2), ("im2col", a.shape, cols, z, pooled, out)
     # several input maps: one GEMM over the NHWC patches, rows in pooling-window order
     # (the previous conv layer's output is NHWC memory already: the permute is free)
-    cols = _nhwc_cols(a.permute(0, 2, 3, 1).contiguous(), f, k)
+    a_nhwc = a.permute(0, 2, 3, 1).contiguous()
+    cols = _nhwc_cols(a_nhwc, f, k)
     w_t = w.permute(0, 2, 3, 1).contiguous()  # (maps, f, f, C): the weights in the patches' order
     z = torch.mm(cols, w_t.view(maps, -1).t()).view(k * k, -1)  # (k·k, N·ph·pw·maps)
     pooled = z.amax(0)
     out = _act_(s.activation, pooled.view(-1, maps) + b)  # (N·ph·pw, maps)
-    return out.view(n, ph, pw, maps).permute(0, 3, 1, 2), ("nhwc", a, cols, w_t, z, pooled, out)
+    return out.view(n, ph, pw, maps).permute(0, 3, 1, 2), ("nhwc", a_nhwc, cols, w_t, z, pooled, out)
 
 
 def _conv_backward(layer, g: torch.Tensor, saved, need_input: bool):
@@ -178,8 +179,8 @@ def _conv_backward(layer, g: torch.Tensor, saved, need_input: bool):
             n, c, h, wd = in_shape
             g_in = _col2im(torch.mm(w.view(maps, -1).t(), gz), (c, n, h, wd), f, k).transpose(0, 1)
         return torch.mm(gz, cols.t()).view(w.shape), g.sum(1), g_in
-    _, a, cols, w_t, z, pooled, out = saved
-    n, c, h, wd = a.shape
+    _, a_nhwc, cols, w_t, z, pooled, out = saved
+    n, h, wd, c = a_nhwc.shape
     g = _act_backward(s.activation, g.permute(0, 2, 3, 1).reshape(-1, maps), out)  # (N·ph·pw, maps)
     gz = torch.sub(z, pooled).sign_().add_(1).mul_(g.view(1, -1))  # the book's pool gradient, as above
     g_w = torch.mm(gz.view(-1, maps).t(), cols).view(maps, f, f, c).permute(0, 3, 1, 2).contiguous()
@@ -192,7 +193,7 @@ def _conv_backward(layer, g: torch.Tensor, saved, need_input: bool):
         gz_nhwc.copy_(gz.view(k, k, n, ph, pw, maps).permute(2, 3, 0, 4, 1, 5))
         gz_cl = gz_nhwc.view(n, ph * k, pw * k, maps).permute(0, 3, 1, 2)
         w_cl = w_t.permute(0, 3, 1, 2)
-        a_cl = a.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2)  # free when a is NHWC memory
+        a_cl = a_nhwc.permute(0, 3, 1, 2)
         g_in = aten._slow_conv2d_backward(gz_cl, a_cl, w_cl, [f, f], [1, 1], [0, 0], [True, False, False])[0]
     return g_w, g.sum(0), g_in
 

@@ -42,36 +42,26 @@ def _hits_times_grad(v: torch.Tensor, out: torch.Tensor, grad: torch.Tensor, g: 
         torch.mul(hit, grad, out=g[:, :, :, a, :, b])
 
 
-def pool2(x: torch.Tensor) -> torch.Tensor:
-    """2×2 max over an even, contiguous (n, c, h, w): rows first, then columns."""
-    n, c, h, w = x.shape
-    band = x.view(n, c, h // 2, 2 * w)  # each band: two image rows side by side
-    rows = torch.maximum(band[..., :w], band[..., w:]).view(n, c, h // 2, w // 2, 2)
-    return torch.maximum(rows[..., 0], rows[..., 1])
-
-
-def pool2_grad(x: torch.Tensor, out: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
-    """The book's gradient of pool2 (every tied maximum gets its window's gradient)."""
-    n, c, h, w = x.shape
-    g = torch.empty_like(x)
-    shape = (n, c, h // 2, 2, w // 2, 2)
-    _hits_times_grad(x.view(shape), out, grad.contiguous(), g.view(shape), 2)
-    return g
-
-
 class TheanoMaxPool2(torch.autograd.Function):
     """2×2 windows over an even, contiguous input: the presets' case, with the fewest operations."""
 
     @staticmethod
     def forward(ctx, x: torch.Tensor) -> torch.Tensor:
-        out = pool2(x)
+        n, c, h, w = x.shape
+        band = x.view(n, c, h // 2, 2 * w)  # each band: two image rows side by side
+        rows = torch.maximum(band[..., :w], band[..., w:]).view(n, c, h // 2, w // 2, 2)
+        out = torch.maximum(rows[..., 0], rows[..., 1])
         ctx.save_for_backward(x, out)
         return out
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
         x, out = ctx.saved_tensors
-        return pool2_grad(x, out, grad)
+        n, c, h, w = x.shape
+        g = torch.empty_like(x)
+        shape = (n, c, h // 2, 2, w // 2, 2)
+        _hits_times_grad(x.view(shape), out, grad.contiguous(), g.view(shape), 2)
+        return g
 
 
 def _windows(x: torch.Tensor, k: int) -> torch.Tensor:

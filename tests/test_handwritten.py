@@ -56,15 +56,22 @@ def test_same_loss_and_gradients_as_autograd(preset):
     _assert_same_as_autograd(_net(specs.load(preset)))
 
 
-def _two_conv(pool: int, activation: str = "sigmoid"):
-    return parse_text(f'name = "t"\n[[layers]]\ntype = "conv_pool"\nmaps = 2\n[[layers]]\ntype = "conv_pool"\n'
-                      f'maps = 3\npool = {pool}\nactivation = "{activation}"\n[[layers]]\ntype = "softmax"\n')
+def _two_conv(pool: int, activation: str = "sigmoid", first_maps: int = 2):
+    return parse_text(f'name = "t"\n[[layers]]\ntype = "conv_pool"\nmaps = {first_maps}\n[[layers]]\n'
+                      f'type = "conv_pool"\nmaps = 3\npool = {pool}\nactivation = "{activation}"\n'
+                      f'[[layers]]\ntype = "softmax"\n')
 
 
 @pytest.mark.parametrize("activation", ["sigmoid", "tanh"])
 def test_a_larger_pool_after_the_first_layer(activation):
     """12 − 5 + 1 = 8 outputs a side, pooled 4 × 4: the several-maps path's windows are not only 2×2."""
     _assert_same_as_autograd(_net(_two_conv(4, activation)))
+
+
+def test_a_later_conv_layer_with_one_input_map():
+    """A first layer of one map: the second conv layer takes the one-map path and
+    needs its input's gradient (our col2im), which no preset reaches."""
+    _assert_same_as_autograd(_net(_two_conv(2, "tanh", first_maps=1)))
 
 
 def test_ties_get_the_books_pool_gradient_not_torchs():
