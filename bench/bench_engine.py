@@ -13,9 +13,9 @@ turns, R rounds each (the first round of each warms up and is not counted):
   convolution and F.max_pool2d (PyTorch's pool gradient);
 - engine (autograd): the engine before its hand-written step: autograd
   through Network.forward (conv1 by im2col, conv2 by oneDNN, the book's pool
-  gradient by slices; see convlab/convolution.py and convlab/pooling.py);
+  gradient by slices; see convlab/book/convolution.py and convlab/book/pooling.py);
 - engine: convlab's engine as it is: on the CPU the step's gradients are
-  written by hand (convlab/handwritten.py).
+  written by hand (convlab/book/handwritten.py).
 
 The goal is 1.3× the book's own program (network3.py on Aesara with CorrMM).
 bench/bench_network3.py runs it side by side with the engine (given your own
@@ -46,18 +46,24 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from convlab import data as mnist_data
-from convlab import handwritten, model
-from convlab import spec as specs
-from convlab.engine import Trainer, accuracy, pick_device, prepare
-
+from convlab.book import handwritten, model
+from convlab.book.trainer import Trainer, accuracy, pick_device, prepare
+from convlab.config import spec as specs
+from convlab.data import mnist as mnist_data
 
 
 def plain_model() -> nn.Module:
     return nn.Sequential(
-        nn.Conv2d(1, 20, 5), nn.MaxPool2d(2), nn.ReLU(),
-        nn.Conv2d(20, 40, 5), nn.MaxPool2d(2), nn.ReLU(),
-        nn.Flatten(), nn.Linear(640, 100), nn.ReLU(), nn.Linear(100, 10),
+        nn.Conv2d(1, 20, 5),
+        nn.MaxPool2d(2),
+        nn.ReLU(),
+        nn.Conv2d(20, 40, 5),
+        nn.MaxPool2d(2),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Linear(640, 100),
+        nn.ReLU(),
+        nn.Linear(100, 10),
     )
 
 
@@ -86,7 +92,7 @@ def before_paths():
 
 @contextmanager
 def autograd_path():
-    """The engine's step through autograd, as before convlab/handwritten.py."""
+    """The engine's step through autograd, as before convlab/book/handwritten.py."""
     saved = handwritten.supports
     handwritten.supports = lambda net, x: False
     try:
@@ -139,20 +145,25 @@ def measure(threads: int, args, spec, tensors, device) -> dict[str, list[tuple[f
 
 
 def report(threads: int, rates: dict[str, list[tuple[float, float]]]) -> None:
-    print(f"\n{threads} thread{'s' if threads > 1 else ''}: images/s, median of {len(next(iter(rates.values())))} "
-          f"rounds (best)")
+    print(
+        f"\n{threads} thread{'s' if threads > 1 else ''}: images/s, median of {len(next(iter(rates.values())))} "
+        f"rounds (best)"
+    )
     med = {}
     for name, values in rates.items():
         wall = [w for w, _ in values]
         cpu = [c for _, c in values]
         med[name] = (statistics.median(wall), statistics.median(cpu))
-        print(f"  {name:38s} wall {med[name][0]:7.0f} ({max(wall):6.0f})   cpu time {med[name][1]:7.0f} "
-              f"({max(cpu):6.0f})")
+        print(
+            f"  {name:38s} wall {med[name][0]:7.0f} ({max(wall):6.0f})   cpu time {med[name][1]:7.0f} ({max(cpu):6.0f})"
+        )
     names = list(rates)
     for i, kind in enumerate(("wall", "cpu time")):
         ours, ref, before, auto = med[names[3]][i], med[names[0]][i], med[names[1]][i], med[names[2]][i]
-        print(f"  [{kind}] engine / reference {ours / ref:5.2f}x   engine / before {ours / before:5.2f}x   "
-              f"engine / autograd {ours / auto:5.2f}x")
+        print(
+            f"  [{kind}] engine / reference {ours / ref:5.2f}x   engine / before {ours / before:5.2f}x   "
+            f"engine / autograd {ours / auto:5.2f}x"
+        )
 
 
 def same_numbers(spec, tensors, device) -> None:
@@ -166,9 +177,11 @@ def same_numbers(spec, tensors, device) -> None:
     c = engine_epoch(spec, tensors, device)
     acc_c = accuracy(c.net, tensors.val_x, tensors.val_y)
     drift = max((p - q).abs().max().item() for p, q in zip(a.params, b.params))
-    print(f"\nsame seed, one epoch, validation accuracy: before {acc_a:.2f}%, engine (torch pool) {acc_b:.2f}%, "
-          f"engine (book's pool, the default) {acc_c:.2f}%; largest parameter difference before/engine "
-          f"(torch pool) {drift:.1e}")
+    print(
+        f"\nsame seed, one epoch, validation accuracy: before {acc_a:.2f}%, engine (torch pool) {acc_b:.2f}%, "
+        f"engine (book's pool, the default) {acc_c:.2f}%; largest parameter difference before/engine "
+        f"(torch pool) {drift:.1e}"
+    )
 
 
 def main() -> None:
@@ -182,8 +195,10 @@ def main() -> None:
     device = pick_device(args.device)
     spec = specs.load("relu").with_train(train_limit=args.images)
     tensors = prepare(spec, mnist_data.load_mnist(), device)
-    print(f"device {device}, torch {torch.__version__}, relu network, {args.images} images, mini-batch 10, "
-          f"{args.rounds} rounds, programs alternating")
+    print(
+        f"device {device}, torch {torch.__version__}, relu network, {args.images} images, mini-batch 10, "
+        f"{args.rounds} rounds, programs alternating"
+    )
     for threads in args.threads:
         report(threads, measure(threads, args, spec, tensors, device))
     torch.set_num_threads(args.threads[0])

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from convlab.data import expand, load_mnist
+from convlab.data.mnist import expand, load_mnist
 
 TARGET_S = 2.0
 
@@ -27,9 +27,11 @@ def main() -> None:
         out = expand(train)
         times.append(time.perf_counter() - start)
     best = min(times)
-    print(f"expand {len(train):,} → {len(out):,} images: best {best:.2f} s of {args.rounds} "
-          f"({', '.join(f'{t:.2f}' for t in times)}); target {TARGET_S:.1f} s; "
-          f"ratio {best / TARGET_S:.2f} ({'within' if best <= TARGET_S else 'over'} target)")
+    print(
+        f"expand {len(train):,} → {len(out):,} images: best {best:.2f} s of {args.rounds} "
+        f"({', '.join(f'{t:.2f}' for t in times)}); target {TARGET_S:.1f} s; "
+        f"ratio {best / TARGET_S:.2f} ({'within' if best <= TARGET_S else 'over'} target)"
+    )
 
 
 if __name__ == "__main__":

@@ -26,12 +26,12 @@ TARGET_MS = 100.0
 
 
 async def session(store_path: str, presses: int, training: bool) -> list[float]:
-    from tui_helpers import key_to_frame, wait_until
-
     from convlab.store import Store
     from convlab.tui.app import ConvlabApp
     from convlab.tui.screens.help import HelpScreen
     from convlab.tui.screens.run import RunScreen
+
+    from tui_helpers import key_to_frame, wait_until
 
     app = ConvlabApp(store=store_path)
     times: list[float] = []
@@ -55,8 +55,10 @@ async def session(store_path: str, presses: int, training: bool) -> list[float]:
 
 def report(label: str, times: list[float]) -> str:
     median = statistics.median(times)
-    return (f"{label:<22} median {median:6.1f} ms  max {max(times):6.1f} ms over {len(times)} presses; "
-            f"target {TARGET_MS:.0f} ms; ratio {median / TARGET_MS:.2f}")
+    return (
+        f"{label:<22} median {median:6.1f} ms  max {max(times):6.1f} ms over {len(times)} presses; "
+        f"target {TARGET_MS:.0f} ms; ratio {median / TARGET_MS:.2f}"
+    )
 
 
 def main() -> None:

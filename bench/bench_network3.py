@@ -48,26 +48,47 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from convlab import data as mnist_data
-from convlab import spec as specs
-from convlab.engine import Trainer, pick_device, prepare
+from convlab.book.trainer import Trainer, pick_device, prepare
+from convlab.config import spec as specs
+from convlab.data import mnist as mnist_data
 
 TARGET = 1.3
 SHIM = Path(__file__).with_name("network3_shim.py")
 
 
 def write_data(mnist: mnist_data.MNIST, n: int, path: Path) -> None:
-    np.savez(path, train_x=mnist.train.images[:n], train_y=mnist.train.labels[:n],
-             val_x=mnist.validation.images, val_y=mnist.validation.labels,
-             test_x=mnist.test.images, test_y=mnist.test.labels)
+    np.savez(
+        path,
+        train_x=mnist.train.images[:n],
+        train_y=mnist.train.labels[:n],
+        val_x=mnist.validation.images,
+        val_y=mnist.validation.labels,
+        test_x=mnist.test.images,
+        test_y=mnist.test.labels,
+    )
 
 
 def network3_run(args, threads: int, data: Path, seed: int, workdir: Path) -> dict:
     out = workdir / f"n3_{threads}_{seed}.json"
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "OPENBLAS_NUM_THREADS": str(threads),
-           "AESARA_FLAGS": f"floatX=float32,openmp={threads > 1}"}
-    cmd = [args.python, "-W", "ignore", str(SHIM), args.network3, str(data), str(out), "--seed", str(seed),
-           "--conv", args.conv]
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": str(threads),
+        "OPENBLAS_NUM_THREADS": str(threads),
+        "AESARA_FLAGS": f"floatX=float32,openmp={threads > 1}",
+    }
+    cmd = [
+        args.python,
+        "-W",
+        "ignore",
+        str(SHIM),
+        args.network3,
+        str(data),
+        str(out),
+        "--seed",
+        str(seed),
+        "--conv",
+        args.conv,
+    ]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=workdir)
     if proc.returncode:
         sys.exit(f"network3.py failed (exit {proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
@@ -81,8 +102,13 @@ def engine_run(spec, tensors, device, seed: int) -> dict:
         pass
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     epoch = trainer.end_epoch(1, 0.0, seconds)
-    return {"steps": trainer.n_batches, "seconds": seconds, "cpu_seconds": cpu, "val_acc": [epoch.val_acc],
-            "test_acc": [epoch.test_acc]}
+    return {
+        "steps": trainer.n_batches,
+        "seconds": seconds,
+        "cpu_seconds": cpu,
+        "val_acc": [epoch.val_acc],
+        "test_acc": [epoch.test_acc],
+    }
 
 
 def rate(run: dict, key: str = "seconds") -> float:
@@ -101,8 +127,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--warmup-images", type=int, default=1000)
-    parser.add_argument("--conv", choices=("corrmm", "legacy"), default="corrmm",
-                        help="network3.py's conv: Aesara's CorrMM (im2col, default) or the old ConvOp")
+    parser.add_argument(
+        "--conv",
+        choices=("corrmm", "legacy"),
+        default="corrmm",
+        help="network3.py's conv: Aesara's CorrMM (im2col, default) or the old ConvOp",
+    )
     args = parser.parse_args()
 
     device = pick_device("cpu")
@@ -110,9 +140,11 @@ def main() -> None:
     spec = specs.load("relu").with_train(train_limit=args.images, epochs=1)
     warm_spec = spec.with_train(train_limit=args.warmup_images)
     tensors, warm_tensors = prepare(spec, mnist, device), prepare(warm_spec, mnist, device)
-    print(f"torch {torch.__version__}; network3.py {args.network3} under {args.python} (conv: {args.conv}); "
-          f"relu network, {args.images} images, mini-batch 10, {args.rounds} rounds, programs alternating; "
-          f"load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"torch {torch.__version__}; network3.py {args.network3} under {args.python} (conv: {args.conv}); "
+        f"relu network, {args.images} images, mini-batch 10, {args.rounds} rounds, programs alternating; "
+        f"load average {os.getloadavg()[0]:.1f}"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         data, warm_data = workdir / "mnist.npz", workdir / "mnist_warm.npz"
@@ -122,29 +154,37 @@ def main() -> None:
             torch.set_num_threads(threads)
             engine_run(warm_spec, warm_tensors, device, seed=0)
             info = network3_run(args, threads, warm_data, 0, workdir)
-            print(f"\n{threads} thread{'s' if threads > 1 else ''} (network3.py compiled to {', '.join(info['ops'])}; "
-                  f"blas {info['blas']}; openmp {info['openmp']}; first compile {info['compile_s']:.0f} s, untimed)")
+            print(
+                f"\n{threads} thread{'s' if threads > 1 else ''} (network3.py compiled to {', '.join(info['ops'])}; "
+                f"blas {info['blas']}; openmp {info['openmp']}; first compile {info['compile_s']:.0f} s, untimed)"
+            )
             runs: dict[str, list[dict]] = {"engine": [], "network3.py": []}
             for round_ in range(1, args.rounds + 1):
                 runs["engine"].append(engine_run(spec, tensors, device, seed=round_))
                 runs["network3.py"].append(network3_run(args, threads, data, round_, workdir))
                 e, n = runs["engine"][-1], runs["network3.py"][-1]
-                print(f"  round {round_}: engine {rate(e):6.0f} images/s, network3.py {rate(n):6.0f} images/s "
-                      f"(compile {n['compile_s']:.0f} s untimed), ratio {rate(e) / rate(n):.2f}x; CPU time: "
-                      f"{rate(e, 'cpu_seconds'):6.0f} and {rate(n, 'cpu_seconds'):6.0f}, ratio "
-                      f"{rate(e, 'cpu_seconds') / rate(n, 'cpu_seconds'):.2f}x  [load {os.getloadavg()[0]:.1f}]")
+                print(
+                    f"  round {round_}: engine {rate(e):6.0f} images/s, network3.py {rate(n):6.0f} images/s "
+                    f"(compile {n['compile_s']:.0f} s untimed), ratio {rate(e) / rate(n):.2f}x; CPU time: "
+                    f"{rate(e, 'cpu_seconds'):6.0f} and {rate(n, 'cpu_seconds'):6.0f}, ratio "
+                    f"{rate(e, 'cpu_seconds') / rate(n, 'cpu_seconds'):.2f}x  [load {os.getloadavg()[0]:.1f}]"
+                )
             for key, label in (("seconds", "wall"), ("cpu_seconds", "CPU time")):
                 med = {name: statistics.median(rate(r, key) for r in rs) for name, rs in runs.items()}
                 ratio = med["engine"] / med["network3.py"]
                 ratios = [rate(e, key) / rate(n, key) for e, n in zip(runs["engine"], runs["network3.py"])]
-                print(f"  median [{label}]: engine {med['engine']:.0f}, network3.py {med['network3.py']:.0f} images/s: "
-                      f"engine / network3.py {ratio:.2f}x (rounds {min(ratios):.2f}–{max(ratios):.2f}); "
-                      f"target {TARGET}x: {'met' if ratio >= TARGET else 'not met'}")
+                print(
+                    f"  median [{label}]: engine {med['engine']:.0f}, network3.py {med['network3.py']:.0f} images/s: "
+                    f"engine / network3.py {ratio:.2f}x (rounds {min(ratios):.2f}–{max(ratios):.2f}); "
+                    f"target {TARGET}x: {'met' if ratio >= TARGET else 'not met'}"
+                )
             for name, rs in runs.items():
                 val = [r["val_acc"][-1] for r in rs]
                 test = [r["test_acc"][-1] for r in rs]
-                print(f"  {name:12s} after 1 epoch: validation {mean_sd(val)}%, test {mean_sd(test)}% "
-                      f"(seeds 1–{args.rounds})")
+                print(
+                    f"  {name:12s} after 1 epoch: validation {mean_sd(val)}%, test {mean_sd(test)}% "
+                    f"(seeds 1–{args.rounds})"
+                )
 
 
 if __name__ == "__main__":

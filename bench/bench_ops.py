@@ -17,8 +17,8 @@ import time
 import torch
 import torch.nn.functional as F
 
-from convlab.convolution import conv2d
-from convlab.pooling import max_pool
+from convlab.book.convolution import conv2d
+from convlab.book.pooling import max_pool
 
 
 def cost(fn, steps: int = 200) -> list[float]:

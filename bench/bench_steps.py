@@ -17,10 +17,10 @@ import time
 
 import torch
 
-from convlab import data as mnist_data
-from convlab import spec as specs
-from convlab.batched import BatchedTrainer
-from convlab.engine import Trainer, pick_device, prepare
+from convlab.book.stacked import BatchedTrainer
+from convlab.book.trainer import Trainer, pick_device, prepare
+from convlab.config import spec as specs
+from convlab.data import mnist as mnist_data
 
 
 def sync(device: torch.device) -> None:
@@ -43,8 +43,9 @@ def steps_per_s(trainer, device: torch.device, steps: int) -> float:
 def measure(device: torch.device, steps: int, preset: str = "relu") -> dict[str, tuple[float, int]]:
     spec = specs.load(preset).with_train(train_limit=steps * 10)
     tensors = prepare(spec, mnist_data.load_mnist(), device)
-    rates: dict[str, tuple[float, int]] = {"eager, 1 network": (steps_per_s(Trainer(spec, tensors, device, 0),
-                                                                           device, steps), 1)}
+    rates: dict[str, tuple[float, int]] = {
+        "eager, 1 network": (steps_per_s(Trainer(spec, tensors, device, 0), device, steps), 1)
+    }
     for m in (3, 5):
         trainer = BatchedTrainer([spec] * m, tensors, device, list(range(m)), capture=False)
         rates[f"batched, {m} members"] = (steps_per_s(trainer, device, steps), m)
@@ -64,14 +65,18 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     device = pick_device(args.device)
     rates = measure(device, args.steps)
-    print(f"device {device} ({torch.cuda.get_device_name(device) if device.type == 'cuda' else 'cpu'}), "
-          f"torch {torch.__version__}, relu network, mini-batch 10, {args.steps} steps")
+    print(
+        f"device {device} ({torch.cuda.get_device_name(device) if device.type == 'cuda' else 'cpu'}), "
+        f"torch {torch.__version__}, relu network, mini-batch 10, {args.steps} steps"
+    )
     for name, (rate, members) in rates.items():
         print(f"  {name:22s} {rate:9.0f} steps/s   {rate * members:9.0f} member-steps/s")
     best_name, (best, members) = max(rates.items(), key=lambda kv: kv[1][0] * kv[1][1])
     # the book protocol: ~40 million optimizer steps (issue 9), most of them relu-sized or larger networks
-    print(f"book protocol, ~40 million member-steps at {best * members:,.0f}/s ({best_name}): "
-          f"about {40e6 / (best * members) / 60:,.0f} minutes of training (evaluation not counted)")
+    print(
+        f"book protocol, ~40 million member-steps at {best * members:,.0f}/s ({best_name}): "
+        f"about {40e6 / (best * members) / 60:,.0f} minutes of training (evaluation not counted)"
+    )
 
 
 if __name__ == "__main__":

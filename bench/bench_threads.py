@@ -27,16 +27,20 @@ def child(threads: int, images: int) -> None:
     """In a fresh process: train `images` images once (after a short warm-up); print images/s."""
     import torch
 
-    from convlab import data as mnist_data
-    from convlab import spec as specs
-    from convlab.engine import Trainer, prepare
+    from convlab.book.trainer import Trainer, prepare
+    from convlab.config import spec as specs
+    from convlab.data import mnist as mnist_data
 
     torch.set_num_threads(threads)
     spec = specs.load("relu").with_train(train_limit=images)
     cpu = torch.device("cpu")
     trainer = Trainer(spec, prepare(spec, mnist_data.load_mnist(), cpu), cpu, seed=1)
-    warm = Trainer(spec.with_train(train_limit=200), prepare(spec.with_train(train_limit=200),
-                                                             mnist_data.load_mnist(), cpu), cpu, seed=1)
+    warm = Trainer(
+        spec.with_train(train_limit=200),
+        prepare(spec.with_train(train_limit=200), mnist_data.load_mnist(), cpu),
+        cpu,
+        seed=1,
+    )
     list(warm.train_epoch(1, lambda: False))
     start = time.perf_counter()
     list(trainer.train_epoch(1, lambda: False))
@@ -46,8 +50,13 @@ def child(threads: int, images: int) -> None:
 def measure(threads: int, images: int, busy: int) -> float:
     loops = [subprocess.Popen([sys.executable, "-c", BUSY]) for _ in range(busy)]
     try:
-        out = subprocess.run([sys.executable, __file__, "--child", str(threads), "--images", str(images)],
-                             capture_output=True, text=True, check=True, env={**os.environ, "OMP_NUM_THREADS": str(threads)})
+        out = subprocess.run(
+            [sys.executable, __file__, "--child", str(threads), "--images", str(images)],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "OMP_NUM_THREADS": str(threads)},
+        )
         return float(out.stdout.strip().splitlines()[-1])
     finally:
         for loop in loops:
@@ -67,8 +76,10 @@ def main() -> None:
     cores = len(os.sched_getaffinity(0))
     settings = {"1 thread (convlab)": 1, f"{cores} threads (torch default)": cores}
     results: dict[tuple[str, int], list[float]] = {}
-    print(f"load average before: {os.getloadavg()[0]:.2f} on {cores} cores; {args.images:,} images, "
-          f"{args.rounds} rounds, median of rounds")
+    print(
+        f"load average before: {os.getloadavg()[0]:.2f} on {cores} cores; {args.images:,} images, "
+        f"{args.rounds} rounds, median of rounds"
+    )
     for _ in range(args.rounds):  # alternate every setting and load in each round
         for name, threads in settings.items():
             for busy in (0, 2):
@@ -82,9 +93,13 @@ def main() -> None:
     one, default = list(settings)
     keep = med[(one, 2)] / med[(one, 0)]
     loss = 1 - med[(one, 0)] / med[(default, 0)]
-    print(f"\n1 thread under load keeps {keep:.0%} of its idle speed (target ≥ 40%: {'met' if keep >= 0.4 else 'NOT met'})")
-    print(f"1 thread idle against torch's default: {-loss:+.0%} (target: lose ≤ 10%: "
-          f"{'met' if loss <= 0.10 else 'NOT met'})")
+    print(
+        f"\n1 thread under load keeps {keep:.0%} of its idle speed (target ≥ 40%: {'met' if keep >= 0.4 else 'NOT met'})"
+    )
+    print(
+        f"1 thread idle against torch's default: {-loss:+.0%} (target: lose ≤ 10%: "
+        f"{'met' if loss <= 0.10 else 'NOT met'})"
+    )
     print(f"under load, 1 thread is {med[(one, 2)] / med[(default, 2)]:.1f}× torch's default")
 
 

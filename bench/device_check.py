@@ -16,17 +16,19 @@ import sys
 
 import torch
 
-from convlab import data as mnist_data, events
-from convlab.batched import BatchedTrainer
-from convlab.engine import Trainer, prepare
-from convlab.spec import parse_text
+from convlab.book.stacked import BatchedTrainer
+from convlab.book.trainer import Trainer, prepare
+from convlab.config.spec import parse_text
+from convlab.data import mnist as mnist_data
+from convlab.runs import events
 
 TOL = dict(rtol=1e-3, atol=1e-4)  # float32 over 30 steps, different kernels
 SEEDS = [1, 2, 3]
 
 
 def tiny(dropout: float = 0.0):
-    return parse_text(f'''
+    return parse_text(
+        f"""
 name = "tiny"
 [train]
 activation = "relu"
@@ -46,7 +48,9 @@ n_out = 20
 dropout = {dropout}
 [[layers]]
 type = "softmax"
-''', label="tiny.toml")
+""",
+        label="tiny.toml",
+    )
 
 
 def train(trainer) -> tuple[list[list[torch.Tensor]], list[float]]:
@@ -55,17 +59,22 @@ def train(trainer) -> tuple[list[list[torch.Tensor]], list[float]]:
         epochs = [e for e in trainer.run() if isinstance(e, events.Epoch)]
         return [[p.detach().cpu() for p in trainer.params]], [epochs[0].val_acc]
     epochs = [e for _, e in trainer.run() if isinstance(e, events.Epoch)]
-    return ([[p.detach().cpu() for p in trainer.net.member_params(m)] for m in range(trainer.m)],
-            [e.val_acc for e in epochs])
+    return (
+        [[p.detach().cpu() for p in trainer.net.member_params(m)] for m in range(trainer.m)],
+        [e.val_acc for e in epochs],
+    )
 
 
 def compare(label: str, a, b) -> bool:
     (pa, va), (pb, vb) = a, b
     worst = max(((x - y).abs().max().item() for ma, mb in zip(pa, pb) for x, y in zip(ma, mb)), default=0.0)
-    ok = all(torch.allclose(x, y, **TOL) for ma, mb in zip(pa, pb) for x, y in zip(ma, mb)) \
-        and all(abs(x - y) <= 0.1 for x, y in zip(va, vb))
-    print(f"  {'ok  ' if ok else 'FAIL'} {label}: largest parameter difference {worst:.1e}; "
-          f"validation {', '.join(f'{v:.2f}' for v in va)} against {', '.join(f'{v:.2f}' for v in vb)}")
+    ok = all(torch.allclose(x, y, **TOL) for ma, mb in zip(pa, pb) for x, y in zip(ma, mb)) and all(
+        abs(x - y) <= 0.1 for x, y in zip(va, vb)
+    )
+    print(
+        f"  {'ok  ' if ok else 'FAIL'} {label}: largest parameter difference {worst:.1e}; "
+        f"validation {', '.join(f'{v:.2f}' for v in va)} against {', '.join(f'{v:.2f}' for v in vb)}"
+    )
     return ok
 
 
@@ -84,12 +93,21 @@ def main() -> int:
         return 0 if ok else 1
     cuda = torch.device("cuda")
     on_gpu = prepare(spec, mnist, cuda)
-    ok &= compare("cuda Trainer = cpu Trainer (seed 1)", train(Trainer(spec, on_gpu, cuda, SEEDS[0])),
-                  ([separate[0][0]], [separate[1][0]]))
-    ok &= compare("cuda batched (eager) = cpu batched",
-                  train(BatchedTrainer([spec] * 3, on_gpu, cuda, SEEDS, capture=False)), batched_cpu)
-    ok &= compare("cuda batched, captured step = cpu batched",
-                  train(BatchedTrainer([spec] * 3, on_gpu, cuda, SEEDS, capture=True)), batched_cpu)
+    ok &= compare(
+        "cuda Trainer = cpu Trainer (seed 1)",
+        train(Trainer(spec, on_gpu, cuda, SEEDS[0])),
+        ([separate[0][0]], [separate[1][0]]),
+    )
+    ok &= compare(
+        "cuda batched (eager) = cpu batched",
+        train(BatchedTrainer([spec] * 3, on_gpu, cuda, SEEDS, capture=False)),
+        batched_cpu,
+    )
+    ok &= compare(
+        "cuda batched, captured step = cpu batched",
+        train(BatchedTrainer([spec] * 3, on_gpu, cuda, SEEDS, capture=True)),
+        batched_cpu,
+    )
     drop = tiny(dropout=0.5)
     eager = train(BatchedTrainer([drop] * 3, on_gpu, cuda, SEEDS, capture=False))
     captured = train(BatchedTrainer([drop] * 3, on_gpu, cuda, SEEDS, capture=True))

@@ -26,7 +26,7 @@ EVAL_IMAGES = 20_000  # validation + test, each epoch
 def measure(spec, mnist, images: int) -> float:
     import torch
 
-    from convlab.engine import Trainer, prepare
+    from convlab.book.trainer import Trainer, prepare
 
     cpu = torch.device("cpu")
     short = spec.with_train(train_limit=images)
@@ -47,10 +47,10 @@ def runs_of(spec) -> list[tuple[str, float]]:
 def main() -> None:
     import torch
 
-    from convlab import data as mnist_data
-    from convlab import spec as specs
-    from convlab import sweep
-    from convlab.paths import sweeps_dir
+    from convlab.config import spec as specs
+    from convlab.config.paths import sweeps_dir
+    from convlab.data import mnist as mnist_data
+    from convlab.runs import sweep
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--images", type=int, default=1000)
@@ -65,12 +65,17 @@ def main() -> None:
     presets = specs.list_presets()
     lam = [s for _, s in sweep.points(sweep.load_file(sweeps_dir() / "relu-lambda.toml"))]
     speed = {s.name: measure(s, mnist, args.images) for s in presets}
-    runs = [(name, work, speed[name], epochs) for s in presets + lam
-            for (name, work), epochs in [(r, s.train.epochs) for r in runs_of(s)]]
+    runs = [
+        (name, work, speed[name], epochs)
+        for s in presets + lam
+        for (name, work), epochs in [(r, s.train.epochs) for r in runs_of(s)]
+    ]
     seconds = [work / rate + epochs * EVAL_IMAGES * args.eval_factor / rate for _, work, rate, epochs in runs]
     total, longest = sum(seconds), max(seconds)
-    print(f"{len(runs)} runs ({len(lam)} of them the λ search), "
-          f"{sum(w for _, w, _, _ in runs) / 1e6:.0f} M training images in all")
+    print(
+        f"{len(runs)} runs ({len(lam)} of them the λ search), "
+        f"{sum(w for _, w, _, _ in runs) / 1e6:.0f} M training images in all"
+    )
     for name in speed:
         print(f"  {name:<14} {speed[name]:>7,.0f} training images/s on 1 thread")
     hours = lambda s: f"{s / 3600:,.1f} h"
@@ -80,8 +85,10 @@ def main() -> None:
     gpu_total = sum(w + e * EVAL_IMAGES * args.eval_factor for _, w, _, e in runs) / args.gpu_rate
     slots = args.gpu_nodes * args.runs_per_gpu
     gpu_longest = max(w + e * EVAL_IMAGES * args.eval_factor for _, w, _, e in runs) / args.gpu_rate
-    print(f"Ray, {args.gpu_nodes} GPU nodes × {args.runs_per_gpu} runs (assumed {args.gpu_rate:,.0f} images/s a run): "
-          f"{hours(max(gpu_total / slots, gpu_longest))} (the longest run alone {hours(gpu_longest)})")
+    print(
+        f"Ray, {args.gpu_nodes} GPU nodes × {args.runs_per_gpu} runs (assumed {args.gpu_rate:,.0f} images/s a run): "
+        f"{hours(max(gpu_total / slots, gpu_longest))} (the longest run alone {hours(gpu_longest)})"
+    )
 
 
 if __name__ == "__main__":

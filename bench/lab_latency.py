@@ -45,8 +45,12 @@ class Control:
     %begin and %end (or %error); notifications outside them are skipped."""
 
     def __init__(self) -> None:
-        self.proc = subprocess.Popen(["tmux", "-C", "attach", "-f", "ignore-size,no-output", "-t", SESSION],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(
+            ["tmux", "-C", "attach", "-f", "ignore-size,no-output", "-t", SESSION],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         self.command("display-message -p ready")  # past the attach's own replies
 
     def command(self, line: str) -> str:
@@ -99,19 +103,32 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="convlab-measure-"))
     shutil.copytree(HERE / "presets", work / "presets")
     width, height = args.size.split("x")
-    env = (f"CONVLAB_PRESETS={work / 'presets'} CONVLAB_STORE={work / 'lab.sqlite'} "
-           f"XDG_DATA_HOME={work / 'user-data'} CONVLAB_SHIPPED_PRESETS={work / 'none'}")
+    env = (
+        f"CONVLAB_PRESETS={work / 'presets'} CONVLAB_STORE={work / 'lab.sqlite'} "
+        f"XDG_DATA_HOME={work / 'user-data'} CONVLAB_SHIPPED_PRESETS={work / 'none'}"
+    )
     busy = [subprocess.Popen([sys.executable, "-c", BUSY_LOOP]) for _ in range(args.busy)]
     start = time.perf_counter()
-    tmux("new-session", "-d", "-s", SESSION, "-x", width, "-y", height,
-         f"cd {work} && env {env} {sys.executable} -m convlab")
+    tmux(
+        "new-session",
+        "-d",
+        "-s",
+        SESSION,
+        "-x",
+        width,
+        "-y",
+        height,
+        f"cd {work} && env {env} {sys.executable} -m convlab",
+    )
     try:
         wait_for(lambda t: "tiny" in t, 30, "the home screen")
         first = time.perf_counter() - start
         global control
         control = Control()
-        print(f"first frame: {first:.2f} s (target {TARGET_FIRST_FRAME_S:.1f} s, ratio {first / TARGET_FIRST_FRAME_S:.2f}) "
-              f"with {args.busy} busy loops")
+        print(
+            f"first frame: {first:.2f} s (target {TARGET_FIRST_FRAME_S:.1f} s, ratio {first / TARGET_FIRST_FRAME_S:.2f}) "
+            f"with {args.busy} busy loops"
+        )
         if args.idle:
             return measure(args.presses, training=False)
         for _ in range(3):  # shallow, two-conv, relu, then tiny
@@ -156,11 +173,16 @@ def measure(presses: int, training: bool) -> int:
         time.sleep(0.2)
     ms = sorted(t * 1000 for t in times)
     median, p95 = statistics.median(ms), ms[max(0, int(len(ms) * 0.95) - 1)]
-    state = ("while a run trained" + ("" if "images/s" in pane() or "evaluating" in pane() else " (it had ended!)")
-             if training else "idle")
+    state = (
+        "while a run trained" + ("" if "images/s" in pane() or "evaluating" in pane() else " (it had ended!)")
+        if training
+        else "idle"
+    )
     print(f"{len(ms)} key presses, {state}, {os.cpu_count()} CPUs:")
     print(f"  median {median:.0f} ms (target {TARGET_MEDIAN_MS}, ratio {median / TARGET_MEDIAN_MS:.2f})")
-    print(f"  95th percentile {p95:.0f} ms (target {TARGET_P95_MS}, ratio {p95 / TARGET_P95_MS:.2f}), max {ms[-1]:.0f} ms")
+    print(
+        f"  95th percentile {p95:.0f} ms (target {TARGET_P95_MS}, ratio {p95 / TARGET_P95_MS:.2f}), max {ms[-1]:.0f} ms"
+    )
     return 0
 
 

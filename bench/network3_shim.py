@@ -85,9 +85,10 @@ def install_aliases(conv_kind: str) -> None:
     sys.modules["cPickle"] = pickle
     conv = module("theano.tensor.nnet.conv", conv2d=conv2d)
     module("theano.tensor.nnet", conv=conv, softmax=lambda z: softmax_axis(z, axis=-1), sigmoid=at.sigmoid)
-    downsample = module("theano.tensor.signal.downsample",
-                        max_pool_2d=lambda input, ds, ignore_border=False:
-                        pool_2d(input, ws=ds, ignore_border=ignore_border))
+    downsample = module(
+        "theano.tensor.signal.downsample",
+        max_pool_2d=lambda input, ds, ignore_border=False: pool_2d(input, ws=ds, ignore_border=ignore_border),
+    )
     module("theano.tensor.signal", downsample=downsample)
     # `from theano.tensor import shared_randomstreams` looks for an attribute of aesara.tensor
     at.shared_randomstreams = module("theano.tensor.shared_randomstreams", RandomStreams=RandomStream)
@@ -122,8 +123,10 @@ def python3_source(text: str) -> str:
     text, prints = PY2_PRINT.subn(r"print(\1)", text)
     text, divisions = INT_DIVISION.subn(r"size(\1)//mini_batch_size", text)
     if (prints, divisions) != (2, 3):
-        raise SystemExit(f"network3.py is not the version this shim knows: {prints} print statements "
-                         f"(expected 2) and {divisions} batch-count divisions (expected 3) were rewritten")
+        raise SystemExit(
+            f"network3.py is not the version this shim knows: {prints} print statements "
+            f"(expected 2) and {divisions} batch-count divisions (expected 3) were rewritten"
+        )
     return text
 
 
@@ -153,8 +156,13 @@ class StepTimer:
             return fn
         self.wrapped = True
         # which convolution and pool ops Aesara compiled the step to (CorrMM, ConvOp, Pool, ...)
-        self.ops = sorted({type(node.op).__name__ for node in fn.maker.fgraph.apply_nodes
-                           if any(k in type(node.op).__name__ for k in ("Corr", "Conv", "Pool"))})
+        self.ops = sorted(
+            {
+                type(node.op).__name__
+                for node in fn.maker.fgraph.apply_nodes
+                if any(k in type(node.op).__name__ for k in ("Corr", "Conv", "Pool"))
+            }
+        )
 
         def train_mb(*a):
             if self.first is None:
@@ -188,8 +196,9 @@ def main() -> None:
     arrays = np.load(args.data)
 
     def shared(images, labels):  # as load_data_shared's `shared`
-        x = aesara.shared(np.asarray(images.reshape(len(images), -1) / np.float32(255.0),
-                                     dtype=aesara.config.floatX), borrow=True)
+        x = aesara.shared(
+            np.asarray(images.reshape(len(images), -1) / np.float32(255.0), dtype=aesara.config.floatX), borrow=True
+        )
         y = aesara.shared(np.asarray(labels, dtype=aesara.config.floatX), borrow=True)
         return x, n3.T.cast(y, "int32")
 
@@ -199,13 +208,19 @@ def main() -> None:
     mb = 10
     out = io.StringIO()
     with redirect_stdout(out):
-        net = n3.Network([
-            n3.ConvPoolLayer(image_shape=(mb, 1, 28, 28), filter_shape=(20, 1, 5, 5), poolsize=(2, 2),
-                             activation_fn=n3.ReLU),
-            n3.ConvPoolLayer(image_shape=(mb, 20, 12, 12), filter_shape=(40, 20, 5, 5), poolsize=(2, 2),
-                             activation_fn=n3.ReLU),
-            n3.FullyConnectedLayer(n_in=40 * 4 * 4, n_out=100, activation_fn=n3.ReLU),
-            n3.SoftmaxLayer(n_in=100, n_out=10)], mb)
+        net = n3.Network(
+            [
+                n3.ConvPoolLayer(
+                    image_shape=(mb, 1, 28, 28), filter_shape=(20, 1, 5, 5), poolsize=(2, 2), activation_fn=n3.ReLU
+                ),
+                n3.ConvPoolLayer(
+                    image_shape=(mb, 20, 12, 12), filter_shape=(40, 20, 5, 5), poolsize=(2, 2), activation_fn=n3.ReLU
+                ),
+                n3.FullyConnectedLayer(n_in=40 * 4 * 4, n_out=100, activation_fn=n3.ReLU),
+                n3.SoftmaxLayer(n_in=100, n_out=10),
+            ],
+            mb,
+        )
         net.SGD(train, args.epochs, mb, 0.03, validation, test, lmbda=0.1)
     text = out.getvalue()
     sys.stdout.write(text)

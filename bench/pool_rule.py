@@ -20,8 +20,8 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from convlab import spec as specs
-from convlab.runner import Runner
+from convlab.config import spec as specs
+from convlab.runs.runner import Runner
 from convlab.store import Store
 
 
@@ -44,8 +44,10 @@ def main() -> None:
         for rule in ("theano", "torch"):
             summary = runner.start(spec.with_train(pool_gradient=rule), seed=1)
             tests = [r.test_at_best for r in summary.runs]
-            cells.append(f"{rule} {statistics.fmean(tests):6.2f} ± {statistics.stdev(tests):4.2f} "
-                         f"({', '.join(f'{t:.2f}' for t in tests)})")
+            cells.append(
+                f"{rule} {statistics.fmean(tests):6.2f} ± {statistics.stdev(tests):4.2f} "
+                f"({', '.join(f'{t:.2f}' for t in tests)})"
+            )
         book = f"{spec.book_figure:.2f}" if spec.book_figure else "—"
         print(f"{name:10s} " + " | ".join(cells) + f" | book {book}", flush=True)
 

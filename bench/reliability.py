@@ -17,49 +17,111 @@ TESTS = Path(__file__).resolve().parent.parent / "tests"
 
 # (fault or input class, the outcome its tests assert, the test ids that try it)
 CLASSES = [
-    ("preset files: byte mutations of relu.toml (fuzz)", "a valid spec or one line, exit 2",
-     ["test_spec_fuzz.py::test_byte_mutations_of_a_preset"]),
-    ("presets with generated hostile values (fuzz)", "a valid spec or one line, exit 2",
-     ["test_spec_fuzz.py::test_generated_presets"]),
-    ("values out of range: NaN, ±inf, 2⁶³−1 epochs, 10¹¹ maps, pool 1000, batch 10⁸, …",
-     "one line naming the field and its range, exit 2", ["test_spec.py::test_field_errors_name_the_field"]),
-    ("not UTF-8, TOML nested 3,000–5,000 deep", "one line, exit 2",
-     ["test_spec_fuzz.py::test_deeply_nested", "test_spec_fuzz.py::test_a_file_that_is_not_utf8"]),
-    ("data behind a matching sum: bad SHA256SUMS line, label 200, fewer labels, short or odd IDX, not gzip",
-     "one line naming the file and the fault, exit 2, no run or group created",
-     ["test_data.py::test_malformed_sums", "test_data.py::test_label_out", "test_data.py::test_fewer_labels",
-      "test_data.py::test_header_that", "test_data.py::test_images_of", "test_data.py::test_not_gzip",
-      "test_data.py::test_bad_data_creates"]),
-    ("store: added column, older version missing a column", "read commands work; migrated in one "
-     "transaction, a copy kept (<store>.v0.bak)", ["test_store_faults.py::test_an_added", "test_store_faults.py::test_an_older"]),
-    ("store: newer version, damaged page, not a store, read-only", "one line, exit 2, file byte-identical; "
-     "read-only: read, never written", ["test_store_faults.py::test_a_newer", "test_store_faults.py::test_a_damaged",
-                                        "test_store_faults.py::test_a_file_that", "test_store_faults.py::test_a_read_only",
-                                        "test_store_faults.py::test_read_commands", "test_store_faults.py::test_an_unwritable"]),
-    ("hostile pids in the store (-1, 0, 1, our own, reused) and x in the lab", "nothing signalled; the run "
-     "becomes interrupted; the real holder of the run's lock is signalled",
-     ["test_store.py::test_mark_stale", "test_store.py::test_stopping", "test_hostile_text.py::test_x_never"]),
-    ("two resumes of one run at once", "one trains, the other: one line, exit 2, trained nothing",
-     ["test_concurrency.py::test_two_resumes"]),
-    ("three writers and two readers on one store", "all runs, epochs and predictions stored; no reader failed",
-     ["test_concurrency.py::test_three_writers"]),
-    ("SIGKILL at random moments, then --resume", "whole epochs only; resumed run equals an uninterrupted one",
-     ["test_concurrency.py::test_sigkill", "test_engine.py::test_sigterm_then_resume"]),
-    ("a run whose loss becomes NaN", "stopped in its first epoch, status diverged with a hint, exit 1, "
-     "nothing NaN stored; --resume refused", ["test_cli_faults.py::test_a_run_whose_loss"]),
-    ("markup, right-to-left and escape characters in names, titles, errors (lab)", "shown literally, "
-     "controls escaped, no MarkupError", ["test_hostile_text.py::test_markup", "test_hostile_text.py::test_a_hostile"]),
-    ("preset names ../x and /abs/path in the settings form", "written as a safe name inside the jobs folder; "
-     "folder removed on exit", ["test_hostile_text.py::test_settings_form_writes"]),
-    ("=cmd\\|… and <svg/onload> names in exports", "CSV cell quoted, Markdown escaped, JSON without NaN",
-     ["test_export.py::test_hostile_names"]),
-    ("`run` options out of range (--threads 100000, --seed 10²⁰, --epochs 2⁶³−1, …), malformed options",
-     "one line naming the option and its range, exit 2, nothing stored",
-     ["test_cli_faults.py::test_run_options_out", "test_cli_faults.py::test_bad_options"]),
-    ("100,000-character names, escape and right-to-left characters in the CLI (runs, compare, show, errors)",
-     "cut with …; shown escaped (\\x1b, \\u202e)", ["test_cli_faults.py::test_long_names"]),
-    ("run ids past SQLite's range, runs that fail before they start", "one line, exit 2; no empty group left",
-     ["test_store_faults.py::test_show_of_an_id", "test_cli_faults.py::test_a_run_that_fails"]),
+    (
+        "preset files: byte mutations of relu.toml (fuzz)",
+        "a valid spec or one line, exit 2",
+        ["test_spec_fuzz.py::test_byte_mutations_of_a_preset"],
+    ),
+    (
+        "presets with generated hostile values (fuzz)",
+        "a valid spec or one line, exit 2",
+        ["test_spec_fuzz.py::test_generated_presets"],
+    ),
+    (
+        "values out of range: NaN, ±inf, 2⁶³−1 epochs, 10¹¹ maps, pool 1000, batch 10⁸, …",
+        "one line naming the field and its range, exit 2",
+        ["test_spec.py::test_field_errors_name_the_field"],
+    ),
+    (
+        "not UTF-8, TOML nested 3,000–5,000 deep",
+        "one line, exit 2",
+        ["test_spec_fuzz.py::test_deeply_nested", "test_spec_fuzz.py::test_a_file_that_is_not_utf8"],
+    ),
+    (
+        "data behind a matching sum: bad SHA256SUMS line, label 200, fewer labels, short or odd IDX, not gzip",
+        "one line naming the file and the fault, exit 2, no run or group created",
+        [
+            "test_data.py::test_malformed_sums",
+            "test_data.py::test_label_out",
+            "test_data.py::test_fewer_labels",
+            "test_data.py::test_header_that",
+            "test_data.py::test_images_of",
+            "test_data.py::test_not_gzip",
+            "test_data.py::test_bad_data_creates",
+        ],
+    ),
+    (
+        "store: added column, older version missing a column",
+        "read commands work; migrated in one transaction, a copy kept (<store>.v0.bak)",
+        ["test_store_faults.py::test_an_added", "test_store_faults.py::test_an_older"],
+    ),
+    (
+        "store: newer version, damaged page, not a store, read-only",
+        "one line, exit 2, file byte-identical; read-only: read, never written",
+        [
+            "test_store_faults.py::test_a_newer",
+            "test_store_faults.py::test_a_damaged",
+            "test_store_faults.py::test_a_file_that",
+            "test_store_faults.py::test_a_read_only",
+            "test_store_faults.py::test_read_commands",
+            "test_store_faults.py::test_an_unwritable",
+        ],
+    ),
+    (
+        "hostile pids in the store (-1, 0, 1, our own, reused) and x in the lab",
+        "nothing signalled; the run becomes interrupted; the real holder of the run's lock is signalled",
+        ["test_store.py::test_mark_stale", "test_store.py::test_stopping", "test_hostile_text.py::test_x_never"],
+    ),
+    (
+        "two resumes of one run at once",
+        "one trains, the other: one line, exit 2, trained nothing",
+        ["test_concurrency.py::test_two_resumes"],
+    ),
+    (
+        "three writers and two readers on one store",
+        "all runs, epochs and predictions stored; no reader failed",
+        ["test_concurrency.py::test_three_writers"],
+    ),
+    (
+        "SIGKILL at random moments, then --resume",
+        "whole epochs only; resumed run equals an uninterrupted one",
+        ["test_concurrency.py::test_sigkill", "test_engine.py::test_sigterm_then_resume"],
+    ),
+    (
+        "a run whose loss becomes NaN",
+        "stopped in its first epoch, status diverged with a hint, exit 1, nothing NaN stored; --resume refused",
+        ["test_cli_faults.py::test_a_run_whose_loss"],
+    ),
+    (
+        "markup, right-to-left and escape characters in names, titles, errors (lab)",
+        "shown literally, controls escaped, no MarkupError",
+        ["test_hostile_text.py::test_markup", "test_hostile_text.py::test_a_hostile"],
+    ),
+    (
+        "preset names ../x and /abs/path in the settings form",
+        "written as a safe name inside the jobs folder; folder removed on exit",
+        ["test_hostile_text.py::test_settings_form_writes"],
+    ),
+    (
+        "=cmd\\|… and <svg/onload> names in exports",
+        "CSV cell quoted, Markdown escaped, JSON without NaN",
+        ["test_export.py::test_hostile_names"],
+    ),
+    (
+        "`run` options out of range (--threads 100000, --seed 10²⁰, --epochs 2⁶³−1, …), malformed options",
+        "one line naming the option and its range, exit 2, nothing stored",
+        ["test_cli_faults.py::test_run_options_out", "test_cli_faults.py::test_bad_options"],
+    ),
+    (
+        "100,000-character names, escape and right-to-left characters in the CLI (runs, compare, show, errors)",
+        "cut with …; shown escaped (\\x1b, \\u202e)",
+        ["test_cli_faults.py::test_long_names"],
+    ),
+    (
+        "run ids past SQLite's range, runs that fail before they start",
+        "one line, exit 2; no empty group left",
+        ["test_store_faults.py::test_show_of_an_id", "test_cli_faults.py::test_a_run_that_fails"],
+    ),
 ]
 
 
@@ -98,10 +160,17 @@ def main() -> int:
             specs_, errors = fuzz[kind, "spec"], fuzz[kind, "user error"]
             cases = specs_ + errors
             outcome += f" ({specs_} spec{'s' * (specs_ != 1)}, {errors} user error{'s' * (errors != 1)})"
-        result = "FAILED" if states["failed"] else ("skipped" if not states["passed"] else
-                                                    f"held ({states['passed']} passed"
-                                                    + (f", {states['skipped']} skipped as root" if states["skipped"] else "")
-                                                    + ")")
+        result = (
+            "FAILED"
+            if states["failed"]
+            else (
+                "skipped"
+                if not states["passed"]
+                else f"held ({states['passed']} passed"
+                + (f", {states['skipped']} skipped as root" if states["skipped"] else "")
+                + ")"
+            )
+        )
         print(f"| {title} | {cases} | {outcome} | {result} |")
     return 1 if any(v == "failed" for v in collect.outcomes.values()) else 0
 

@@ -1,7 +1,7 @@
 """The run store for notebooks and scripts: runs, configs, epochs, filters,
 predictions, mistakes and comparison rows as plain records (dicts of numbers
 and strings), or as pandas DataFrames with `frame=True` (pip install
-'convlab[pandas]').
+'nndl-convlab[pandas]').
 
     from convlab import api
     store = api.open_store("convlab.sqlite")
@@ -17,7 +17,7 @@ are percentages.
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -28,13 +28,43 @@ from convlab.store import Run, Store
 HPARAMS = ("eta", "lmbda", "activation", "dropout", "batch_size", "data", "train_size")
 PLAIN_SIZE, EXPANDED_SIZE = 50_000, 250_000
 # Columns that hold whole numbers (nullable: a vote has no seed, no epochs).
-INTEGER_COLUMNS = {"run", "group", "member", "seed", "epochs_planned", "epochs_done", "best_epoch", "epoch",
-                   "batch_size", "train_size", "chapter_row", "best_run", "vote", "n", "index", "label",
-                   "predicted"}
+INTEGER_COLUMNS = {
+    "run",
+    "group",
+    "member",
+    "seed",
+    "epochs_planned",
+    "epochs_done",
+    "best_epoch",
+    "epoch",
+    "batch_size",
+    "train_size",
+    "chapter_row",
+    "best_run",
+    "vote",
+    "n",
+    "index",
+    "label",
+    "predicted",
+}
 # Decimals kept: accuracies are exact in hundredths of 10,000 digits.
-ROUNDING = {"val_acc": 2, "test_acc": 2, "best_val": 2, "test_at_best": 2, "book_figure": 2, "test": 2, "book": 2,
-            "diff": 2, "mean": 3, "sd": 3, "train_loss": 6, "val_loss": 6, "seconds": 3, "sec_per_epoch": 3,
-            "total_seconds": 1}
+ROUNDING = {
+    "val_acc": 2,
+    "test_acc": 2,
+    "best_val": 2,
+    "test_at_best": 2,
+    "book_figure": 2,
+    "test": 2,
+    "book": 2,
+    "diff": 2,
+    "mean": 3,
+    "sd": 3,
+    "train_loss": 6,
+    "val_loss": 6,
+    "seconds": 3,
+    "sec_per_epoch": 3,
+    "total_seconds": 1,
+}
 
 
 def open_store(store: Store | str | os.PathLike | None = None) -> Store:
@@ -48,7 +78,7 @@ def iso(ts: float | None) -> str | None:
     """A stored time (seconds since the epoch) as ISO 8601 in local time with its offset."""
     if ts is None:
         return None
-    return datetime.fromtimestamp(ts, timezone.utc).astimezone().isoformat(timespec="seconds")
+    return datetime.fromtimestamp(ts, UTC).astimezone().isoformat(timespec="seconds")
 
 
 def rounded(record: dict[str, Any]) -> dict[str, Any]:
@@ -62,26 +92,49 @@ def hparams(config: dict[str, Any]) -> dict[str, Any]:
     hidden = [layer for layer in config.get("layers", []) if layer.get("type") != "softmax"]
     activations = list(dict.fromkeys(layer.get("activation") for layer in hidden))
     data = train.get("data", "plain")
-    return {"eta": train.get("eta"), "lmbda": train.get("lmbda"), "activation": "/".join(activations) or None,
-            "dropout": max((layer.get("dropout", 0.0) for layer in config.get("layers", [])), default=0.0),
-            "batch_size": train.get("batch_size"), "data": data,
-            "train_size": train.get("train_limit") or (EXPANDED_SIZE if data == "expanded" else PLAIN_SIZE)}
+    return {
+        "eta": train.get("eta"),
+        "lmbda": train.get("lmbda"),
+        "activation": "/".join(activations) or None,
+        "dropout": max((layer.get("dropout", 0.0) for layer in config.get("layers", [])), default=0.0),
+        "batch_size": train.get("batch_size"),
+        "data": data,
+        "train_size": train.get("train_limit") or (EXPANDED_SIZE if data == "expanded" else PLAIN_SIZE),
+    }
 
 
 def run_record(run: Run) -> dict[str, Any]:
     """One run as a flat record: who, what, the result, the hyper-parameters."""
-    return rounded({
-        "run": run.id, "group": run.group_id, "member": run.member, "kind": run.kind, "preset": run.preset,
-        "title": run.title, "status": run.status, "seed": run.seed, "device": run.device,
-        "members": list(run.members), "started": iso(run.started), "ended": iso(run.ended),
-        "epochs_planned": run.epochs_planned, "epochs_done": run.epochs_done, "best_val": run.best_val,
-        "best_epoch": run.best_epoch, "test_at_best": run.test_at_best, "book_figure": run.book_figure,
-        **hparams(run.config), "tags": list(run.tags), "note": run.note,
-    })
+    return rounded(
+        {
+            "run": run.id,
+            "group": run.group_id,
+            "member": run.member,
+            "kind": run.kind,
+            "preset": run.preset,
+            "title": run.title,
+            "status": run.status,
+            "seed": run.seed,
+            "device": run.device,
+            "members": list(run.members),
+            "started": iso(run.started),
+            "ended": iso(run.ended),
+            "epochs_planned": run.epochs_planned,
+            "epochs_done": run.epochs_done,
+            "best_val": run.best_val,
+            "best_epoch": run.best_epoch,
+            "test_at_best": run.test_at_best,
+            "book_figure": run.book_figure,
+            **hparams(run.config),
+            "tags": list(run.tags),
+            "note": run.note,
+        }
+    )
 
 
-def runs(store=None, *, preset: str | None = None, status: str | None = None, tag: str | None = None,
-         frame: bool = False):
+def runs(
+    store=None, *, preset: str | None = None, status: str | None = None, tag: str | None = None, frame: bool = False
+):
     """Every run, oldest first (or those of a preset, status or tag)."""
     store = open_store(store)
     records = [run_record(r) for r in reversed(store.runs(preset=preset, status=status, tag=tag))]
@@ -117,8 +170,12 @@ def epoch_records(store: Store, chosen: list[Run], *, frame: bool = False):
     for r in chosen:
         base = run_record(r)
         rows = store.epochs(r.id)
-        out += [rounded({**base, **{k: getattr(e, k) for k in EPOCH_FIELDS},
-                         "eta": e.eta if e.eta is not None else base["eta"]}) for e in rows]
+        out += [
+            rounded(
+                {**base, **{k: getattr(e, k) for k in EPOCH_FIELDS}, "eta": e.eta if e.eta is not None else base["eta"]}
+            )
+            for e in rows
+        ]
         if not rows:
             out.append({**base, **dict.fromkeys(EPOCH_FIELDS)})
     return to_frame(out) if frame else out
@@ -142,15 +199,25 @@ def predictions(store, run_id: int) -> np.ndarray | None:
 
 def mistakes(store, run_id: int, *, images: bool = False, frame: bool = False):
     """The misclassified test digits: index, label, predicted (and the 28×28 image)."""
-    records = [{"index": m.index, "label": m.label, "predicted": m.predicted, **({"image": m.image} if images else {})}
-               for m in open_store(store).mistakes(run_id)]
+    records = [
+        {"index": m.index, "label": m.label, "predicted": m.predicted, **({"image": m.image} if images else {})}
+        for m in open_store(store).mistakes(run_id)
+    ]
     return to_frame(records) if frame else records
 
 
-def comparison(store=None, run_ids: list | None = None, presets: list[str] | None = None, last: int | None = None,
-               sort: str = "row", reverse: bool = False, *, frame: bool = False):
+def comparison(
+    store=None,
+    run_ids: list | None = None,
+    presets: list[str] | None = None,
+    last: int | None = None,
+    sort: str = "row",
+    reverse: bool = False,
+    *,
+    frame: bool = False,
+):
     """The rows `convlab compare` shows: per run, group of repeats or vote."""
-    from convlab import report
+    from convlab.results import report
 
     rows = report.compare(open_store(store), run_ids, presets, last, sort, reverse)
     records = [row_record(r) for r in rows]
@@ -158,14 +225,33 @@ def comparison(store=None, run_ids: list | None = None, presets: list[str] | Non
 
 
 def row_record(row) -> dict[str, Any]:
-    return rounded({
-        "key": row.key, "kind": row.kind, "preset": row.preset, "title": row.title,
-        "chapter_row": row.chapter_row or None, "runs": row.run_ids, "vote": row.vote.id if row.vote else None,
-        "best_run": row.best.id if row.best else None, "n": row.n, "epochs": row.epochs, "data": row.data,
-        "best_val": row.best_val, "test": row.test, "book": row.book, "diff": row.diff,
-        "mean": row.mean, "sd": row.sd, "sec_per_epoch": row.sec_per_epoch, "total_seconds": row.total_seconds,
-        "device": row.device, "status": row.status, "tags": row.tags, **hparams(row.config),
-    })
+    return rounded(
+        {
+            "key": row.key,
+            "kind": row.kind,
+            "preset": row.preset,
+            "title": row.title,
+            "chapter_row": row.chapter_row or None,
+            "runs": row.run_ids,
+            "vote": row.vote.id if row.vote else None,
+            "best_run": row.best.id if row.best else None,
+            "n": row.n,
+            "epochs": row.epochs,
+            "data": row.data,
+            "best_val": row.best_val,
+            "test": row.test,
+            "book": row.book,
+            "diff": row.diff,
+            "mean": row.mean,
+            "sd": row.sd,
+            "sec_per_epoch": row.sec_per_epoch,
+            "total_seconds": row.total_seconds,
+            "device": row.device,
+            "status": row.status,
+            "tags": row.tags,
+            **hparams(row.config),
+        }
+    )
 
 
 # ---------------------------------------------------------------- DataFrames

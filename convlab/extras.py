@@ -14,4 +14,4 @@ def require(module: str, extra: str, what: str) -> ModuleType:
     try:
         return importlib.import_module(module)
     except ImportError:
-        raise UserError(f"{what} needs {module.split('.')[0]}: pip install 'convlab[{extra}]'") from None
+        raise UserError(f"{what} needs {module.split('.')[0]}: pip install 'nndl-convlab[{extra}]'") from None

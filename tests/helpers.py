@@ -1,7 +1,7 @@
 """Shared test helpers (conftest.py imports the fixtures): the real MNIST (loaded once), small
 slices of it as engine tensors, a TOML writer and a runner for the real CLI.
 
-Everything here uses the real components: the shipped convlab/mnist files, a
+Everything here uses the real components: the shipped data/mnist files, a
 real SQLite store under tmp_path, and `python -m convlab` in a subprocess.
 """
 
@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-DATA = REPO / "convlab" / "mnist"
+DATA = REPO / "data" / "mnist"
 # The golden fixtures (../shared/fixtures, from an implementation independent
 # of convlab) travel with the tests, so a checkout alone pins the engine to them.
 FIXTURES = Path(__file__).resolve().parent / "golden"
@@ -66,14 +66,14 @@ def private_user_folders(tmp_path_factory):
 @pytest.fixture(scope="session")
 def mnist():
     """The book's split of the shipped MNIST, checksums verified (once per session)."""
-    from convlab.data import load_mnist
+    from convlab.data.mnist import load_mnist
 
     return load_mnist(DATA)
 
 
 @pytest.fixture
 def mnist_copy(tmp_path) -> Path:
-    """A private copy of convlab/mnist that a test may truncate, alter or delete."""
+    """A private copy of data/mnist that a test may truncate, alter or delete."""
     target = tmp_path / "mnist"
     shutil.copytree(DATA, target)
     return target
@@ -84,16 +84,19 @@ def small_tensors(mnist, n_train: int, n_eval: int):
     n_eval validation and test images (a cheap stand-in for `prepare`)."""
     import torch
 
-    from convlab.data import Split, to_device
-    from convlab.engine import Tensors
+    from convlab.book.trainer import Tensors
+    from convlab.data.mnist import Split, to_device
 
     cpu = torch.device("cpu")
 
     def cut(split, n):
         return Split(split.images[:n], split.labels[:n])
 
-    return Tensors(*to_device(cut(mnist.train, n_train), cpu), *to_device(cut(mnist.validation, n_eval), cpu),
-                   *to_device(cut(mnist.test, n_eval), cpu))
+    return Tensors(
+        *to_device(cut(mnist.train, n_train), cpu),
+        *to_device(cut(mnist.validation, n_eval), cpu),
+        *to_device(cut(mnist.test, n_eval), cpu),
+    )
 
 
 # ---------------------------------------------------------------- presets
@@ -159,8 +162,15 @@ def cli_command(*args: str) -> list[str]:
 
 def run_convlab(*args, cwd: Path, store: Path | None = None, timeout: float = 300) -> CLIResult:
     """`python -m convlab ARGS` in `cwd`, with CONVLAB_STORE = `store` (if given)."""
-    proc = subprocess.run(cli_command(*args), cwd=cwd, env=cli_env(store), capture_output=True, text=True,
-                          timeout=timeout, stdin=subprocess.DEVNULL)
+    proc = subprocess.run(
+        cli_command(*args),
+        cwd=cwd,
+        env=cli_env(store),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
     return CLIResult(proc.returncode, proc.stdout, proc.stderr)
 
 
@@ -190,9 +200,11 @@ def assert_user_error(result: CLIResult, *fragments: str) -> str:
 def run_of_a_killed_process(store_path) -> int:
     """A run created by another process that is then killed (SIGKILL) mid-run:
     the store says 'running', and no process holds the run's lock."""
-    code = ("import os, signal; from convlab import spec; from convlab.store import Store; "
-            f"s = Store({str(store_path)!r}); print(s.create_run(spec.load('shallow'), group_id=None), flush=True); "
-            "os.kill(os.getpid(), signal.SIGKILL)")
+    code = (
+        "import os, signal; from convlab.config import spec; from convlab.store import Store; "
+        f"s = Store({str(store_path)!r}); print(s.create_run(spec.load('shallow'), group_id=None), flush=True); "
+        "os.kill(os.getpid(), signal.SIGKILL)"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=cli_env())
     assert proc.returncode == -9, proc.stderr
     return int(proc.stdout)

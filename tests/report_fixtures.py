@@ -18,11 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from convlab.data import Split
-from convlab.ensemble import vote
-from convlab.store import mistakes_of
-from convlab.spec import load
-from convlab.store import Store
+from convlab.config.spec import load
+from convlab.data.mnist import Split
+from convlab.runs.ensemble import vote
+from convlab.store import Store, mistakes_of
 
 
 @dataclass
@@ -41,22 +40,45 @@ def synthetic_test(n: int = 100) -> Split:
     return Split(rng.integers(0, 256, (n, 28, 28), dtype=np.uint8), (np.arange(n) % 10).astype(np.uint8))
 
 
-def add_run(store: Store, spec, group_id, member, epochs, predictions=None, test=None, status="finished",
-            seed=None, val_losses=None) -> int:
+def add_run(
+    store: Store,
+    spec,
+    group_id,
+    member,
+    epochs,
+    predictions=None,
+    test=None,
+    status="finished",
+    seed=None,
+    val_losses=None,
+) -> int:
     """epochs: [(val, test or None, seconds)], written as the runner would;
     val_losses: each epoch's validation loss (None: not stored, as before store version 3)."""
-    run_id = store.create_run(spec, group_id=group_id, member=member, seed=seed if seed is not None else 10 + member,
-                              device="cpu")
+    run_id = store.create_run(
+        spec, group_id=group_id, member=member, seed=seed if seed is not None else 10 + member, device="cpu"
+    )
     best_val, best_epoch, test_at_best = -1.0, 0, None
     rng = np.random.default_rng(run_id)
     for i, (val, test_acc, seconds) in enumerate(epochs, start=1):
         if val >= best_val:
             best_val, best_epoch, test_at_best = val, i, test_acc
-        store.add_epoch(run_id, {"epoch": i, "train_loss": 1.0 / i, "val_acc": val, "test_acc": test_acc,
-                                 "seconds": seconds, "eta": spec.train.eta, "best_val": best_val,
-                                 "best_epoch": best_epoch, "test_at_best": test_at_best,
-                                 "val_loss": val_losses[i - 1] if val_losses else None},
-                        filters=rng.normal(size=(20, 5, 5)).astype(np.float32), checkpoint=b"x")
+        store.add_epoch(
+            run_id,
+            {
+                "epoch": i,
+                "train_loss": 1.0 / i,
+                "val_acc": val,
+                "test_acc": test_acc,
+                "seconds": seconds,
+                "eta": spec.train.eta,
+                "best_val": best_val,
+                "best_epoch": best_epoch,
+                "test_at_best": test_at_best,
+                "val_loss": val_losses[i - 1] if val_losses else None,
+            },
+            filters=rng.normal(size=(20, 5, 5)).astype(np.float32),
+            checkpoint=b"x",
+        )
     if predictions is not None:
         store.save_outcome(run_id, predictions, mistakes_of(predictions, test))
     store.finish(run_id, status)
@@ -81,22 +103,24 @@ def make_store(path: Path, test: Split | None = None) -> Made:
     with Store(path) as store:
         relu = load("relu").with_train(epochs=2)
         group = store.create_group(relu)
-        for member, (vals, tests, secs) in enumerate([((98.0, 99.0), (97.9, 99.10), (10, 12)),
-                                                      ((98.5, 99.4), (98.4, 99.20), (11, 13)),
-                                                      ((99.2, 99.1), (99.30, None), (9, 11))]):
+        for member, (vals, tests, secs) in enumerate(
+            [
+                ((98.0, 99.0), (97.9, 99.10), (10, 12)),
+                ((98.5, 99.4), (98.4, 99.20), (11, 13)),
+                ((99.2, 99.1), (99.30, None), (9, 11)),
+            ]
+        ):
             correct = test.labels.copy()
             made.relu.append(add_run(store, relu, group, member, list(zip(vals, tests, secs)), correct, test))
         two = load("two-conv").with_train(epochs=1)
-        made.two_conv = add_run(store, two, store.create_group(two), 0, [(98.9, 98.8, 20.0)],
-                                test.labels.copy(), test)
+        made.two_conv = add_run(store, two, store.create_group(two), 0, [(98.9, 98.8, 20.0)], test.labels.copy(), test)
         ens = load("ensemble").with_train(epochs=1, ensemble=3)
         group = store.create_group(ens)
         for member, p in enumerate(member_predictions(test.labels)):
             acc = float((p == test.labels).mean() * 100)
             made.members.append(add_run(store, ens, group, member, [(acc, acc, 30.0)], p, test))
         voted = vote(member_predictions(test.labels))
-        made.vote = store.create_run(ens, group_id=group, member=3, kind="ensemble", members=made.members,
-                                     device="cpu")
+        made.vote = store.create_run(ens, group_id=group, member=3, kind="ensemble", members=made.members, device="cpu")
         store.set_result(made.vote, test_at_best=float((voted == test.labels).mean() * 100))
         store.save_outcome(made.vote, voted, mistakes_of(voted, test))
         store.finish(made.vote, "finished")

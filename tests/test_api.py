@@ -12,14 +12,26 @@ from datetime import datetime
 
 import numpy as np
 import pytest
-from report_fixtures import add_run, make_store
 
-from convlab import api, export, report
-from convlab.spec import load
+from convlab import api
+from convlab.config.spec import load
+from convlab.results import export, report
 from convlab.store import Store
 
-INTS_IN_CSV = ("run", "group", "member", "seed", "epochs_planned", "epochs_done", "best_epoch", "batch_size",
-               "train_size", "epoch")
+from report_fixtures import add_run, make_store
+
+INTS_IN_CSV = (
+    "run",
+    "group",
+    "member",
+    "seed",
+    "epochs_planned",
+    "epochs_done",
+    "best_epoch",
+    "batch_size",
+    "train_size",
+    "epoch",
+)
 
 
 @pytest.fixture(scope="module")
@@ -27,9 +39,16 @@ def made(tmp_path_factory):
     made = make_store(tmp_path_factory.mktemp("api") / "runs.sqlite")
     with Store(made.path) as store:  # a small η sweep of one-epoch runs, beside the hand-made ones
         group = store.create_group(load("relu"))
-        made.sweep = [add_run(store, load("relu").with_train(epochs=2, eta=eta, train_limit=1000), group, i,
-                              [(90.0 + i, 89.0 + i, 1.5), (91.0 + i, 90.0 + i, 1.25)])
-                      for i, eta in enumerate((0.01, 0.03, 0.1))]
+        made.sweep = [
+            add_run(
+                store,
+                load("relu").with_train(epochs=2, eta=eta, train_limit=1000),
+                group,
+                i,
+                [(90.0 + i, 89.0 + i, 1.5), (91.0 + i, 90.0 + i, 1.25)],
+            )
+            for i, eta in enumerate((0.01, 0.03, 0.1))
+        ]
         store.set_tags(made.sweep, add=["sweep"])
         store.set_note(made.sweep[0], "smallest η")
     return made
@@ -48,7 +67,9 @@ def test_runs_are_plain_records_with_hyper_parameters(store, made):
     assert first["eta"] == 0.01 and first["lmbda"] == 0.1 and first["activation"] == "relu"
     assert first["dropout"] == 0.0 and first["batch_size"] == 10 and first["data"] == "plain"
     assert first["train_size"] == 1000 and first["tags"] == ["sweep"] and first["note"] == "smallest η"
-    assert datetime.fromisoformat(first["started"]).timestamp() == pytest.approx(store.run(made.sweep[0]).started, abs=1)
+    assert datetime.fromisoformat(first["started"]).timestamp() == pytest.approx(
+        store.run(made.sweep[0]).started, abs=1
+    )
     dropout = api.hparams(load("dropout").to_dict())
     assert dropout["dropout"] == 0.5 and dropout["train_size"] == 250_000
     json.dumps(records)  # plain: nothing a notebook cannot serialise
@@ -95,7 +116,7 @@ def test_csv_and_json_agree_on_names_times_and_integers(store, made):
 
 
 def test_pandas_reads_the_csv_with_integer_columns_and_pivots_a_sweep(store, made, tmp_path):
-    pd = pytest.importorskip("pandas", reason="DataFrames need pandas: pip install 'convlab[pandas]'")
+    pd = pytest.importorskip("pandas", reason="DataFrames need pandas: pip install 'nndl-convlab[pandas]'")
     path = tmp_path / "runs.csv"
     path.write_text(export.to_csv(store, report.compare(store)), encoding="utf-8")
     df = pd.read_csv(path, dtype_backend="numpy_nullable")

@@ -1,4 +1,4 @@
-"""Members batched (convlab/batched.py): M networks trained as one stacked
+"""Members batched (convlab/book/stacked.py): M networks trained as one stacked
 model give each member exactly what its separate run gives: the same
 parameters after several SGD steps (float64, 1e-10), with its own seed, η, λ
 and dropout masks; and through the runner, each member is its own run."""
@@ -8,19 +8,21 @@ from __future__ import annotations
 import pytest
 import torch
 
+from convlab.book.model import Network
+from convlab.book.stacked import BatchedTrainer, StackedNetwork, batchable, stacked_sgd_step
+from convlab.book.trainer import DROPOUT_SEED_OFFSET, Tensors, Trainer, sgd_step
+from convlab.config.spec import parse_text
+from convlab.runs import events
+
 from helpers import small_tensors
-from convlab import events
-from convlab.batched import BatchedTrainer, StackedNetwork, batchable, stacked_sgd_step
-from convlab.engine import DROPOUT_SEED_OFFSET, Tensors, Trainer, sgd_step
-from convlab.model import Network
-from convlab.spec import parse_text
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 CPU = torch.device("cpu")
 
 
 def small_spec(dropout: float = 0.0, pool_gradient: str = "theano", lmbda: float = 0.1):
-    return parse_text(f'''
+    return parse_text(
+        f'''
 name = "small"
 [train]
 activation = "relu"
@@ -41,13 +43,15 @@ dropout = {dropout}
 [[layers]]
 type = "softmax"
 dropout = {dropout}
-''', label="small.toml")
+''',
+        label="small.toml",
+    )
 
 
 def batches(mnist, n: int):
-    x = torch.from_numpy(mnist.train.images[:10 * n]).double().reshape(-1, 1, 28, 28)
-    y = torch.from_numpy(mnist.train.labels[:10 * n]).long()
-    return [(x[i * 10:(i + 1) * 10], y[i * 10:(i + 1) * 10]) for i in range(n)]
+    x = torch.from_numpy(mnist.train.images[: 10 * n]).double().reshape(-1, 1, 28, 28)
+    y = torch.from_numpy(mnist.train.labels[: 10 * n]).long()
+    return [(x[i * 10 : (i + 1) * 10], y[i * 10 : (i + 1) * 10]) for i in range(n)]
 
 
 def separate(spec, seed, eta, decay, steps, dropout: bool):
@@ -152,15 +156,19 @@ def test_cli_batch_members_stores_each_member_as_its_own_run(run_cli, write_toml
     """`convlab run --batch-members`: the group's repeats train as one model on
     the CPU, and each is a finished run of its own, with its own seed, epochs
     and predictions, matching the runs trained one after another."""
-    preset = write_toml("tiny.toml", [{"type": "conv_pool", "maps": 3}, {"type": "fc", "n_out": 12},
-                                      {"type": "softmax"}], {"activation": "relu", "eta": 0.05, "epochs": 1})
+    preset = write_toml(
+        "tiny.toml",
+        [{"type": "conv_pool", "maps": 3}, {"type": "fc", "n_out": 12}, {"type": "softmax"}],
+        {"activation": "relu", "eta": 0.05, "epochs": 1},
+    )
     from convlab.store import Store
 
     results = {}
     for flag in ("--batch-members", "--no-batch-members"):
         store = tmp_path / f"{flag}.sqlite"
-        out = run_cli("run", preset, "--repeats", "3", "--seed", "7", "--train-limit", "300", flag, "--json",
-                      store=store)
+        out = run_cli(
+            "run", preset, "--repeats", "3", "--seed", "7", "--train-limit", "300", flag, "--json", store=store
+        )
         assert out.returncode == 0, out.stderr
         # separate members train in two worker processes: their `started` lines arrive in either order
         started = sorted((e for e in out.events() if e["event"] == "started"), key=lambda e: e["member"])

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from helpers import REPO, assert_user_error, run_convlab
 from convlab.store import Store
+
+from helpers import REPO, assert_user_error, run_convlab
 
 RELU_ARGS = ("run", "relu", "--epochs", "1", "--train-limit", "500", "--seed", "1", "--repeats", "1", "--threads", "1")
 SHALLOW_ARGS = ("run", "shallow", "--epochs", "2", "--train-limit", "500", "--seed", "2", "--repeats", "1", "--json")
@@ -30,7 +31,7 @@ def test_presets_lists_every_preset_with_its_book_figure(run_cli):
     result = run_cli("presets")
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    for path in (REPO / "convlab" / "presets").glob("*.toml"):
+    for path in (REPO / "presets").glob("*.toml"):
         assert path.stem in out
     for figure in ("97.80", "98.78", "99.06", "99.23", "99.37", "99.46", "99.43", "99.48", "99.47", "99.60", "99.67"):
         assert figure in out
@@ -146,8 +147,15 @@ def test_show_of_a_run_without_conv_layers(lab):
 
 
 def test_bad_preset_file_is_one_line(run_cli, write_toml):
-    path = write_toml("mine.toml", [{"type": "conv_pool", "maps": 20}, {"type": "conv_pool", "maps": 40},
-                                    {"type": "fc", "n_in": 2880, "n_out": 100}, {"type": "softmax"}])
+    path = write_toml(
+        "mine.toml",
+        [
+            {"type": "conv_pool", "maps": 20},
+            {"type": "conv_pool", "maps": 40},
+            {"type": "fc", "n_in": 2880, "n_out": 100},
+            {"type": "softmax"},
+        ],
+    )
     result = run_cli("run", path, "--epochs", "1")
     assert_user_error(result, "mine.toml: layers[2].n_in is 2880 but the layer before gives 640")
     path = write_toml("typo.toml", [{"type": "fc", "n_out": 100, "activaton": "relu"}, {"type": "softmax"}])
@@ -170,8 +178,11 @@ def test_device_that_is_not_there(run_cli, tmp_path):
 
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA; the test is for a machine without")
-    assert_user_error(run_cli("run", "relu", "--epochs", "1", "--train-limit", "100", "--repeats", "1",
-                              "--device", "cuda"), "--device cuda: not available", "--device cpu")
+    assert_user_error(
+        run_cli("run", "relu", "--epochs", "1", "--train-limit", "100", "--repeats", "1", "--device", "cuda"),
+        "--device cuda: not available",
+        "--device cpu",
+    )
     with Store(tmp_path / "convlab.sqlite") as s:
         assert s.runs() == []
 
@@ -185,24 +196,35 @@ def test_missing_data_from_the_environment(tmp_path):
     (tmp_path / "empty").mkdir()
     env = cli_env(tmp_path / "s.sqlite")
     env["CONVLAB_DATA"] = str(tmp_path / "empty")
-    proc = subprocess.run(cli_command("run", "shallow", "--epochs", "1", "--train-limit", "100"), cwd=tmp_path,
-                          env=env, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        cli_command("run", "shallow", "--epochs", "1", "--train-limit", "100"),
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
-    assert proc.stderr.strip() == f"convlab: {os.path.join(str(tmp_path / 'empty'), 'SHA256SUMS')}: missing; " \
-        "reinstall convlab (pip install --force-reinstall) or, in a clone, `git checkout convlab/mnist`, " \
-        "or point --data-dir / CONVLAB_DATA at a folder " \
+    assert (
+        proc.stderr.strip() == f"convlab: {os.path.join(str(tmp_path / 'empty'), 'SHA256SUMS')}: missing; "
+        "reinstall convlab (pip install --force-reinstall nndl-convlab) or, in a clone, `git checkout data/mnist`, "
+        "or point --data-dir / CONVLAB_DATA at a folder "
         "that has MNIST and its SHA256SUMS"
+    )
 
 
-@pytest.mark.parametrize("args, fragment", [
-    (("run",), "give a PRESET"),
-    (("run", "relu", "--train-limit", "0"), "--train-limit 0: must be at least 1"),
-    (("run", "relu", "--epochs", "0"), "--epochs 0: must be at least 1"),
-    (("run", "relu", "--threads", "0"), "--threads 0: must be a whole number from 1 to 1,024"),
-    (("run", "relu", "--resume", "1"), "--resume RUN continues a run as it was configured"),
-    (("run", "ensemble", "--repeats", "2"), "ensemble of 5"),
-    (("run", "relu", "--train-limit", "5", "--epochs", "1", "--repeats", "1"), "fewer images than one mini-batch"),
-])
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (("run",), "give a PRESET"),
+        (("run", "relu", "--train-limit", "0"), "--train-limit 0: must be at least 1"),
+        (("run", "relu", "--epochs", "0"), "--epochs 0: must be at least 1"),
+        (("run", "relu", "--threads", "0"), "--threads 0: must be a whole number from 1 to 1,024"),
+        (("run", "relu", "--resume", "1"), "--resume RUN continues a run as it was configured"),
+        (("run", "ensemble", "--repeats", "2"), "ensemble of 5"),
+        (("run", "relu", "--train-limit", "5", "--epochs", "1", "--repeats", "1"), "fewer images than one mini-batch"),
+    ],
+)
 def test_bad_options_are_one_line(run_cli, args, fragment):
     assert_user_error(run_cli(*args), fragment)
 

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import sqlite3
 
-from helpers import assert_user_error, toml_text
 from convlab.store import Store
 
-DIVERGES = toml_text([{"type": "fc", "n_out": 30}, {"type": "softmax"}],
-                     {"epochs": 3, "eta": 100, "activation": "linear"}, name="too-fast")
+from helpers import assert_user_error, toml_text
+
+DIVERGES = toml_text(
+    [{"type": "fc", "n_out": 30}, {"type": "softmax"}],
+    {"epochs": 3, "eta": 100, "activation": "linear"},
+    name="too-fast",
+)
 
 
 def test_a_run_whose_loss_becomes_nan_stops_as_diverged(tmp_path, run_cli):
@@ -36,24 +40,26 @@ def test_a_run_that_fails_before_it_starts_leaves_no_empty_group(tmp_path, run_c
 
 def test_run_options_out_of_range_are_one_line(tmp_path, run_cli, record_property):
     cases = (
-            (("--threads", "100000"), "--threads 100000: must be a whole number from 1 to 1,024"),
-            (("--threads", "0"), "--threads 0: must be a whole number from 1 to 1,024"),
-            (("--seed", "99999999999999999999"), "--seed 99999999999999999999: must be a whole number from 0 to"),
-            (("--seed", "-1"), "--seed -1: must be a whole number from 0 to 4,294,967,295"),
-            (("--epochs", str(2**63 - 1)), "--epochs 9223372036854775807: must be a whole number from 1 to 10,000"),
-            (("--repeats", "100000"), "--repeats 100000: must be a whole number from 1 to 1,000"),
-            (("--train-limit", "10000000"), "--train-limit 10000000: must be a whole number from 0 to 250,000"))
+        (("--threads", "100000"), "--threads 100000: must be a whole number from 1 to 1,024"),
+        (("--threads", "0"), "--threads 0: must be a whole number from 1 to 1,024"),
+        (("--seed", "99999999999999999999"), "--seed 99999999999999999999: must be a whole number from 0 to"),
+        (("--seed", "-1"), "--seed -1: must be a whole number from 0 to 4,294,967,295"),
+        (("--epochs", str(2**63 - 1)), "--epochs 9223372036854775807: must be a whole number from 1 to 10,000"),
+        (("--repeats", "100000"), "--repeats 100000: must be a whole number from 1 to 1,000"),
+        (("--train-limit", "10000000"), "--train-limit 10000000: must be a whole number from 0 to 250,000"),
+    )
     for args, fragment in cases:
         assert_user_error(run_cli("run", "shallow", *args), fragment)
     record_property("cases", len(cases))
-    assert not (tmp_path / "convlab.sqlite").exists() or \
-        sqlite3.connect(tmp_path / "convlab.sqlite").execute("SELECT count(*) FROM runs").fetchone() == (0,)
+    assert not (tmp_path / "convlab.sqlite").exists() or sqlite3.connect(tmp_path / "convlab.sqlite").execute(
+        "SELECT count(*) FROM runs"
+    ).fetchone() == (0,)
 
 
 def test_long_names_and_control_characters_in_cli_tables(tmp_path, run_cli, record_property):
     """A 100,000-character name is cut with an ellipsis; escape sequences and
     a right-to-left override reach the terminal as visible escapes."""
-    from convlab.spec import parse_text
+    from convlab.config.spec import parse_text
 
     long_name, sneaky = "n" * 100_000, "evil\x1b[2J\u202egnp.exe"
     with Store(tmp_path / "convlab.sqlite") as store:
@@ -75,8 +81,11 @@ def test_long_names_and_control_characters_in_cli_tables(tmp_path, run_cli, reco
 
 
 def test_bad_options_are_one_line(run_cli, record_property):
-    assert_user_error(run_cli("run", "shallow", "--epochs", "many"), "convlab run: argument --epochs: invalid int",
-                      "`convlab run --help` lists the options")
+    assert_user_error(
+        run_cli("run", "shallow", "--epochs", "many"),
+        "convlab run: argument --epochs: invalid int",
+        "`convlab run --help` lists the options",
+    )
     assert_user_error(run_cli("show"), "the following arguments are required: RUN")
     assert_user_error(run_cli("frobnicate"), "invalid choice: 'frobnicate'")
     record_property("cases", 3)
@@ -86,8 +95,7 @@ def test_batched_members_that_diverge_stop_as_diverged(tmp_path, run_cli):
     """Members trained as one batched model are checked too (once an epoch):
     none 'finishes' at chance, and nothing NaN is stored."""
     (tmp_path / "fast.toml").write_text(DIVERGES)
-    result = run_cli("run", "fast.toml", "--train-limit", "1000", "--seed", "1", "--repeats", "2",
-                     "--batch-members")
+    result = run_cli("run", "fast.toml", "--train-limit", "1000", "--seed", "1", "--repeats", "2", "--batch-members")
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "diverged: the training loss became NaN" in result.stderr
     with Store(tmp_path / "convlab.sqlite") as store:

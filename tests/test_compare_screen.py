@@ -8,12 +8,13 @@ import asyncio
 import time
 
 import pytest
-from report_fixtures import make_store
 from textual.widgets import DataTable, Static
 
 from convlab.store import Store
 from convlab.tui.app import ConvlabApp
 from convlab.tui.screens.compare import CompareScreen
+
+from report_fixtures import make_store
 
 
 class Host(ConvlabApp):
@@ -146,6 +147,7 @@ def test_empty_store_keys_do_nothing_harmful(tmp_path):
 
 def test_a_change_made_elsewhere_shows_through_the_labs_change_counter(made):
     """Another connection (a run in another shell) finishes run 9: the row says so."""
+
     async def scenario():
         screen = CompareScreen()
         async with Host(made.path, screen).run_test(size=(160, 40)) as pilot:

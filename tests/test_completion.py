@@ -10,13 +10,16 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from helpers import cli_env, run_convlab
 from report_fixtures import make_store
 
-pytest.importorskip("shtab", reason="convlab completion needs shtab: pip install 'convlab[completion]'")
+pytest.importorskip("shtab", reason="convlab completion needs shtab: pip install 'nndl-convlab[completion]'")
 BASH = shutil.which("bash")
-pytestmark = pytest.mark.skipif(BASH is None or not (Path(sys.executable).parent / "convlab").exists(),
-                                reason="needs bash and the installed `convlab` command")
+pytestmark = pytest.mark.skipif(
+    BASH is None or not (Path(sys.executable).parent / "convlab").exists(),
+    reason="needs bash and the installed `convlab` command",
+)
 
 
 @pytest.fixture(scope="module")
@@ -35,9 +38,11 @@ def complete(script, *words: str) -> list[str]:
     env = cli_env(made.path)
     env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
     words_array = " ".join(f"'{w}'" for w in ("convlab", *words))
-    program = (f"source {folder / 'convlab.bash'}; COMP_WORDS=({words_array}); COMP_CWORD={len(words)}; "
-               f"COMP_LINE='convlab {' '.join(words)}'; COMP_POINT=${{#COMP_LINE}}; "
-               "_shtab_convlab; printf '%s\\n' \"${COMPREPLY[@]}\"")
+    program = (
+        f"source {folder / 'convlab.bash'}; COMP_WORDS=({words_array}); COMP_CWORD={len(words)}; "
+        f"COMP_LINE='convlab {' '.join(words)}'; COMP_POINT=${{#COMP_LINE}}; "
+        "_shtab_convlab; printf '%s\\n' \"${COMPREPLY[@]}\""
+    )
     proc = subprocess.run([BASH, "-c", program], cwd=folder, env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     return [line.strip() for line in proc.stdout.splitlines() if line.strip()]

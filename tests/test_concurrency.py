@@ -14,16 +14,24 @@ import time
 
 import numpy as np
 
-from helpers import cli_command, cli_env
-from convlab import spec as specs
+from convlab.config import spec as specs
 from convlab.store import Store
+
+from helpers import cli_command, cli_env
 
 SHALLOW = ("run", "shallow", "--train-limit", "1000", "--repeats", "1", "--json")
 
 
 def start(*args, cwd):
-    return subprocess.Popen(cli_command(*args), cwd=cwd, env=cli_env(), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+    return subprocess.Popen(
+        cli_command(*args),
+        cwd=cwd,
+        env=cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def finish(proc, timeout: float = 600) -> tuple[int, list[dict], str]:
@@ -54,8 +62,9 @@ def test_two_resumes_of_one_run_only_one_trains(tmp_path):
 def test_three_writers_and_readers_lose_nothing(tmp_path, record_property):
     path = tmp_path / "s.sqlite"
     Store(path).close()
-    writers = [start(*SHALLOW, "--epochs", "2", "--seed", str(seed), "--store", path, cwd=tmp_path)
-               for seed in (1, 2, 3)]
+    writers = [
+        start(*SHALLOW, "--epochs", "2", "--seed", str(seed), "--store", path, cwd=tmp_path) for seed in (1, 2, 3)
+    ]
     failures: list[str] = []
     done = threading.Event()
 
@@ -75,8 +84,14 @@ def test_three_writers_and_readers_lose_nothing(tmp_path, record_property):
     try:
         while any(w.poll() is None for w in writers):
             for args in (("runs",), ("export", "--format", "csv")):
-                result = subprocess.run(cli_command(*args, "--store", path), cwd=tmp_path, env=cli_env(),
-                                        capture_output=True, text=True, timeout=120)
+                result = subprocess.run(
+                    cli_command(*args, "--store", path),
+                    cwd=tmp_path,
+                    env=cli_env(),
+                    capture_output=True,
+                    text=True,
+                    timeout=120,
+                )
                 reads += 1
                 if result.returncode != 0 and "nothing to export" not in result.stderr:
                     failures.append(result.stderr)
@@ -120,7 +135,7 @@ def _kill_at(args, path, cwd, after: float, expected) -> tuple[int, str]:
         store.mark_stale()
         run = store.run(run_id)
         stored = [(e.epoch, e.train_loss, e.val_acc, e.test_acc) for e in store.epochs(run_id)]
-        assert stored == expected[:len(stored)]  # whole epochs, as they would have been
+        assert stored == expected[: len(stored)]  # whole epochs, as they would have been
         if run.status == "interrupted":
             checkpoint = store.checkpoint(run_id)
             assert (checkpoint[0] if checkpoint else 0) == run.epochs_done == len(stored)

@@ -8,11 +8,12 @@ import gzip
 import numpy as np
 import pytest
 
-from helpers import DATA, assert_user_error
-from convlab import data as mnist_data, paths
-from convlab.data import FILES, Split, expand, load_mnist, to_device
+from convlab.config import paths
+from convlab.data.mnist import FILES, Split, expand, load_mnist, to_device
 from convlab.errors import UserError
 from convlab.store import Store
+
+from helpers import DATA, assert_user_error
 
 # ---------------------------------------------------------------- checksums
 
@@ -67,8 +68,7 @@ def test_data_dir_from_environment(monkeypatch, mnist_copy):
 def test_cli_reports_a_corrupt_file_in_one_line(run_cli, mnist_copy):
     path = mnist_copy / FILES["train_images"]
     path.write_bytes(path.read_bytes()[:1000])
-    result = run_cli("run", "relu", "--train-limit", "100", "--epochs", "1", "--repeats", "1",
-                     "--data-dir", mnist_copy)
+    result = run_cli("run", "relu", "--train-limit", "100", "--epochs", "1", "--repeats", "1", "--data-dir", mnist_copy)
     assert_user_error(result, str(path), "checksum")
 
 
@@ -192,8 +192,8 @@ def test_expand_full_training_set(mnist, expanded):
 def test_prepare_uses_expanded_data_and_train_limit(mnist, expanded):
     import torch
 
-    from convlab import spec as specs
-    from convlab.engine import prepare
+    from convlab.book.trainer import prepare
+    from convlab.config import spec as specs
 
     spec = specs.load("expanded").with_train(train_limit=30)
     t = prepare(spec, mnist, torch.device("cpu"))
@@ -224,8 +224,9 @@ def _replace(folder, key: str, header: bytes, body: bytes, raw: bytes | None = N
     path.write_bytes(gzip.compress(header + body) if raw is None else raw)
     sums = (folder / "SHA256SUMS").read_text().splitlines()
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    (folder / "SHA256SUMS").write_text("\n".join(f"{digest}  {path.name}" if line.endswith(path.name) else line
-                                                 for line in sums) + "\n")
+    (folder / "SHA256SUMS").write_text(
+        "\n".join(f"{digest}  {path.name}" if line.endswith(path.name) else line for line in sums) + "\n"
+    )
 
 
 def _labels(mnist_copy, kind: str) -> np.ndarray:

@@ -13,17 +13,28 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import cli_command, cli_env, small_tensors
-from convlab import spec as specs
-from convlab.engine import (Interrupted, Trainer, accuracy, eta_at, evaluate, pick_device, predict, prepare,
-                            sgd_step)
+from convlab.book.trainer import (
+    Interrupted,
+    Trainer,
+    accuracy,
+    eta_at,
+    evaluate,
+    pick_device,
+    predict,
+    prepare,
+    sgd_step,
+)
+from convlab.config import spec as specs
+from convlab.config.spec import parse_text
 from convlab.errors import UserError
-from convlab.spec import parse_text
 from convlab.store import Store
+
+from helpers import cli_command, cli_env, small_tensors
 
 CPU = torch.device("cpu")
 
-SMALL_DROPOUT = parse_text('''
+SMALL_DROPOUT = parse_text(
+    """
 name = "small-dropout"
 [train]
 activation = "relu"
@@ -40,11 +51,14 @@ dropout = 0.5
 [[layers]]
 type = "softmax"
 dropout = 0.5
-''', label="small-dropout.toml")
+""",
+    label="small-dropout.toml",
+)
 
 
 def events_of(trainer: Trainer, **kw) -> list[dict]:
     return [e for e in trainer.run(**kw) if e.kind != "progress"]
+
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 
@@ -117,8 +131,12 @@ def test_checkpoint_restores_parameters_generators_and_progress(mnist):
     run.close()
     again = Trainer(SMALL_DROPOUT, tensors, CPU, seed=999)  # a different init: everything must come from the blob
     again.restore(epoch1.checkpoint)
-    assert (again.progress.epoch, again.progress.best_val, again.progress.best_epoch, again.progress.test_at_best) \
-        == (1, epoch1.best_val, epoch1.best_epoch, epoch1.test_at_best)
+    assert (again.progress.epoch, again.progress.best_val, again.progress.best_epoch, again.progress.test_at_best) == (
+        1,
+        epoch1.best_val,
+        epoch1.best_epoch,
+        epoch1.test_at_best,
+    )
     ev_again = events_of(again)
     assert [e.epoch for e in ev_again if e.kind == "epoch"] == [2]
     assert ev_again[0].train_loss == ev_straight[1].train_loss
@@ -133,15 +151,28 @@ def test_checkpoint_restores_parameters_generators_and_progress(mnist):
 def test_epoch_walks_consecutive_minibatches_with_decay_over_their_number(mnist):
     """25 images → floor(25/10) = 2 mini-batches in stored order (the last 5
     unused), L2 decay λ/2, and the reported loss is their mean."""
-    spec = parse_text('name = "t"\n[train]\neta = 0.2\nlmbda = 6.0\n'
-                      '[[layers]]\ntype = "fc"\nn_out = 12\n[[layers]]\ntype = "softmax"\n')
+    spec = parse_text(
+        'name = "t"\n[train]\neta = 0.2\nlmbda = 6.0\n'
+        '[[layers]]\ntype = "fc"\nn_out = 12\n[[layers]]\ntype = "softmax"\n'
+    )
     tensors = small_tensors(mnist, 25, 100)
     trainer = Trainer(spec, tensors, CPU, seed=0)
     assert trainer.n_batches == 2
     manual = Trainer(spec, tensors, CPU, seed=0)
     x, y = tensors.train_x, tensors.train_y
-    losses = [sgd_step(manual.net, manual.params, manual.weights, x[i * 10:(i + 1) * 10], y[i * 10:(i + 1) * 10],
-                       0.2, 6.0 / 2, None).item() for i in range(2)]
+    losses = [
+        sgd_step(
+            manual.net,
+            manual.params,
+            manual.weights,
+            x[i * 10 : (i + 1) * 10],
+            y[i * 10 : (i + 1) * 10],
+            0.2,
+            6.0 / 2,
+            None,
+        ).item()
+        for i in range(2)
+    ]
     gen = trainer.train_epoch(1, lambda: False)
     with pytest.raises(StopIteration) as stop:
         while True:
@@ -150,8 +181,11 @@ def test_epoch_walks_consecutive_minibatches_with_decay_over_their_number(mnist)
     assert all(torch.equal(p, q) for p, q in zip(trainer.params, manual.params))
 
 
-FAST = parse_text('name = "fast"\n[train]\neta = 0.5\nepochs = 5\n'
-                  '[[layers]]\ntype = "fc"\nn_out = 30\n[[layers]]\ntype = "softmax"\n', label="fast.toml")
+FAST = parse_text(
+    'name = "fast"\n[train]\neta = 0.5\nepochs = 5\n'
+    '[[layers]]\ntype = "fc"\nn_out = 30\n[[layers]]\ntype = "softmax"\n',
+    label="fast.toml",
+)
 
 
 def test_ties_count_as_a_new_best(mnist):
@@ -190,7 +224,8 @@ def test_accuracy_is_percent_correct(mnist):
     trainer = Trainer(specs.load("shallow"), tensors, CPU, seed=0)
     # the softmax starts at zero: every logit ties and argmax answers 0
     assert accuracy(trainer.net, tensors.test_x, tensors.test_y) == pytest.approx(
-        float((mnist.test.labels[:1000] == 0).mean() * 100))
+        float((mnist.test.labels[:1000] == 0).mean() * 100)
+    )
 
 
 def test_validation_loss_is_the_mean_nll_computed_by_hand(mnist):
@@ -201,7 +236,9 @@ def test_validation_loss_is_the_mean_nll_computed_by_hand(mnist):
     spec = specs.load("shallow").with_train(epochs=1)
     tensors = small_tensors(mnist, 1000, 150)
     trainer = Trainer(spec, tensors, CPU, seed=3)
-    assert evaluate(trainer.net, tensors.val_x, tensors.val_y)[1] == pytest.approx(np.log(10), rel=1e-6)  # ln 10 in float32
+    assert evaluate(trainer.net, tensors.val_x, tensors.val_y)[1] == pytest.approx(
+        np.log(10), rel=1e-6
+    )  # ln 10 in float32
     epoch = next(e for e in trainer.run() if e.kind == "epoch")
     w1, b1, w2, b2 = (p.detach().double().numpy() for p in trainer.params)  # still the epoch's parameters
     x = mnist.validation.images[:150].reshape(150, -1).astype(np.float64) / 255.0  # stored as bytes
@@ -266,11 +303,23 @@ def test_sigterm_then_resume_equals_an_uninterrupted_run(tmp_path):
     store_a, store_b = tmp_path / "A.sqlite", tmp_path / "B.sqlite"
 
     # A (uninterrupted) runs beside B, one torch thread each
-    a = subprocess.Popen(cli_command(*RESUME_ARGS, "--store", store_a), cwd=tmp_path, env=cli_env(),
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    a = subprocess.Popen(
+        cli_command(*RESUME_ARGS, "--store", store_a),
+        cwd=tmp_path,
+        env=cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     # B: SIGTERM once its first epoch is stored
-    proc = subprocess.Popen(cli_command(*RESUME_ARGS, "--store", store_b), cwd=tmp_path, env=cli_env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        cli_command(*RESUME_ARGS, "--store", store_b),
+        cwd=tmp_path,
+        env=cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     seen = []
     try:
         for line in proc.stdout:
@@ -303,8 +352,14 @@ def test_sigterm_then_resume_equals_an_uninterrupted_run(tmp_path):
         assert store.predictions(run_b) is None
 
     # resume B
-    resumed = subprocess.run(cli_command("run", "--resume", run_b, "--json", "--store", store_b), cwd=tmp_path,
-                             env=cli_env(), capture_output=True, text=True, timeout=600)
+    resumed = subprocess.run(
+        cli_command("run", "--resume", run_b, "--json", "--store", store_b),
+        cwd=tmp_path,
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert resumed.returncode == 0, resumed.stderr
     events = [json.loads(line) for line in resumed.stdout.splitlines()]
     started = next(e for e in events if e["event"] == "started")
@@ -319,13 +374,22 @@ def test_sigterm_then_resume_equals_an_uninterrupted_run(tmp_path):
         ea = [(e.epoch, e.train_loss, e.val_acc, e.test_acc) for e in sa.epochs(run_a.id)]
         eb = [(e.epoch, e.train_loss, e.val_acc, e.test_acc) for e in sb.epochs(run_b)]
         assert len(ea) == 3 and ea == eb
-        assert (run_a.best_val, run_a.best_epoch, run_a.test_at_best) == \
-            (run_b_row.best_val, run_b_row.best_epoch, run_b_row.test_at_best)
+        assert (run_a.best_val, run_a.best_epoch, run_a.test_at_best) == (
+            run_b_row.best_val,
+            run_b_row.best_epoch,
+            run_b_row.test_at_best,
+        )
         assert np.array_equal(sa.predictions(run_a.id), sb.predictions(run_b))
         assert np.array_equal(sa.filters(run_a.id), sb.filters(run_b))
         assert [m.index for m in sa.mistakes(run_a.id)] == [m.index for m in sb.mistakes(run_b)]
 
     # resuming a finished run is refused
-    again = subprocess.run(cli_command("run", "--resume", run_b, "--store", store_b), cwd=tmp_path, env=cli_env(),
-                           capture_output=True, text=True, timeout=120)
+    again = subprocess.run(
+        cli_command("run", "--resume", run_b, "--store", store_b),
+        cwd=tmp_path,
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert again.returncode == 2 and "already finished" in again.stderr and "Traceback" not in again.stderr

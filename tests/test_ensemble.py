@@ -7,14 +7,12 @@ import itertools
 
 import numpy as np
 
-from convlab.ensemble import vote
+from convlab.runs.ensemble import vote
 from convlab.store import Store
 
 
 def test_majority_wins_where_members_disagree():
-    members = [[1, 2, 3, 9, 0],
-               [1, 5, 3, 8, 0],
-               [4, 5, 3, 8, 6]]
+    members = [[1, 2, 3, 9, 0], [1, 5, 3, 8, 0], [4, 5, 3, 8, 6]]
     result = vote([np.array(m, dtype=np.uint8) for m in members])
     assert result.tolist() == [1, 5, 3, 8, 0]
     assert result.dtype == np.uint8 and result.shape == (5,)
@@ -38,7 +36,7 @@ def test_vote_does_not_depend_on_member_order():
     counts = np.stack([(np.stack(members) == d).sum(0) for d in range(10)])
     assert np.array_equal(expected, counts.argmax(0))
     assert all(counts[expected[i], i] == counts[:, i].max() for i in range(500))
-    assert all(counts[:expected[i], i].max(initial=0) < counts[expected[i], i] for i in range(500))
+    assert all(counts[: expected[i], i].max(initial=0) < counts[expected[i], i] for i in range(500))
 
 
 def test_one_member_is_its_own_vote():
@@ -49,9 +47,13 @@ def test_one_member_is_its_own_vote():
 def test_ensemble_run_votes_its_members(run_cli, write_toml, tmp_path, mnist):
     """A small ensemble of a user's own TOML, trained by the CLI: the stored
     vote is the plurality of the members' stored predictions."""
-    path = write_toml("tiny-ensemble.toml", [{"type": "fc", "n_out": 20}, {"type": "softmax"}],
-                      {"epochs": 1, "eta": 0.5, "ensemble": 3, "train_limit": 300}, name="tiny-ensemble",
-                      book_figure=99.67)
+    path = write_toml(
+        "tiny-ensemble.toml",
+        [{"type": "fc", "n_out": 20}, {"type": "softmax"}],
+        {"epochs": 1, "eta": 0.5, "ensemble": 3, "train_limit": 300},
+        name="tiny-ensemble",
+        book_figure=99.67,
+    )
     result = run_cli("run", path, "--seed", "10")
     assert result.returncode == 0, result.stderr
     assert "ensemble of 3" in result.stdout and "ensemble vote" in result.stdout

@@ -15,11 +15,12 @@ from xml.etree import ElementTree
 
 import numpy as np
 import pytest
+
+from convlab.results import export, report
+from convlab.store import Store
+
 from helpers import assert_user_error
 from report_fixtures import make_store
-
-from convlab import export, report
-from convlab.store import Store
 
 
 @pytest.fixture(scope="module")
@@ -47,9 +48,9 @@ def decode_png(data: bytes) -> np.ndarray:
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     pos, chunks = 8, {}
     while pos < len(data):
-        (length,) = struct.unpack(">I", data[pos:pos + 4])
-        tag, body = data[pos + 4:pos + 8], data[pos + 8:pos + 8 + length]
-        (crc,) = struct.unpack(">I", data[pos + 8 + length:pos + 12 + length])
+        (length,) = struct.unpack(">I", data[pos : pos + 4])
+        tag, body = data[pos + 4 : pos + 8], data[pos + 8 : pos + 8 + length]
+        (crc,) = struct.unpack(">I", data[pos + 8 + length : pos + 12 + length])
         assert zlib.crc32(tag + body) & 0xFFFFFFFF == crc, tag
         chunks.setdefault(tag, b"")
         chunks[tag] += body
@@ -201,7 +202,7 @@ def test_html_report_is_self_contained_with_table_curves_filters_and_mistakes(st
     for img in page.images:
         mime, data = image_of(img["src"])
         kinds.setdefault(mime, []).append((img.get("alt", ""), data))
-    svg, = kinds["image/svg+xml"]
+    (svg,) = kinds["image/svg+xml"]
     root = ElementTree.fromstring(svg[1].decode("utf-8"))
     assert root.tag.endswith("svg") and len(list(root.iter("{http://www.w3.org/2000/svg}circle"))) >= 4
     pngs = kinds["image/png"]
@@ -244,17 +245,24 @@ def test_cli_export_errors_are_one_line(made, run_cli, tmp_path):
     assert_user_error(run_cli("export", "--format", "md", "--store", tmp_path / "empty.sqlite"), "nothing to export")
 
 
-HOSTILE = {"formula": "=cmd|' /C calc'!A0", "plus": "+1+1", "at": "@SUM(A1:A9)", "minus": "-2+3",
-           "html": "<svg/onload=alert(2)>", "pipe": "a|b\nc"}
+HOSTILE = {
+    "formula": "=cmd|' /C calc'!A0",
+    "plus": "+1+1",
+    "at": "@SUM(A1:A9)",
+    "minus": "-2+3",
+    "html": "<svg/onload=alert(2)>",
+    "pipe": "a|b\nc",
+}
 
 
 def test_hostile_names_are_inert_in_every_export(tmp_path, run_cli):
     """Names that a spreadsheet would run (=cmd|…) or a Markdown viewer would
     render (<svg onload>) come out as text: CSV cells start with a quote,
     Markdown cells are HTML-escaped, JSON has no bare NaN."""
+    from convlab.config.spec import parse_text
+
     from helpers import toml_text
     from report_fixtures import add_run
-    from convlab.spec import parse_text
 
     path = tmp_path / "h.sqlite"
     layers = [{"type": "fc", "n_out": 30}, {"type": "softmax"}]
@@ -270,8 +278,10 @@ def test_hostile_names_are_inert_in_every_export(tmp_path, run_cli):
     md = run_cli("export", "--format", "md", "--store", path).stdout
     assert "<svg" not in md and "&lt;svg/onload=alert(2)&gt;" in md and "a\\|b\\nc" in md
     assert len(md.strip().splitlines()) == 2 + len(HOSTILE)  # the newline in a name did not break the table
-    doc = json.loads(run_cli("export", "--format", "json", "--store", path).stdout,
-                     parse_constant=lambda c: pytest.fail(f"bare {c} in the JSON export"))
+    doc = json.loads(
+        run_cli("export", "--format", "json", "--store", path).stdout,
+        parse_constant=lambda c: pytest.fail(f"bare {c} in the JSON export"),
+    )
     assert doc["runs"][0]["epochs"][0]["train_loss"] is None
 
 
@@ -279,15 +289,17 @@ def test_the_validation_loss_travels_into_csv_json_and_html(tmp_path):
     """An epoch with a validation loss and one stored before store version 3
     (none): the CSV column and JSON field hold the loss (rounded to 6 places)
     or stay empty; the HTML epoch table shows it."""
+    from convlab.config.spec import parse_text
+
     from helpers import toml_text
     from report_fixtures import add_run
-    from convlab.spec import parse_text
 
     path = tmp_path / "loss.sqlite"
     spec = parse_text(toml_text([{"type": "fc", "n_out": 30}, {"type": "softmax"}], {"epochs": 2}, name="loss"))
     with Store(path) as s:
-        add_run(s, spec, s.create_group(spec), 0, [(90.0, 89.0, 1.0), (91.0, 90.0, 1.0)],
-                val_losses=[None, 0.1234567891])
+        add_run(
+            s, spec, s.create_group(spec), 0, [(90.0, 89.0, 1.0), (91.0, 90.0, 1.0)], val_losses=[None, 0.1234567891]
+        )
         rows = report.compare(s)
         table = list(csv.DictReader(io.StringIO(export.to_csv(s, rows))))
         doc = json.loads(export.to_json(s, rows))
@@ -308,8 +320,11 @@ def y_scale(root) -> tuple[list[float], list[float], callable]:
     """The y-axis tick labels, their gridlines' y, and value → y fitted through them."""
     frame = next(r for r in root.iter(f"{SVG}rect") if r.get("fill") == "none")
     x0 = float(frame.get("x"))
-    labels = [(float(t.text), float(t.get("y")) - 4) for t in root.iter(f"{SVG}text")
-              if t.get("text-anchor") == "end" and float(t.get("x")) < x0]
+    labels = [
+        (float(t.text), float(t.get("y")) - 4)
+        for t in root.iter(f"{SVG}text")
+        if t.get("text-anchor") == "end" and float(t.get("x")) < x0
+    ]
     grid = [float(line.get("y1")) for line in root.iter(f"{SVG}line") if line.get("stroke") == "#e5e5e5"]
     values, ys = zip(*labels)
     slope = (ys[-1] - ys[0]) / (values[-1] - values[0])
@@ -331,7 +346,7 @@ def test_y_axis_labels_name_their_gridlines():
 def report_svg(store, rows) -> ElementTree.Element:
     page = Report()
     page.feed(export.to_html(store, rows))
-    svg, = [image_of(i["src"])[1] for i in page.images if image_of(i["src"])[0] == "image/svg+xml"]
+    (svg,) = [image_of(i["src"])[1] for i in page.images if image_of(i["src"])[0] == "image/svg+xml"]
     return ElementTree.fromstring(svg.decode("utf-8"))
 
 
@@ -339,10 +354,10 @@ def test_curves_have_the_book_line_and_a_mean_sd_band_for_repeats(store, made):
     rows = report.compare(store, made.relu)
     root = report_svg(store, rows)
     _, _, to_y = y_scale(root)
-    book, = [line for line in root.iter(f"{SVG}line") if line.get("class") == "book"]
+    (book,) = [line for line in root.iter(f"{SVG}line") if line.get("class") == "book"]
     assert float(book.get("y1")) == pytest.approx(to_y(99.23), abs=0.15)
     assert any(t.text == "book, relu: 99.23%" for t in root.iter(f"{SVG}text"))
-    band, = [p for p in root.iter(f"{SVG}polygon") if p.get("class") == "band"]
+    (band,) = [p for p in root.iter(f"{SVG}polygon") if p.get("class") == "band"]
     corners = [tuple(map(float, p.split(","))) for p in band.get("points").split()]
     # epochs 1 and 2 of runs A, B, C: validation 98.0/98.5/99.2 and 99.0/99.4/99.1
     for epoch, values in ((1, [98.0, 98.5, 99.2]), (2, [99.0, 99.4, 99.1])):

@@ -1,4 +1,4 @@
-"""The hand-written step (convlab/handwritten.py) against autograd through
+"""The hand-written step (convlab/book/handwritten.py) against autograd through
 Network.forward: same loss, same gradients (float64, to rounding), same
 dropout masks from the same generator, on every preset's layers, with tied
 maxima in the pools (blank image rows). Which networks it covers and which
@@ -10,10 +10,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from convlab import handwritten
-from convlab import spec as specs
-from convlab.model import Network
-from convlab.spec import parse_text
+from convlab.book import handwritten
+from convlab.book.model import Network
+from convlab.config import spec as specs
+from convlab.config.spec import parse_text
 
 PRESETS = ["shallow", "one-conv", "no-fc", "two-conv", "tanh", "relu", "extra-fc", "dropout"]
 
@@ -34,7 +34,7 @@ def _batch(n: int = 10, blank: int = 9):
     g = torch.Generator().manual_seed(1)
     data = torch.rand(3 * n, 1, 28, 28, dtype=torch.float64, generator=g)
     data[:, :, :blank] = 0.0  # blank rows: conv outputs tie across whole pooling windows
-    return data[n:2 * n], torch.randint(0, 10, (n,), generator=g)
+    return data[n : 2 * n], torch.randint(0, 10, (n,), generator=g)
 
 
 def _assert_same_as_autograd(net: Network) -> None:
@@ -57,9 +57,11 @@ def test_same_loss_and_gradients_as_autograd(preset):
 
 
 def _two_conv(pool: int, activation: str = "sigmoid", first_maps: int = 2):
-    return parse_text(f'name = "t"\n[[layers]]\ntype = "conv_pool"\nmaps = {first_maps}\n[[layers]]\n'
-                      f'type = "conv_pool"\nmaps = 3\npool = {pool}\nactivation = "{activation}"\n'
-                      f'[[layers]]\ntype = "softmax"\n')
+    return parse_text(
+        f'name = "t"\n[[layers]]\ntype = "conv_pool"\nmaps = {first_maps}\n[[layers]]\n'
+        f'type = "conv_pool"\nmaps = 3\npool = {pool}\nactivation = "{activation}"\n'
+        f'[[layers]]\ntype = "softmax"\n'
+    )
 
 
 @pytest.mark.parametrize("activation", ["sigmoid", "tanh"])

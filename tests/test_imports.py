@@ -29,8 +29,10 @@ def import_graph() -> dict[str, set[str]]:
             elif isinstance(node, ast.ImportFrom):
                 base = node.module or ""
                 if node.level:
-                    base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
-                # `from convlab import report` imports the module convlab.report
+                    base = ".".join(
+                        package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else [])
+                    )
+                # `from convlab.results import report` imports the module convlab.results.report
                 targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in modules else base for a in node.names]
             else:
                 continue
@@ -47,7 +49,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
         path.append(node)
         for nxt in sorted(graph[node]):
             if state.get(nxt) == 1:
-                return path[path.index(nxt):] + [nxt]
+                return path[path.index(nxt) :] + [nxt]
             if nxt not in state and (found := visit(nxt)):
                 return found
         path.pop()
@@ -75,8 +77,10 @@ def test_the_labs_first_frame_imports_neither_numpy_nor_the_commands():
     """`convlab` alone opens the lab; what its home screen needs loads no numpy
     (a sixth of the first frame on a loaded machine), no torch, and none of
     the subcommands' modules. numpy comes when a run's view needs arrays."""
-    code = ("import sys; import convlab.cli; from convlab.tui.app import ConvlabApp; "
-            "import convlab.tui.screens.home; "
-            "print(sorted(m for m in sys.modules if m in ('numpy', 'torch') or m.startswith('convlab.cli.')))")
+    code = (
+        "import sys; import convlab.cli; from convlab.tui.app import ConvlabApp; "
+        "import convlab.tui.screens.home; "
+        "print(sorted(m for m in sys.modules if m in ('numpy', 'torch') or m.startswith('convlab.cli.')))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

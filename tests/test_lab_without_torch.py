@@ -16,7 +16,7 @@ import asyncio, json, sys
 sys.path[:0] = [HERE, HERE + "/tui"]
 from report_fixtures import make_store
 from tui_helpers import wait_until
-from convlab.data import load_mnist
+from convlab.data.mnist import load_mnist
 made = make_store(STORE, load_mnist().test)
 
 from textual.widgets import DataTable
@@ -56,8 +56,7 @@ print(json.dumps({"torch": "torch" in sys.modules, "seen": seen}))
 def test_opening_browsing_comparing_and_voting_never_import_torch(tmp_path):
     store = tmp_path / "runs.sqlite"
     code = SCRIPT.replace("HERE", repr(str(HERE))).replace("STORE", repr(str(store)))
-    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
-                            timeout=300)
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout.strip().splitlines()[-1])
     assert out["seen"][:2] == ["RunScreen", "CompareScreen"]

@@ -13,11 +13,12 @@ import sqlite3
 from dataclasses import replace
 
 import pytest
+
+from convlab.config.spec import load
+from convlab.store import RUN_TABLES, Store
+
 from helpers import assert_user_error
 from report_fixtures import make_store
-
-from convlab.spec import load
-from convlab.store import RUN_TABLES, Store
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +48,7 @@ def test_rm_refuses_running_runs_vote_members_and_asks_for_yes(made, run_cli):
         assert store.run(running).host == socket.gethostname() and store.run(running).pid == os.getpid()
         before = counts(made.path)
         assert_user_error(run_cli("rm", str(running), "--yes", store=made.path), f"run {running} is running")
-        assert_user_error(run_cli("rm", str(made.members[0]), "--yes", store=made.path),
-                          f"member of vote {made.vote}")
+        assert_user_error(run_cli("rm", str(made.members[0]), "--yes", store=made.path), f"member of vote {made.vote}")
         assert_user_error(run_cli("rm", str(made.two_conv), store=made.path), "add --yes")
         assert_user_error(run_cli("rm", "999", "--yes", store=made.path), "run 999 does not exist")
         assert counts(made.path) == before
@@ -109,7 +109,7 @@ def test_gc_drops_finished_checkpoints_and_keeps_what_show_compare_export_read(r
         n, nbytes = s.checkpoint_bytes("finished")
     assert n == 1 and nbytes > 100_000  # the relu network's parameters, twice, and its generators
     runs_before = run_cli("runs").stdout
-    assert f"`convlab gc` drops the" in runs_before.splitlines()[-1]
+    assert "`convlab gc` drops the" in runs_before.splitlines()[-1]
     views = [("show", "1"), ("compare", "--no-curves"), ("export", "--format", "csv"), ("export", "--format", "md")]
     before = {v: run_cli(*v).stdout for v in views}
     json_before = json.loads(run_cli("export", "--format", "json").stdout)

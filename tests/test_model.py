@@ -12,16 +12,25 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from convlab.book.model import BookLayer, Network
+from convlab.book.trainer import sgd_step
+from convlab.config import spec as specs
+from convlab.config.spec import Layer, parse_text
+
 from helpers import FIXTURES, SHARED_FIXTURES
-from convlab import model, spec as specs
-from convlab.engine import sgd_step
-from convlab.model import BookLayer, Network
-from convlab.spec import Layer, parse_text
 
 
 def fc(n_in: int, n_out: int, activation: str = "linear", dropout: float = 0.0, kind: str = "fc") -> BookLayer:
-    return BookLayer(Layer(type=kind, activation="softmax" if kind == "softmax" else activation, n_out=n_out,
-                           dropout=dropout, in_shape=(n_in,), out_shape=(n_out,))).double()
+    return BookLayer(
+        Layer(
+            type=kind,
+            activation="softmax" if kind == "softmax" else activation,
+            n_out=n_out,
+            dropout=dropout,
+            in_shape=(n_in,),
+            out_shape=(n_out,),
+        )
+    ).double()
 
 
 def randomise(layer: BookLayer, seed: int = 0) -> BookLayer:
@@ -30,6 +39,7 @@ def randomise(layer: BookLayer, seed: int = 0) -> BookLayer:
         layer.w.copy_(torch.randn(layer.w.shape, generator=g, dtype=torch.float64))
         layer.b.copy_(torch.randn(layer.b.shape, generator=g, dtype=torch.float64))
     return layer
+
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 
@@ -48,8 +58,9 @@ def test_dropout_evaluation_scales_the_weights(kind, activation):
     torch.testing.assert_close(layer(x, train=False, gen=None), expected, rtol=1e-12, atol=1e-12)
     # without dropout there is no scaling
     plain = randomise(fc(7, 5, activation if kind == "fc" else "linear"))
-    torch.testing.assert_close(plain(x, train=False, gen=None),
-                               plain.act(x @ plain.w.detach() + plain.b.detach()), rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(
+        plain(x, train=False, gen=None), plain.act(x @ plain.w.detach() + plain.b.detach()), rtol=1e-12, atol=1e-12
+    )
 
 
 def test_dropout_training_masks_the_input_with_zeros_and_ones():
@@ -113,23 +124,27 @@ def _manual_conv_pool(x: np.ndarray, w: np.ndarray, b: np.ndarray, pool: int, ac
     conv = np.zeros((n, maps, side, side))
     for i in range(side):
         for j in range(side):
-            patch = x[:, :, i:i + k, j:j + k]
+            patch = x[:, :, i : i + k, j : j + k]
             conv[:, :, i, j] = np.einsum("ncuv,mcuv->nm", patch, w)
     out_side = side // pool
-    pooled = conv[:, :, :out_side * pool, :out_side * pool].reshape(n, maps, out_side, pool, out_side, pool)
+    pooled = conv[:, :, : out_side * pool, : out_side * pool].reshape(n, maps, out_side, pool, out_side, pool)
     return act(pooled.max(axis=(3, 5)) + b[None, :, None, None])
 
 
-@pytest.mark.parametrize("activation, act", [
-    ("sigmoid", lambda z: 1 / (1 + np.exp(-z))),
-    ("tanh", np.tanh),
-    ("relu", lambda z: np.maximum(z, 0)),
-])
+@pytest.mark.parametrize(
+    "activation, act",
+    [
+        ("sigmoid", lambda z: 1 / (1 + np.exp(-z))),
+        ("tanh", np.tanh),
+        ("relu", lambda z: np.maximum(z, 0)),
+    ],
+)
 def test_conv_pool_is_conv_then_pool_then_bias_then_activation(activation, act):
     # 2 input maps of 13×13: the 9×9 convolution leaves a border row and
     # column that the 2×2 pool must ignore
-    layer = Layer(type="conv_pool", activation=activation, maps=3, filter=5, pool=2, in_shape=(2, 13, 13),
-                  out_shape=(3, 4, 4))
+    layer = Layer(
+        type="conv_pool", activation=activation, maps=3, filter=5, pool=2, in_shape=(2, 13, 13), out_shape=(3, 4, 4)
+    )
     book = randomise(BookLayer(layer).double(), seed=3)
     with torch.no_grad():
         book.b.mul_(3.0)  # large biases, so a bias in the wrong place would show
@@ -145,8 +160,9 @@ def test_conv_pool_is_conv_then_pool_then_bias_then_activation(activation, act):
 def test_conv_weight_layout_is_cross_correlation():
     """A filter with a single 1 at its top-left copies the input's top-left
     5×5-window corner: cross-correlation, not a flipped convolution."""
-    layer = Layer(type="conv_pool", activation="linear", maps=1, filter=5, pool=1, in_shape=(1, 8, 8),
-                  out_shape=(1, 4, 4))
+    layer = Layer(
+        type="conv_pool", activation="linear", maps=1, filter=5, pool=1, in_shape=(1, 8, 8), out_shape=(1, 4, 4)
+    )
     book = BookLayer(layer).double()
     with torch.no_grad():
         book.w.zero_()
@@ -197,15 +213,30 @@ def test_initialisation_is_seeded():
 def test_layouts_are_the_books():
     net = Network(specs.load("relu").layers)
     assert [tuple(p.shape) for p in net.book_params()] == [
-        (20, 1, 5, 5), (20,), (40, 20, 5, 5), (40,), (640, 100), (100,), (100, 10), (10,)]
+        (20, 1, 5, 5),
+        (20,),
+        (40, 20, 5, 5),
+        (40,),
+        (640, 100),
+        (100,),
+        (100, 10),
+        (10,),
+    ]
     assert sum(p.numel() for p in net.parameters()) == 85_670
 
 
 # ---------------------------------------------------------------- cost and L2
 
 
-def book_cost(net: Network, x: torch.Tensor, y: torch.Tensor, lmbda: float, n_batches: int,
-              train: bool = False, gen: torch.Generator | None = None) -> torch.Tensor:
+def book_cost(
+    net: Network,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    lmbda: float,
+    n_batches: int,
+    train: bool = False,
+    gen: torch.Generator | None = None,
+) -> torch.Tensor:
     """The book's cost, the reference engine.sgd_step is checked against: mean NLL
     + 0.5·λ·Σ‖W‖² / (number of training mini-batches), over weights only (biases
     are not regularised)."""
@@ -215,10 +246,12 @@ def book_cost(net: Network, x: torch.Tensor, y: torch.Tensor, lmbda: float, n_ba
 
 
 def _tiny_net(seed: int = 0) -> Network:
-    spec = parse_text('name = "tiny"\n[train]\nactivation = "tanh"\n'
-                      '[[layers]]\ntype = "conv_pool"\nmaps = 2\n'
-                      '[[layers]]\ntype = "fc"\nn_out = 6\n'
-                      '[[layers]]\ntype = "softmax"\n')
+    spec = parse_text(
+        'name = "tiny"\n[train]\nactivation = "tanh"\n'
+        '[[layers]]\ntype = "conv_pool"\nmaps = 2\n'
+        '[[layers]]\ntype = "fc"\nn_out = 6\n'
+        '[[layers]]\ntype = "softmax"\n'
+    )
     net = Network(spec.layers).double()
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
@@ -238,7 +271,7 @@ def test_cost_is_nll_plus_l2_over_the_number_of_minibatches():
     lmbda, n = 3.0, 7
     logits = net(x)
     nll = -torch.log_softmax(logits, 1)[torch.arange(5), y].mean()
-    l2 = sum((layer.w ** 2).sum() for layer in net.layers)  # weights only, no biases
+    l2 = sum((layer.w**2).sum() for layer in net.layers)  # weights only, no biases
     expected = nll + 0.5 * lmbda * l2 / n
     torch.testing.assert_close(book_cost(net, x, y, lmbda, n), expected, rtol=1e-13, atol=0)
     # the biases are not in the penalty
@@ -265,8 +298,9 @@ def test_sgd_step_l2_gradient_and_undecayed_biases():
         w0, b0 = before[2 * layer_i], before[2 * layer_i + 1]
         gw, gb = grads[2 * layer_i], grads[2 * layer_i + 1]
         # weights: W ← W − η(g + λ/n·W)
-        torch.testing.assert_close(params[2 * layer_i].detach(), w0 - eta * (gw + lmbda / n * w0),
-                                   rtol=1e-12, atol=1e-14)
+        torch.testing.assert_close(
+            params[2 * layer_i].detach(), w0 - eta * (gw + lmbda / n * w0), rtol=1e-12, atol=1e-14
+        )
         # biases: b ← b − η·g, no decay
         torch.testing.assert_close(params[2 * layer_i + 1].detach(), b0 - eta * gb, rtol=1e-12, atol=1e-14)
         assert not torch.allclose(b0 - eta * (gb + lmbda / n * b0), params[2 * layer_i + 1].detach())
@@ -312,20 +346,39 @@ def _golden(case: str):
 def _golden_toml(meta: dict, pool_gradient: str) -> str:
     """golden.json's layer list as a preset (shapes given explicitly, so the
     spec checker confirms them)."""
-    lines = ['name = "golden"', "", "[train]", f"eta = {meta['eta']!r}", f"lmbda = {meta['lmbda']!r}",
-             f'pool_gradient = "{pool_gradient}"']
+    lines = [
+        'name = "golden"',
+        "",
+        "[train]",
+        f"eta = {meta['eta']!r}",
+        f"lmbda = {meta['lmbda']!r}",
+        f'pool_gradient = "{pool_gradient}"',
+    ]
     for entry in meta["layers"]:
         kind = entry[0]
         lines += ["", "[[layers]]"]
         if kind == "conv":
-            lines += ['type = "conv_pool"', f"maps = {int(entry[1])}", f"in_maps = {int(entry[2])}",
-                      f'activation = "{entry[3]}"']
+            lines += [
+                'type = "conv_pool"',
+                f"maps = {int(entry[1])}",
+                f"in_maps = {int(entry[2])}",
+                f'activation = "{entry[3]}"',
+            ]
         elif kind == "fc":
-            lines += ['type = "fc"', f"n_in = {int(entry[1])}", f"n_out = {int(entry[2])}",
-                      f'activation = "{entry[3]}"', f"dropout = {float(entry[4])!r}"]
+            lines += [
+                'type = "fc"',
+                f"n_in = {int(entry[1])}",
+                f"n_out = {int(entry[2])}",
+                f'activation = "{entry[3]}"',
+                f"dropout = {float(entry[4])!r}",
+            ]
         elif kind == "softmax":
-            lines += ['type = "softmax"', f"n_in = {int(entry[1])}", f"n_out = {int(entry[2])}",
-                      f"dropout = {float(entry[3])!r}"]
+            lines += [
+                'type = "softmax"',
+                f"n_in = {int(entry[1])}",
+                f"n_out = {int(entry[2])}",
+                f"dropout = {float(entry[3])!r}",
+            ]
         else:  # pragma: no cover - a new layer kind in the fixtures
             raise AssertionError(f"unknown layer kind {kind!r} in golden.json")
     return "\n".join(lines) + "\n"
@@ -364,9 +417,13 @@ def _check_golden_step(case: str, dtype, pool_gradient: str):
         after, before = arrays[f"after_{i}"], arrays[f"before_{i}"]
         # the step must move each tensor by far more than the tolerance, or the comparison says nothing
         assert np.abs(after - before).max() > 1e-4
-        np.testing.assert_allclose(p.detach().double().numpy(), after, rtol=tol["rtol"],
-                                   atol=tol["atol"] * 1e-2 if dtype == torch.float64 else 1e-6,
-                                   err_msg=f"parameter {i} after one SGD step")
+        np.testing.assert_allclose(
+            p.detach().double().numpy(),
+            after,
+            rtol=tol["rtol"],
+            atol=tol["atol"] * 1e-2 if dtype == torch.float64 else 1e-6,
+            err_msg=f"parameter {i} after one SGD step",
+        )
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["float64", "float32"])
@@ -383,8 +440,9 @@ def test_golden_theano_pool_gradient(case, dtype):
     _check_golden_step(case, dtype, "theano")
 
 
-@pytest.mark.parametrize("case, rule", [("relu_l2_theano_ties", "torch"), ("sigmoid_theano_ties", "torch"),
-                                        ("relu_l2", "theano")])
+@pytest.mark.parametrize(
+    "case, rule", [("relu_l2_theano_ties", "torch"), ("sigmoid_theano_ties", "torch"), ("relu_l2", "theano")]
+)
 def test_the_two_pool_rules_differ_on_these_images(case, rule):
     """Each fixture pins its own rule: the other one misses the first conv
     layer's weights by far more than float64's tolerance."""

@@ -9,7 +9,6 @@ import re
 import sys
 import tomllib
 from importlib.metadata import packages_distributions
-from pathlib import Path
 
 from helpers import REPO
 
@@ -32,8 +31,9 @@ def declared() -> tuple[set[str], set[str]]:
 def imports(tree: ast.Module) -> list[tuple[str, bool]]:
     """(top-level module, imported at module level?) for each import in a file."""
     found = []
-    nested = {id(n) for f in ast.walk(tree) if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))
-              for n in ast.walk(f)}
+    nested = {
+        id(n) for f in ast.walk(tree) if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef)) for n in ast.walk(f)
+    }
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             found += [(a.name.split(".")[0], id(node) not in nested) for a in node.names]
@@ -70,4 +70,4 @@ def test_a_missing_extra_is_one_line_naming_it():
 
     with pytest.raises(UserError) as error:
         require("no_such_module_here", "pandas", "a DataFrame")
-    assert str(error.value) == "a DataFrame needs no_such_module_here: pip install 'convlab[pandas]'"
+    assert str(error.value) == "a DataFrame needs no_such_module_here: pip install 'nndl-convlab[pandas]'"

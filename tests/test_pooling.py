@@ -9,16 +9,16 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from convlab.pooling import max_pool
+from convlab.book.pooling import max_pool
 
 
 def _theano_reference(x: torch.Tensor, out: torch.Tensor, grad: torch.Tensor, k: int) -> torch.Tensor:
     ref = torch.zeros_like(x)
     for i in range(out.shape[2]):
         for j in range(out.shape[3]):
-            window = x[:, :, i * k:(i + 1) * k, j * k:(j + 1) * k]
-            hit = (window == out[:, :, i:i + 1, j:j + 1]).to(x.dtype)
-            ref[:, :, i * k:(i + 1) * k, j * k:(j + 1) * k] = hit * grad[:, :, i:i + 1, j:j + 1]
+            window = x[:, :, i * k : (i + 1) * k, j * k : (j + 1) * k]
+            hit = (window == out[:, :, i : i + 1, j : j + 1]).to(x.dtype)
+            ref[:, :, i * k : (i + 1) * k, j * k : (j + 1) * k] = hit * grad[:, :, i : i + 1, j : j + 1]
     return ref
 
 

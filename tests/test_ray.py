@@ -13,14 +13,15 @@ import time
 from pathlib import Path
 
 import pytest
+
 from helpers import DATA, cli_command, cli_env, toml_text
 
-ray = pytest.importorskip("ray", reason="Ray is an optional extra: pip install 'convlab[ray]'")
+ray = pytest.importorskip("ray", reason="Ray is an optional extra: pip install 'nndl-convlab[ray]'")
 
-from convlab import events, sweep  # noqa: E402
-from convlab.ray_backend import RayBackend  # noqa: E402
-from convlab.runner import Runner  # noqa: E402
-from convlab.spec import load  # noqa: E402
+from convlab.config.spec import load  # noqa: E402
+from convlab.runs import events, sweep  # noqa: E402
+from convlab.runs.ray_backend import RayBackend  # noqa: E402
+from convlab.runs.runner import Runner  # noqa: E402
 from convlab.store import Store  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -43,10 +44,24 @@ def tiny(tmp_path):
 
 def _figures(store: Store, sweep_id: int) -> list:
     _, rows = sweep.table(store, sweep_id)
-    return [(row.fields, [(r.seed, r.status, r.best_val, r.test_at_best,
-                           [(e.epoch, e.val_acc, e.test_acc) for e in store.epochs(r.id)],
-                           store.predictions(r.id).tobytes(), len(store.mistakes(r.id))) for r in row.runs])
-            for row in rows]
+    return [
+        (
+            row.fields,
+            [
+                (
+                    r.seed,
+                    r.status,
+                    r.best_val,
+                    r.test_at_best,
+                    [(e.epoch, e.val_acc, e.test_acc) for e in store.epochs(r.id)],
+                    store.predictions(r.id).tobytes(),
+                    len(store.mistakes(r.id)),
+                )
+                for r in row.runs
+            ],
+        )
+        for row in rows
+    ]
 
 
 def test_a_sweep_on_ray_lands_in_the_store_as_on_local_workers(cluster, tmp_path, tiny):
@@ -63,8 +78,9 @@ def test_a_sweep_on_ray_lands_in_the_store_as_on_local_workers(cluster, tmp_path
     assert all(on_ray.filters(r.id) is not None and on_ray.checkpoint(r.id)[0] == 2 for r in on_ray.runs())
 
     here = Store(tmp_path / "here.sqlite")
-    local_id = sweep.start(here, Runner(here, device="cpu", data_dir=str(DATA), workers=1), definition,
-                           {"train_limit": 200})
+    local_id = sweep.start(
+        here, Runner(here, device="cpu", data_dir=str(DATA), workers=1), definition, {"train_limit": 200}
+    )
     assert _figures(on_ray, sweep_id) == _figures(here, local_id)
 
 
@@ -116,9 +132,29 @@ def test_ctrl_c_cancels_the_remote_runs_and_leaves_them_resumable(cluster, tmp_p
     """`convlab run --ray` (here joining the test's cluster) stopped by SIGINT, as
     Ctrl-C does: exit 130, every remote member cancelled, each run interrupted."""
     store_path = tmp_path / "runs.sqlite"
-    proc = subprocess.Popen(cli_command("run", tiny, "--ray", "--train-limit", "1000", "--epochs", "40",
-                                        "--repeats", "2", "--seed", "1", "--json", "--store", store_path),
-                            cwd=tmp_path, env=cli_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        cli_command(
+            "run",
+            tiny,
+            "--ray",
+            "--train-limit",
+            "1000",
+            "--epochs",
+            "40",
+            "--repeats",
+            "2",
+            "--seed",
+            "1",
+            "--json",
+            "--store",
+            store_path,
+        ),
+        cwd=tmp_path,
+        env=cli_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     store = Store(store_path)
     _wait_for(lambda: len(store.runs()) == 2 and all(r.epochs_done >= 1 for r in store.runs()))
     assert len(_training_on_ray()) == 2

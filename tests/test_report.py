@@ -7,13 +7,14 @@ import re
 
 import numpy as np
 import pytest
+
+from convlab.errors import UserError
+from convlab.results import report
+from convlab.runs.ensemble import build_ensemble, vote
+from convlab.store import Store
+
 from helpers import assert_user_error
 from report_fixtures import make_store, synthetic_test
-
-from convlab import report
-from convlab.ensemble import build_ensemble, vote
-from convlab.errors import UserError
-from convlab.store import Store
 
 
 @pytest.fixture
@@ -94,7 +95,7 @@ def test_sorting_by_any_column_with_missing_values_last(store):
             values = [report.BY_KEY[key].value(r) for r in ordered]
             present = [v for v in values if v is not None]
             assert present == sorted(present, reverse=reverse), key
-            assert values[len(present):] == [None] * (len(values) - len(present))
+            assert values[len(present) :] == [None] * (len(values) - len(present))
     by_test = report.sort_rows(rows, "test", reverse=True)
     assert [r.preset for r in by_test][:2] == ["relu", "two-conv"]
     with pytest.raises(UserError, match="not a column"):
@@ -202,6 +203,9 @@ def test_cli_ensemble_votes_stores_and_shows_the_mistakes(tmp_path, mnist, run_c
         assert vote_run.kind == "ensemble" and vote_run.members == made.members
         assert vote_run.test_at_best == pytest.approx(99.95)
         assert len(store.mistakes(vote_run.id)) == 5
-    assert_user_error(run_cli("ensemble", str(made.relu[0]), str(made.unfinished), "--store", made.path),
-                      f"run {made.unfinished}", "not finished")
+    assert_user_error(
+        run_cli("ensemble", str(made.relu[0]), str(made.unfinished), "--store", made.path),
+        f"run {made.unfinished}",
+        "not finished",
+    )
     assert_user_error(run_cli("ensemble", "1", "999", "--store", made.path), "run 999 does not exist")

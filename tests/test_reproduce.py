@@ -13,11 +13,12 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import assert_user_error, cli_command, cli_env, toml_text
 
-from convlab import reproduce
 from convlab.errors import UserError
+from convlab.runs import reproduce
 from convlab.store import Store
+
+from helpers import assert_user_error, cli_command, cli_env, toml_text
 
 TINY_LAYERS = [{"type": "conv_pool", "maps": 2}, {"type": "softmax", "n_out": 10}]
 
@@ -27,10 +28,14 @@ def tiny_presets(tmp_path) -> Path:
     folder = tmp_path / "presets"
     folder.mkdir()
     train = {"activation": "relu", "epochs": 3, "eta": 0.1, "batch_size": 10}
-    (folder / "tiny.toml").write_text(toml_text(TINY_LAYERS, {**train, "repeats": 3}, name="tiny", row=1,
-                                                title="Tiny", book_figure=97.80))
-    (folder / "tiny-vote.toml").write_text(toml_text(TINY_LAYERS, {**train, "ensemble": 5}, name="tiny-vote",
-                                                     row=2, title="Tiny ensemble", book_figure=99.67))
+    (folder / "tiny.toml").write_text(
+        toml_text(TINY_LAYERS, {**train, "repeats": 3}, name="tiny", row=1, title="Tiny", book_figure=97.80)
+    )
+    (folder / "tiny-vote.toml").write_text(
+        toml_text(
+            TINY_LAYERS, {**train, "ensemble": 5}, name="tiny-vote", row=2, title="Tiny ensemble", book_figure=99.67
+        )
+    )
     return folder
 
 
@@ -60,8 +65,9 @@ def _env(tmp_path: Path, presets: Path) -> dict:
 
 def test_reproduce_quick_end_to_end_interrupted_and_resumed(tmp_path, tiny_presets):
     # one worker: the runs train in the plan's order (tiny's two, then the ensemble's)
-    args = cli_command("reproduce", "--quick", "--train-limit", "200", "--seed", "5", "-o", "report.html",
-                       "--workers", "1")
+    args = cli_command(
+        "reproduce", "--quick", "--train-limit", "200", "--seed", "5", "-o", "report.html", "--workers", "1"
+    )
     env = _env(tmp_path, tiny_presets)
 
     # first try: stopped by SIGTERM once the ensemble's first member has begun

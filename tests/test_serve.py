@@ -13,10 +13,11 @@ import time
 import urllib.request
 
 import pytest
+
 from browser import CHROMIUM, Chromium
 from helpers import assert_user_error, cli_command, cli_env, run_convlab
 
-pytest.importorskip("textual_serve", reason="convlab serve needs textual-serve: pip install 'convlab[serve]'")
+pytest.importorskip("textual_serve", reason="convlab serve needs textual-serve: pip install 'nndl-convlab[serve]'")
 pytest.importorskip("websockets", reason="the browser test drives Chromium with websockets (the dev extra)")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no Chromium: apt-get install -y chromium")
 
@@ -51,16 +52,22 @@ def wait_for_http(url: str, server: subprocess.Popen, timeout: float = 60) -> No
                 return
         except OSError:
             if server.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"convlab serve did not answer at {url}: {server.stdout.read()}")
+                raise AssertionError(f"convlab serve did not answer at {url}: {server.stdout.read()}") from None
             time.sleep(0.2)
 
 
 @pytest.fixture
 def server(tmp_path):
     port = free_port()
-    proc = subprocess.Popen(cli_command("serve", "--host", "127.0.0.1", "--port", str(port)), cwd=tmp_path,
-                            env=cli_env(tmp_path / "convlab.sqlite"), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        cli_command("serve", "--host", "127.0.0.1", "--port", str(port)),
+        cwd=tmp_path,
+        env=cli_env(tmp_path / "convlab.sqlite"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     try:
         url = f"http://127.0.0.1:{port}/"
         wait_for_http(url, proc)

@@ -7,12 +7,13 @@ import math
 
 import pytest
 
-from helpers import REPO, toml_text
-from convlab import spec as specs
+from convlab.config import spec as specs
+from convlab.config.spec import parse_text
 from convlab.errors import UserError
-from convlab.spec import parse_text
 
-PRESET_NAMES = sorted(p.stem for p in (REPO / "convlab" / "presets").glob("*.toml"))
+from helpers import REPO, toml_text
+
+PRESET_NAMES = sorted(p.stem for p in (REPO / "presets").glob("*.toml"))
 
 # name -> (book figure, data, epochs, eta, lmbda, architecture as the book writes it)
 BOOK = {
@@ -24,12 +25,23 @@ BOOK = {
     "expanded": (99.37, "expanded", 60, 0.03, 0.1, "conv-pool(20), conv-pool(40), FC(100), softmax(10)"),
     "wide-300": (99.46, "expanded", 60, 0.03, 0.1, "conv-pool(20), conv-pool(40), FC(300), softmax(10)"),
     "wide-1000": (99.43, "expanded", 60, 0.03, 0.1, "conv-pool(20), conv-pool(40), FC(1000), softmax(10)"),
-    "extra-fc": (99.43, "expanded", 60, 0.03, 0.1,
-                 "conv-pool(20), conv-pool(40), FC(100), FC(100), softmax(10)"),
-    "dropout": (99.60, "expanded", 40, 0.03, 0.0,
-                "conv-pool(20), conv-pool(40), FC(1000) p=0.5, FC(1000) p=0.5, softmax(10) p=0.5"),
-    "ensemble": (99.67, "expanded", 40, 0.03, 0.0,
-                 "conv-pool(20), conv-pool(40), FC(1000) p=0.5, FC(1000) p=0.5, softmax(10) p=0.5"),
+    "extra-fc": (99.43, "expanded", 60, 0.03, 0.1, "conv-pool(20), conv-pool(40), FC(100), FC(100), softmax(10)"),
+    "dropout": (
+        99.60,
+        "expanded",
+        40,
+        0.03,
+        0.0,
+        "conv-pool(20), conv-pool(40), FC(1000) p=0.5, FC(1000) p=0.5, softmax(10) p=0.5",
+    ),
+    "ensemble": (
+        99.67,
+        "expanded",
+        40,
+        0.03,
+        0.0,
+        "conv-pool(20), conv-pool(40), FC(1000) p=0.5, FC(1000) p=0.5, softmax(10) p=0.5",
+    ),
 }
 
 CONV = {"type": "conv_pool", "maps": 20}
@@ -103,8 +115,13 @@ def test_shape_inference():
 
 
 def test_user_file_works_wherever_a_preset_name_does(write_toml):
-    path = write_toml("mine.toml", [{"type": "fc", "n_out": 30}, SOFTMAX], {"activation": "relu", "epochs": 2},
-                      name="mine", book_figure=97.5)
+    path = write_toml(
+        "mine.toml",
+        [{"type": "fc", "n_out": 30}, SOFTMAX],
+        {"activation": "relu", "epochs": 2},
+        name="mine",
+        book_figure=97.5,
+    )
     spec = specs.load(str(path))
     assert spec.name == "mine" and spec.source == str(path) and spec.book_figure == 97.5
     assert spec.train.epochs == 2 and spec.layers[0].activation == "relu" and spec.params == 784 * 30 + 30 + 310
@@ -160,7 +177,7 @@ def test_unknown_field_gets_a_did_you_mean():
 
 def test_last_layer_must_be_softmax():
     message = error_of([CONV, {"type": "fc", "n_out": 10}])
-    assert "layers[1].type" in message and "last layer must be \"softmax\"" in message
+    assert "layers[1].type" in message and 'last layer must be "softmax"' in message
     message = error_of([SOFTMAX, SOFTMAX])
     assert "layers[0].type" in message and "only the last layer" in message
 
@@ -183,44 +200,78 @@ def test_invalid_toml():
     assert str(info.value).startswith("broken.toml: not valid TOML")
 
 
-@pytest.mark.parametrize("layers, train, fragment", [
-    ([{"type": "fc", "n_out": 10, "dropout": 1.0}, SOFTMAX], None, "layers[0].dropout is 1.0; it must be a number from 0 to 0.99"),
-    ([{"type": "fc", "n_out": 10, "dropout": -0.1}, SOFTMAX], None, "layers[0].dropout"),
-    ([{"type": "softmax", "n_out": 7}], None, "layers[0].n_out is 7; MNIST has 10 classes"),
-    ([{"type": "fc"}, SOFTMAX], None, "layers[0].n_out is missing"),
-    ([{"type": "conv_pool"}, SOFTMAX], None, "layers[0].maps is missing"),
-    ([{"type": "conv_pool", "maps": 20, "filter": 29}, SOFTMAX], None,
-     "layers[0].filter is 29; it must be a whole number from 1 to 28"),
-    ([CONV, {"type": "conv_pool", "maps": 40, "filter": 13}, SOFTMAX], None, "layers[1].filter is 13, too large"),
-    ([{"type": "conv_pool", "maps": 20, "pool": 25}, SOFTMAX], None,
-     "layers[0].pool is 25, larger than the 24×24 maps the filter of 5 gives; it must be from 1 to 24"),
-    ([{"type": "conv_pool", "maps": 20, "pool": 1000}, SOFTMAX], None,
-     "layers[0].pool is 1000; it must be a whole number from 1 to 28"),
-    ([{"type": "conv_pool", "maps": 10**11}, SOFTMAX], None,
-     "layers[0].maps is 100000000000; it must be a whole number from 1 to 1,024"),
-    ([{"type": "fc", "n_out": 10**6}, SOFTMAX], None, "layers[0].n_out is 1000000; it must be a whole number from 1 to 100,000"),
-    ([{"type": "fc", "n_out": 100_000}, {"type": "fc", "n_out": 100_000}, SOFTMAX], None,
-     "layers give the network 10,079,600,010 parameters; at most 100,000,000 fit a run"),
-    ([SOFTMAX] * 40, None, "layers has 40 tables; at most 32"),
-    ([SOFTMAX], {"eta": math.nan}, "train.eta is nan; it must be a number above 0"),
-    ([SOFTMAX], {"eta": math.inf}, "train.eta is inf; it must be a number above 0 and at most 100"),
-    ([SOFTMAX], {"lmbda": -math.inf}, "train.lmbda is -inf; it must be a number from 0 to 1,000,000"),
-    ([SOFTMAX], {"lmbda": math.nan}, "train.lmbda is nan"),
-    ([SOFTMAX], {"epochs": 2**63 - 1}, "train.epochs is 9223372036854775807; it must be a whole number from 1 to 10,000"),
-    ([SOFTMAX], {"ensemble": 10**6}, "train.ensemble is 1000000; it must be a whole number from 1 to 100"),
-    ([SOFTMAX], {"batch_size": 10**8}, "train.batch_size is 100000000; it must be a whole number from 1 to 50,000"),
-    ([SOFTMAX], {"batch_size": 600, "train_limit": 500}, "train.batch_size is 600, more than the train.train_limit of 500"),
-    ([{"type": "fc", "n_out": 10}, CONV, SOFTMAX], None, "layers[1].type is \"conv_pool\" after a fully-connected"),
-    ([{"type": "dense", "n_out": 10}, SOFTMAX], None, "layers[0].type is 'dense'"),
-    ([SOFTMAX], {"eta": 0}, "train.eta is 0; it must be a number above 0 and at most 100"),
-    ([SOFTMAX], {"eta": 1e9}, "train.eta is 1000000000.0; it must be a number above 0 and at most 100"),
-    ([SOFTMAX], {"epochs": 2.5}, "train.epochs is 2.5; it must be a whole number"),
-    ([SOFTMAX], {"data": "rotated"}, "train.data is 'rotated'"),
-    ([SOFTMAX], {"shuffle": "yes"}, "train.shuffle"),
-    ([SOFTMAX], {"pool_gradient": "caffe"}, "train.pool_gradient is 'caffe'; choose one of theano, torch"),
-    ([SOFTMAX], {"repeats": 3, "ensemble": 5}, "train.repeats"),
-    ([], None, "layers is missing"),
-])
+@pytest.mark.parametrize(
+    "layers, train, fragment",
+    [
+        (
+            [{"type": "fc", "n_out": 10, "dropout": 1.0}, SOFTMAX],
+            None,
+            "layers[0].dropout is 1.0; it must be a number from 0 to 0.99",
+        ),
+        ([{"type": "fc", "n_out": 10, "dropout": -0.1}, SOFTMAX], None, "layers[0].dropout"),
+        ([{"type": "softmax", "n_out": 7}], None, "layers[0].n_out is 7; MNIST has 10 classes"),
+        ([{"type": "fc"}, SOFTMAX], None, "layers[0].n_out is missing"),
+        ([{"type": "conv_pool"}, SOFTMAX], None, "layers[0].maps is missing"),
+        (
+            [{"type": "conv_pool", "maps": 20, "filter": 29}, SOFTMAX],
+            None,
+            "layers[0].filter is 29; it must be a whole number from 1 to 28",
+        ),
+        ([CONV, {"type": "conv_pool", "maps": 40, "filter": 13}, SOFTMAX], None, "layers[1].filter is 13, too large"),
+        (
+            [{"type": "conv_pool", "maps": 20, "pool": 25}, SOFTMAX],
+            None,
+            "layers[0].pool is 25, larger than the 24×24 maps the filter of 5 gives; it must be from 1 to 24",
+        ),
+        (
+            [{"type": "conv_pool", "maps": 20, "pool": 1000}, SOFTMAX],
+            None,
+            "layers[0].pool is 1000; it must be a whole number from 1 to 28",
+        ),
+        (
+            [{"type": "conv_pool", "maps": 10**11}, SOFTMAX],
+            None,
+            "layers[0].maps is 100000000000; it must be a whole number from 1 to 1,024",
+        ),
+        (
+            [{"type": "fc", "n_out": 10**6}, SOFTMAX],
+            None,
+            "layers[0].n_out is 1000000; it must be a whole number from 1 to 100,000",
+        ),
+        (
+            [{"type": "fc", "n_out": 100_000}, {"type": "fc", "n_out": 100_000}, SOFTMAX],
+            None,
+            "layers give the network 10,079,600,010 parameters; at most 100,000,000 fit a run",
+        ),
+        ([SOFTMAX] * 40, None, "layers has 40 tables; at most 32"),
+        ([SOFTMAX], {"eta": math.nan}, "train.eta is nan; it must be a number above 0"),
+        ([SOFTMAX], {"eta": math.inf}, "train.eta is inf; it must be a number above 0 and at most 100"),
+        ([SOFTMAX], {"lmbda": -math.inf}, "train.lmbda is -inf; it must be a number from 0 to 1,000,000"),
+        ([SOFTMAX], {"lmbda": math.nan}, "train.lmbda is nan"),
+        (
+            [SOFTMAX],
+            {"epochs": 2**63 - 1},
+            "train.epochs is 9223372036854775807; it must be a whole number from 1 to 10,000",
+        ),
+        ([SOFTMAX], {"ensemble": 10**6}, "train.ensemble is 1000000; it must be a whole number from 1 to 100"),
+        ([SOFTMAX], {"batch_size": 10**8}, "train.batch_size is 100000000; it must be a whole number from 1 to 50,000"),
+        (
+            [SOFTMAX],
+            {"batch_size": 600, "train_limit": 500},
+            "train.batch_size is 600, more than the train.train_limit of 500",
+        ),
+        ([{"type": "fc", "n_out": 10}, CONV, SOFTMAX], None, 'layers[1].type is "conv_pool" after a fully-connected'),
+        ([{"type": "dense", "n_out": 10}, SOFTMAX], None, "layers[0].type is 'dense'"),
+        ([SOFTMAX], {"eta": 0}, "train.eta is 0; it must be a number above 0 and at most 100"),
+        ([SOFTMAX], {"eta": 1e9}, "train.eta is 1000000000.0; it must be a number above 0 and at most 100"),
+        ([SOFTMAX], {"epochs": 2.5}, "train.epochs is 2.5; it must be a whole number"),
+        ([SOFTMAX], {"data": "rotated"}, "train.data is 'rotated'"),
+        ([SOFTMAX], {"shuffle": "yes"}, "train.shuffle"),
+        ([SOFTMAX], {"pool_gradient": "caffe"}, "train.pool_gradient is 'caffe'; choose one of theano, torch"),
+        ([SOFTMAX], {"repeats": 3, "ensemble": 5}, "train.repeats"),
+        ([], None, "layers is missing"),
+    ],
+)
 def test_field_errors_name_the_field(layers, train, fragment):
     assert fragment in error_of(layers, train)
 

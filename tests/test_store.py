@@ -10,10 +10,11 @@ import sys
 import numpy as np
 import pytest
 
-from convlab import spec as specs
+from convlab.config import spec as specs
+from convlab.config.paths import store_path as default_path
 from convlab.errors import UserError
-from convlab.paths import store_path as default_path
 from convlab.store import Mistake, Store
+
 from helpers import run_of_a_killed_process as _run_of_a_killed_process
 
 
@@ -24,8 +25,17 @@ def store(tmp_path):
 
 
 def _epoch(n: int, **kw) -> dict:
-    record = {"epoch": n, "train_loss": 1.0 / n, "val_acc": 90.0 + n, "test_acc": 89.5 + n, "seconds": 2.5,
-              "eta": 0.03, "best_val": 90.0 + n, "best_epoch": n, "test_at_best": 89.5 + n}
+    record = {
+        "epoch": n,
+        "train_loss": 1.0 / n,
+        "val_acc": 90.0 + n,
+        "test_acc": 89.5 + n,
+        "seconds": 2.5,
+        "eta": 0.03,
+        "best_val": 90.0 + n,
+        "best_epoch": n,
+        "test_at_best": 89.5 + n,
+    }
     record.update(kw)
     return record
 
@@ -39,8 +49,14 @@ def test_round_trip(store, tmp_path):
 
     run_id = store.create_run(spec, group_id=group, member=0, seed=17, device="cpu")
     run = store.run(run_id)
-    assert (run.id, run.group_id, run.member, run.kind, run.preset, run.title) == \
-        (run_id, group, 0, "train", "relu", spec.title)
+    assert (run.id, run.group_id, run.member, run.kind, run.preset, run.title) == (
+        run_id,
+        group,
+        0,
+        "train",
+        "relu",
+        spec.title,
+    )
     assert (run.seed, run.device, run.status, run.epochs_planned, run.epochs_done) == (17, "cpu", "running", 3, 0)
     assert run.book_figure == 99.23 and run.pid == os.getpid() and run.host == socket.gethostname()
     assert {"python", "numpy", "convlab"} <= set(run.versions) and "torch" not in run.versions  # no torch here
@@ -53,11 +69,14 @@ def test_round_trip(store, tmp_path):
     rng = np.random.default_rng(0)
     filters = [rng.normal(size=(20, 5, 5)).astype(np.float32) for _ in range(2)]
     store.add_epoch(run_id, _epoch(1), filters[0], b"checkpoint-1")
-    store.add_epoch(run_id, _epoch(2, test_acc=None, best_val=91.0, best_epoch=1, test_at_best=90.5),
-                    filters[1], b"checkpoint-2")
+    store.add_epoch(
+        run_id, _epoch(2, test_acc=None, best_val=91.0, best_epoch=1, test_at_best=90.5), filters[1], b"checkpoint-2"
+    )
     epochs = store.epochs(run_id)
     assert [(e.epoch, e.train_loss, e.val_acc, e.test_acc, e.seconds, e.eta) for e in epochs] == [
-        (1, 1.0, 91.0, 90.5, 2.5, 0.03), (2, 0.5, 92.0, None, 2.5, 0.03)]
+        (1, 1.0, 91.0, 90.5, 2.5, 0.03),
+        (2, 0.5, 92.0, None, 2.5, 0.03),
+    ]
     assert np.array_equal(store.filters(run_id), filters[1]) and store.filters(run_id).dtype == np.float32
     assert np.array_equal(store.filters(run_id, 1), filters[0])
     assert store.filters(run_id, 7) is None
@@ -155,9 +174,11 @@ def test_stopping_a_run_never_signals_a_pid_the_lock_does_not_prove(store, recor
 def test_stopping_a_run_signals_the_process_holding_its_lock(tmp_path):
     """The lock holder is found through the lock file, whatever the store's pid says."""
     path = tmp_path / "runs.sqlite"
-    code = ("import sys, time; from convlab import spec; from convlab.store import Store; "
-            f"s = Store({str(path)!r}); print(s.create_run(spec.load('shallow'), group_id=None), flush=True); "
-            "time.sleep(60)")
+    code = (
+        "import sys, time; from convlab.config import spec; from convlab.store import Store; "
+        f"s = Store({str(path)!r}); print(s.create_run(spec.load('shallow'), group_id=None), flush=True); "
+        "time.sleep(60)"
+    )
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     try:
         run_id = int(proc.stdout.readline())
@@ -193,7 +214,7 @@ def test_store_location(monkeypatch, tmp_path):
 
 
 def test_a_trained_run_records_the_versions_its_trainer_passes(store):
-    from convlab.engine import library_versions
+    from convlab.book.trainer import library_versions
 
     spec = specs.load("relu").with_train(epochs=1)
     versions = library_versions()

@@ -7,15 +7,14 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import sqlite3
 
 import pytest
 
+from convlab.config import spec as specs
+from convlab.store import Store, schema
+
 from helpers import assert_user_error
-from convlab import schema
-from convlab import spec as specs
-from convlab.store import Store
 
 
 def digest(path) -> str:
@@ -29,9 +28,20 @@ def seeded(path, runs: int = 2) -> None:
         group = store.create_group(spec)
         for member in range(runs):
             run = store.create_run(spec, group_id=group, member=member, seed=member, device="cpu")
-            store.add_epoch(run, {"epoch": 1, "train_loss": 0.5, "val_acc": 90.0, "test_acc": 89.0,
-                                  "best_val": 90.0, "best_epoch": 1, "test_at_best": 89.0, "seconds": 1.0,
-                                  "eta": 0.1})
+            store.add_epoch(
+                run,
+                {
+                    "epoch": 1,
+                    "train_loss": 0.5,
+                    "val_acc": 90.0,
+                    "test_acc": 89.0,
+                    "best_val": 90.0,
+                    "best_epoch": 1,
+                    "test_at_best": 89.0,
+                    "seconds": 1.0,
+                    "eta": 0.1,
+                },
+            )
             store.finish(run, "finished")
         store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
@@ -111,7 +121,7 @@ def test_a_damaged_page_is_one_line_and_the_file_is_unchanged(tmp_path, run_cli,
     seeded(path, runs=30)
     page = sqlite3.connect(path).execute("PRAGMA page_size").fetchone()[0]
     raw = bytearray(path.read_bytes())
-    raw[2 * page: 3 * page] = b"\xff" * page  # a page of a table, not the header
+    raw[2 * page : 3 * page] = b"\xff" * page  # a page of a table, not the header
     path.write_bytes(bytes(raw))
     before = digest(path)
     outcomes = [run_cli(*args) for args in (("runs",), ("show", "1"), ("export", "--format", "json"))]
@@ -168,8 +178,11 @@ def test_a_read_only_store_is_read_and_never_written(tmp_path):
     assert digest(path) == before
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes through file permissions; "
-                    "test_a_read_only_store_is_read_and_never_written covers the read-only path")
+@pytest.mark.skipif(
+    os.geteuid() == 0,
+    reason="root writes through file permissions; "
+    "test_a_read_only_store_is_read_and_never_written covers the read-only path",
+)
 def test_read_commands_on_a_read_only_file(tmp_path, run_cli):
     path = tmp_path / "convlab.sqlite"
     seeded(path)
@@ -215,8 +228,18 @@ def test_a_version_2_store_gains_validation_loss_and_keeps_its_epochs(tmp_path):
     with Store(path) as store:
         old = store.epochs(1)
         assert [(e.epoch, e.val_acc, e.val_loss) for e in old] == [(1, 90.0, None)]
-        store.add_epoch(2, {"epoch": 2, "train_loss": 0.4, "val_acc": 91.0, "val_loss": 0.31,
-                            "best_val": 91.0, "best_epoch": 2, "test_at_best": 90.0})
+        store.add_epoch(
+            2,
+            {
+                "epoch": 2,
+                "train_loss": 0.4,
+                "val_acc": 91.0,
+                "val_loss": 0.31,
+                "best_val": 91.0,
+                "best_epoch": 2,
+                "test_at_best": 90.0,
+            },
+        )
         assert [e.val_loss for e in store.epochs(2)] == [None, 0.31]
     assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == schema.VERSION == 3
     bak = sqlite3.connect(tmp_path / "convlab.sqlite.v2.bak")

@@ -11,11 +11,12 @@ import subprocess
 import time
 
 import pytest
-from helpers import assert_user_error, cli_command, cli_env, toml_text
 
-from convlab import sweep
-from convlab.report import mean_sd
+from convlab.results.report import mean_sd
+from convlab.runs import sweep
 from convlab.store import Store
+
+from helpers import assert_user_error, cli_command, cli_env, toml_text
 
 TINY = [{"type": "conv_pool", "maps": 2}, {"type": "fc", "n_out": 8}, {"type": "softmax", "n_out": 10}]
 
@@ -28,8 +29,9 @@ def tiny(tmp_path):
 
 
 def test_the_grid_is_every_combination_validated_like_a_preset(tiny):
-    grid = sweep.points(sweep.Sweep(str(tiny), (sweep.parse_set("train.lmbda=0,0.5"),
-                                                sweep.parse_set("layers[1].n_out=4,16,32"))))
+    grid = sweep.points(
+        sweep.Sweep(str(tiny), (sweep.parse_set("train.lmbda=0,0.5"), sweep.parse_set("layers[1].n_out=4,16,32")))
+    )
     assert [f for f, _ in grid] == [{"train.lmbda": l, "layers[1].n_out": n} for l in (0, 0.5) for n in (4, 16, 32)]
     spec = grid[-1][1]
     assert spec.train.lmbda == 0.5 and spec.layers[1].n_out == 32
@@ -44,13 +46,16 @@ def test_the_shipped_relu_lambda_sweep():
     assert {s.name for _, s in grid} == {"relu"} and {s.train.eta for _, s in grid} == {0.03}
 
 
-@pytest.mark.parametrize("axis, fragment", [
-    ("train.lmbdaa=1", "train.lmbdaa is not a known field; did you mean 'lmbda'?"),
-    ("train.lmbda=0,-1", "train.lmbda is -1; it must be a number from 0 to 1,000,000"),
-    ("layers[7].n_out=10", "has 3 layers"),
-    ("train.activation=relu,swish", "train.activation is 'swish'"),
-    ("lmbda", "give FIELD=V1,V2"),
-])
+@pytest.mark.parametrize(
+    "axis, fragment",
+    [
+        ("train.lmbdaa=1", "train.lmbdaa is not a known field; did you mean 'lmbda'?"),
+        ("train.lmbda=0,-1", "train.lmbda is -1; it must be a number from 0 to 1,000,000"),
+        ("layers[7].n_out=10", "has 3 layers"),
+        ("train.activation=relu,swish", "train.activation is 'swish'"),
+        ("lmbda", "give FIELD=V1,V2"),
+    ],
+)
 def test_a_bad_field_or_value_is_one_line_and_stores_nothing(run_cli, tiny, tmp_path, axis, fragment):
     assert_user_error(run_cli("sweep", tiny, "--set", axis, "--workers", "1"), fragment)
     store = Store(tmp_path / "convlab.sqlite")
@@ -58,8 +63,22 @@ def test_a_bad_field_or_value_is_one_line_and_stores_nothing(run_cli, tiny, tmp_
 
 
 def test_a_sweep_end_to_end_with_two_workers(run_cli, tiny, tmp_path):
-    result = run_cli("sweep", tiny, "--set", "train.lmbda=0,1", "--set", "layers[1].n_out=4,16", "--repeats", "2",
-                     "--train-limit", "100", "--seed", "7", "--workers", "2")
+    result = run_cli(
+        "sweep",
+        tiny,
+        "--set",
+        "train.lmbda=0,1",
+        "--set",
+        "layers[1].n_out=4,16",
+        "--repeats",
+        "2",
+        "--train-limit",
+        "100",
+        "--seed",
+        "7",
+        "--workers",
+        "2",
+    )
     assert result.returncode == 0, result.stderr
     assert "sweep 1: tiny, train.lmbda (2) × layers[1].n_out (2)" in result.stdout
     store = Store(tmp_path / "convlab.sqlite")
@@ -86,16 +105,33 @@ def test_a_sweep_end_to_end_with_two_workers(run_cli, tiny, tmp_path):
     assert [r["layers[1].n_out"] for r in exported["rows"]] == [4, 16] and all(r["n"] == 4 for r in exported["rows"])
     csv = run_cli("export", "--sweep", "1", "--format", "csv").stdout.splitlines()
     assert csv[0].startswith("train.lmbda,layers[1].n_out,runs,n,best_run") and len(csv) == 5
-    assert_user_error(run_cli("compare", "--sweep", "1", "--pivot", "train.eta"), "--pivot train.eta: not a swept field")
+    assert_user_error(
+        run_cli("compare", "--sweep", "1", "--pivot", "train.eta"), "--pivot train.eta: not a swept field"
+    )
     assert_user_error(run_cli("compare", "--sweep", "9"), "sweep 9 does not exist")
 
 
 def test_an_interrupted_sweep_resumes(tmp_path, tiny):
     store_path = tmp_path / "runs.sqlite"
-    args = ("sweep", tiny, "--set", "train.eta=0.1,0.2,0.3", "--epochs", "4", "--train-limit", "500",
-            "--seed", "2", "--workers", "1", "--store", store_path)
-    proc = subprocess.Popen(cli_command(*args), cwd=tmp_path, env=cli_env(), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
+    args = (
+        "sweep",
+        tiny,
+        "--set",
+        "train.eta=0.1,0.2,0.3",
+        "--epochs",
+        "4",
+        "--train-limit",
+        "500",
+        "--seed",
+        "2",
+        "--workers",
+        "1",
+        "--store",
+        store_path,
+    )
+    proc = subprocess.Popen(
+        cli_command(*args), cwd=tmp_path, env=cli_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
     store = Store(store_path)
     end = time.monotonic() + 120
     while not store.runs() or store.runs()[-1].epochs_done < 1:
@@ -106,13 +142,24 @@ def test_an_interrupted_sweep_resumes(tmp_path, tiny):
     assert proc.returncode == 128 + signal.SIGTERM and "convlab sweep --resume 1" in err
     before = {r.id: (r.status, r.epochs_done) for r in store.runs()}
     assert "interrupted" in {s for s, _ in before.values()}
-    done = subprocess.run(cli_command("sweep", "--resume", "1", "--workers", "1", "--store", store_path),
-                          cwd=tmp_path, env=cli_env(), capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        cli_command("sweep", "--resume", "1", "--workers", "1", "--store", store_path),
+        cwd=tmp_path,
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     _, rows = sweep.table(store, 1)
     assert [row.fields["train.eta"] for row in rows] == [0.1, 0.2, 0.3]
     assert all(row.status == "finished" and row.runs[0].epochs_done == 4 for row in rows)
     assert {r.id for row in rows for r in row.runs} >= set(before)  # the interrupted run continued, not replaced
-    again = subprocess.run(cli_command("sweep", "--resume", "1", "--store", store_path), cwd=tmp_path,
-                           env=cli_env(), capture_output=True, text=True)
+    again = subprocess.run(
+        cli_command("sweep", "--resume", "1", "--store", store_path),
+        cwd=tmp_path,
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+    )
     assert again.returncode == 2 and "already finished" in again.stderr

@@ -9,11 +9,14 @@ import subprocess
 import sys
 
 import pytest
-from helpers import assert_user_error, cli_env
 
 from convlab.store import Store
 
-pytest.importorskip("tensorboard", reason="the TensorBoard export needs tensorboard: pip install 'convlab[tensorboard]'")
+from helpers import assert_user_error, cli_env
+
+pytest.importorskip(
+    "tensorboard", reason="the TensorBoard export needs tensorboard: pip install 'nndl-convlab[tensorboard]'"
+)
 
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402
 from tensorboard.plugins.hparams import plugin_data_pb2  # noqa: E402
@@ -25,9 +28,9 @@ def exported(tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("tb")
     store = folder / "convlab.sqlite"
-    trained = run_convlab("run", "relu", "--epochs", "2", "--train-limit", "300", "--seed", "3",
-                          "--repeats", "1", cwd=folder,
-                          store=store)
+    trained = run_convlab(
+        "run", "relu", "--epochs", "2", "--train-limit", "300", "--seed", "3", "--repeats", "1", cwd=folder, store=store
+    )
     assert trained.returncode == 0, trained.stderr
     done = run_convlab("export", "--format", "tensorboard", "-o", "tb", cwd=folder, store=store)
     assert done.returncode == 0, done.stderr
@@ -81,15 +84,20 @@ def test_hyper_parameters_in_the_hparams_plugin(exported):
         run = store.runs()[0]
     acc = load_run(folder, run.id, "relu")
     content = acc.PluginTagToContent("hparams")
-    start = next(plugin_data_pb2.HParamsPluginData.FromString(c).session_start_info
-                 for c in content.values() if plugin_data_pb2.HParamsPluginData.FromString(c).HasField(
-                     "session_start_info"))
+    start = next(
+        plugin_data_pb2.HParamsPluginData.FromString(c).session_start_info
+        for c in content.values()
+        if plugin_data_pb2.HParamsPluginData.FromString(c).HasField("session_start_info")
+    )
     values = {k: v.WhichOneof("kind") and getattr(v, v.WhichOneof("kind")) for k, v in start.hparams.items()}
     assert values["eta"] == pytest.approx(0.03) and values["lmbda"] == pytest.approx(0.1)
     assert values["activation"] == "relu" and values["data"] == "plain" and values["train_size"] == 300
     assert values["seed"] == 3 and values["preset"] == "relu"
-    experiment = next(plugin_data_pb2.HParamsPluginData.FromString(c).experiment for c in content.values()
-                      if plugin_data_pb2.HParamsPluginData.FromString(c).HasField("experiment"))
+    experiment = next(
+        plugin_data_pb2.HParamsPluginData.FromString(c).experiment
+        for c in content.values()
+        if plugin_data_pb2.HParamsPluginData.FromString(c).HasField("experiment")
+    )
     assert {m.name.tag for m in experiment.metric_infos} == {"result/best_val", "result/test_at_best"}
     assert acc.Scalars("result/test_at_best")[0].value == pytest.approx(run.test_at_best, abs=1e-4)
 
@@ -104,7 +112,9 @@ def test_a_second_export_replaces_the_first_and_errors_are_one_line(exported, tm
     assert len(run_dirs) == 1 and len(list(run_dirs[0].glob("events.out.tfevents.*"))) == 1
     assert_user_error(run_convlab("export", "--format", "tensorboard", cwd=folder, store=store), "-o DIR")
     # without the extra installed: one line naming it
-    code = ("import sys; sys.modules['tensorboard'] = None; from convlab.cli import main; "
-            f"sys.exit(main(['export', '--format', 'tensorboard', '-o', '{tmp_path / 'x'}', '--store', '{store}']))")
+    code = (
+        "import sys; sys.modules['tensorboard'] = None; from convlab.cli import main; "
+        f"sys.exit(main(['export', '--format', 'tensorboard', '-o', '{tmp_path / 'x'}', '--store', '{store}']))"
+    )
     proc = subprocess.run([sys.executable, "-c", code], env=cli_env(), capture_output=True, text=True, timeout=120)
-    assert_user_error(proc, "pip install 'convlab[tensorboard]'")
+    assert_user_error(proc, "pip install 'nndl-convlab[tensorboard]'")

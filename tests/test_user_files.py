@@ -12,17 +12,25 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import cli_env, toml_text
 
-from convlab import paths
+from convlab.config import paths
+
+from helpers import REPO, cli_env, toml_text
 
 LAYERS = [{"type": "fc", "n_out": 30}, {"type": "softmax", "n_out": 10}]
 
 
 def convlab(*args, cwd: Path, user: Path, **env_extra) -> subprocess.CompletedProcess:
     env = {**cli_env(), "XDG_DATA_HOME": str(user), **env_extra}
-    proc = subprocess.run([sys.executable, "-m", "convlab", *map(str, args)], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    proc = subprocess.run(
+        [sys.executable, "-m", "convlab", *map(str, args)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
     assert proc.returncode == 0, proc.stderr
     return proc
 
@@ -41,7 +49,7 @@ def test_the_store_goes_to_the_user_folder_unless_told(folders):
     assert f"no runs in {default}" in first and default.exists()
     assert not (work / "convlab.sqlite").exists()
     (work / "convlab.sqlite").touch()  # a store in the current folder wins
-    assert f"no runs in convlab.sqlite" in convlab("runs", cwd=work, user=user).stdout
+    assert "no runs in convlab.sqlite" in convlab("runs", cwd=work, user=user).stdout
     chosen = work / "elsewhere.sqlite"
     assert f"no runs in {chosen}" in convlab("runs", cwd=work, user=user, CONVLAB_STORE=str(chosen)).stdout
 
@@ -83,8 +91,27 @@ def test_a_presets_folder_here_or_convlab_presets_takes_the_saved_presets(folder
     assert "env-net" in names and "here-net" not in names and "relu" in names
 
 
-def test_shipped_files_are_package_data():
-    assert paths.shipped_presets_dir().parent == Path(paths.__file__).parent
-    assert (paths.shipped_presets_dir() / "relu.toml").is_file()
-    assert paths.data_dir() == paths.shipped_mnist_dir() and (paths.shipped_mnist_dir() / "SHA256SUMS").is_file()
+def test_shipped_files_come_from_the_checkouts_top_level():
+    assert paths.shipped_presets_dir() == REPO / "presets" and (REPO / "presets" / "relu.toml").is_file()
+    assert paths.data_dir() == paths.shipped_mnist_dir() == REPO / "data" / "mnist"
+    assert (paths.shipped_mnist_dir() / "SHA256SUMS").is_file()
     assert not os.environ.get("CONVLAB_DATA")
+
+
+def test_the_checkouts_presets_folder_is_never_the_users(folders, monkeypatch):
+    """Run from the checkout, ./presets holds the shipped presets: they are not
+    listed as the user's, and Save-as writes to the user data folder."""
+    from convlab.tui import preset_text
+
+    _, user = folders
+    monkeypatch.setenv("XDG_DATA_HOME", str(user))
+    monkeypatch.delenv("CONVLAB_PRESETS", raising=False)
+    monkeypatch.chdir(REPO)
+    assert paths.presets_dir() == user / "convlab" / "presets"
+    saved = preset_text.save(toml_text(LAYERS, name="x"), "mine-here")
+    assert (
+        saved == user / "convlab" / "presets" / "mine-here.toml" and not (REPO / "presets" / "mine-here.toml").exists()
+    )
+    listed = convlab("presets", cwd=REPO, user=user).stdout.splitlines()
+    relu = [line for line in listed if line.startswith("relu ")]
+    assert len(relu) == 1 and relu[0].split()[-1] == "shipped"

@@ -14,18 +14,32 @@ import zipfile
 from pathlib import Path
 
 import pytest
+
 from helpers import REPO
 
 pytestmark = pytest.mark.slow
 
-SHIPPED = ("convlab/presets/relu.toml", "convlab/presets/ensemble.toml", "convlab/mnist/SHA256SUMS",
-           "convlab/mnist/README.md", "convlab/mnist/train-images-idx3-ubyte.gz",
-           "convlab/mnist/t10k-labels-idx1-ubyte.gz", "convlab/tui/convlab.tcss")
+SHIPPED = (
+    "convlab/_shipped/presets/relu.toml",
+    "convlab/_shipped/presets/ensemble.toml",
+    "convlab/_shipped/data/mnist/SHA256SUMS",
+    "convlab/_shipped/data/mnist/README.md",
+    "convlab/_shipped/data/mnist/train-images-idx3-ubyte.gz",
+    "convlab/_shipped/data/mnist/t10k-labels-idx1-ubyte.gz",
+    "convlab/tui/convlab.tcss",
+)
 
 
 def run(*command, cwd: Path, env: dict | None = None, timeout: float = 900) -> subprocess.CompletedProcess:
-    proc = subprocess.run([str(c) for c in command], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=timeout, stdin=subprocess.DEVNULL)
+    proc = subprocess.run(
+        [str(c) for c in command],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
     assert proc.returncode == 0, f"{command}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     return proc
 
@@ -34,11 +48,15 @@ def run(*command, cwd: Path, env: dict | None = None, timeout: float = 900) -> s
 def installed(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("wheel")
     source = tmp / "src"
-    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(
-        ".venv", ".git", "build", "dist", "*.egg-info", "__pycache__", "*.sqlite*", ".pytest_cache", "tests"))
-    run(sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", tmp / "dist", source,
-        cwd=tmp)
-    wheel, = (tmp / "dist").glob("convlab-*.whl")
+    shutil.copytree(
+        REPO,
+        source,
+        ignore=shutil.ignore_patterns(
+            ".venv", ".git", "build", "dist", "*.egg-info", "__pycache__", "*.sqlite*", ".pytest_cache", "tests"
+        ),
+    )
+    run(sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", tmp / "dist", source, cwd=tmp)
+    (wheel,) = (tmp / "dist").glob("nndl_convlab-*.whl")
     venv = tmp / "venv"
     run(sys.executable, "-m", "venv", venv, cwd=tmp)
     pip = venv / "bin" / "pip"
@@ -50,8 +68,12 @@ def installed(tmp_path_factory):
 def user_env(tmp: Path) -> dict[str, str]:
     """No CONVLAB_* variables; the user's folders under tmp."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CONVLAB_", "XDG_", "VIRTUAL_ENV"))}
-    env.update(HOME=str(tmp / "home"), XDG_DATA_HOME=str(tmp / "home" / ".local" / "share"), OMP_NUM_THREADS="1",
-               PYTHONNOUSERSITE="1")
+    env.update(
+        HOME=str(tmp / "home"),
+        XDG_DATA_HOME=str(tmp / "home" / ".local" / "share"),
+        OMP_NUM_THREADS="1",
+        PYTHONNOUSERSITE="1",
+    )
     return env
 
 
@@ -59,7 +81,7 @@ def test_the_wheel_holds_presets_mnist_and_the_stylesheet(installed):
     _, wheel, _ = installed
     names = set(zipfile.ZipFile(wheel).namelist())
     assert set(SHIPPED) <= names
-    assert len([n for n in names if n.startswith("convlab/presets/") and n.endswith(".toml")]) == 14
+    assert len([n for n in names if n.startswith("convlab/_shipped/presets/") and n.endswith(".toml")]) == 14
 
 
 def test_installed_convlab_trains_from_another_folder(installed):
@@ -70,11 +92,14 @@ def test_installed_convlab_trains_from_another_folder(installed):
     convlab = venv / "bin" / "convlab"
     presets = run(convlab, "presets", cwd=elsewhere, env=env).stdout
     assert "relu" in presets and "two-conv" in presets and presets.count("shipped") == 14
-    trained = run(convlab, "run", "relu", "--epochs", "1", "--train-limit", "2000", "--repeats", "1",
-                  cwd=elsewhere, env=env)
+    trained = run(
+        convlab, "run", "relu", "--epochs", "1", "--train-limit", "2000", "--repeats", "1", cwd=elsewhere, env=env
+    )
     assert "run 1 finished" in trained.stdout
     store = tmp / "home" / ".local" / "share" / "convlab" / "convlab.sqlite"
     assert store.exists() and not (elsewhere / "convlab.sqlite").exists()
-    where = run(venv / "bin" / "python", "-c", "import convlab.data as d; print(d.__file__)", cwd=elsewhere, env=env)
+    where = run(
+        venv / "bin" / "python", "-c", "import convlab.data.mnist as d; print(d.__file__)", cwd=elsewhere, env=env
+    )
     assert str(venv) in where.stdout  # the installed package, not the source tree
     assert "finished" in run(convlab, "runs", cwd=elsewhere, env=env).stdout

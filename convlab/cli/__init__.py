@@ -16,9 +16,9 @@ import argparse
 import sqlite3
 import sys
 
+from convlab.config.paths import DATA_VAR, PRESETS_VAR, STORE_VAR, env_store
 from convlab.errors import UserError
-from convlab.paths import DATA_VAR, PRESETS_VAR, STORE_VAR, env_store
-from convlab.text import printable
+from convlab.term.text import printable
 
 EPILOG = f"""\
 examples:
@@ -43,17 +43,33 @@ def commands() -> tuple:
     they bring numpy and the printers, a third of the lab's first frame."""
     from convlab.cli import browse, compare, completion, ensemble, manage, reproduce, run, serve, sweep
 
-    return (browse.add_presets, run.add_run, browse.add_runs, browse.add_show, compare.add_compare,
-            ensemble.add_ensemble, compare.add_export, reproduce.add_reproduce, manage.add_rm, manage.add_note,
-            manage.add_tag, manage.add_gc, serve.add_serve, sweep.add_sweep, completion.add_completion)
+    return (
+        browse.add_presets,
+        run.add_run,
+        browse.add_runs,
+        browse.add_show,
+        compare.add_compare,
+        ensemble.add_ensemble,
+        compare.add_export,
+        reproduce.add_reproduce,
+        manage.add_rm,
+        manage.add_note,
+        manage.add_tag,
+        manage.add_gc,
+        serve.add_serve,
+        sweep.add_sweep,
+        completion.add_completion,
+    )
 
 
 class OneLineParser(argparse.ArgumentParser):
     """A bad option is one line and exit 2, like every other user error."""
 
     def error(self, message: str):
-        print(f"convlab: {printable(self.prog)}: {printable(message)}; `{self.prog} --help` lists the options",
-              file=sys.stderr)
+        print(
+            f"convlab: {printable(self.prog)}: {printable(message)}; `{self.prog} --help` lists the options",
+            file=sys.stderr,
+        )
         sys.exit(2)
 
 
@@ -61,9 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
     from convlab import __version__
 
     parser = OneLineParser(
-        prog="convlab", description="A lab for the convolutional networks of chapter 6 of Nielsen's "
+        prog="convlab",
+        description="A lab for the convolutional networks of chapter 6 of Nielsen's "
         "Neural Networks and Deep Learning: train them, watch them learn, compare them with the book.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"convlab {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for add in commands():
@@ -86,8 +105,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"convlab: {printable(str(exc))}", file=sys.stderr)
         return 2
     except sqlite3.DatabaseError as exc:  # a store damaged after it opened: reads stop, nothing is written
-        print(f"convlab: the store is damaged ({exc}); it was not changed; restore a copy or choose another "
-              "--store", file=sys.stderr)
+        print(
+            f"convlab: the store is damaged ({exc}); it was not changed; restore a copy or choose another --store",
+            file=sys.stderr,
+        )
         return 2
     except KeyboardInterrupt:
         print("convlab: interrupted", file=sys.stderr)

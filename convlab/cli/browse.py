@@ -27,33 +27,45 @@ def add_runs(sub) -> None:
 def add_show(sub) -> None:
     p = sub.add_parser("show", help="one run: config, curve, filters and mistakes as terminal pictures")
     p.add_argument("run", metavar="RUN", help="run id (from `convlab runs`)")
-    p.add_argument("--mistakes", type=int, default=24, metavar="N", help="how many misclassified digits to show (default 24)")
+    p.add_argument(
+        "--mistakes", type=int, default=24, metavar="N", help="how many misclassified digits to show (default 24)"
+    )
     common(p)
     p.set_defaults(func=cmd_show)
 
 
 def cmd_presets(args) -> int:
-    from convlab.format import data_label
-    from convlab.paths import presets_dir, shipped_presets_dir
-    from convlab.spec import list_presets
+    from convlab.config.paths import presets_dir, shipped_presets_dir
+    from convlab.config.spec import list_presets
+    from convlab.term.format import data_label
 
     if args.names:
         print("\n".join(s.name for s in list_presets()))
         return 0
     shipped = shipped_presets_dir().resolve()
-    rows = [(s.name, s.title, f"{s.book_figure:.2f}" if s.book_figure else "—", f"{s.params:,}",
-             data_label(s.train.data), "shipped" if Path(s.source).resolve().parent == shipped else "user")
-            for s in list_presets()]
+    rows = [
+        (
+            s.name,
+            s.title,
+            f"{s.book_figure:.2f}" if s.book_figure else "—",
+            f"{s.params:,}",
+            data_label(s.train.data),
+            "shipped" if Path(s.source).resolve().parent == shipped else "user",
+        )
+        for s in list_presets()
+    ]
     print_table(("name", "title", "book %", "params", "data", "from"), rows)
-    print(f"your presets: {presets_dir()} (Save-as in the lab writes there; CONVLAB_PRESETS or a ./presets "
-          "folder to change it)")
+    print(
+        f"your presets: {presets_dir()} (Save-as in the lab writes there; CONVLAB_PRESETS or a ./presets "
+        "folder to change it)"
+    )
     return 0
 
 
 def cmd_runs(args) -> int:
     from convlab.cli.manage import print_ids, size_line
-    from convlab.format import labels, pct, when
     from convlab.store import Store
+    from convlab.term.format import labels, pct, when
 
     if args.ids:
         return print_ids(args)
@@ -63,19 +75,43 @@ def cmd_runs(args) -> int:
     if not runs:
         print(f"no runs in {store.path}; start one with `convlab run PRESET`")
         return 0
-    rows = [(str(r.id), r.status, r.preset + ("" if r.kind == "train" else " (ensemble)"),
-             f"{r.epochs_done}/{r.epochs_planned}" if r.kind == "train" else f"{len(r.members)} nets",
-             pct(r.best_val), pct(r.test_at_best), pct(r.book_figure), r.device or "—", when(r.started),
-             labels(r.tags, r.note)) for r in runs]
-    print_table(("run", "status", "preset", "epochs", "best val", "test@best", "book", "device", "started",
-                 "tags, note" if any(row[-1] for row in rows) else ""), rows)
+    rows = [
+        (
+            str(r.id),
+            r.status,
+            r.preset + ("" if r.kind == "train" else " (ensemble)"),
+            f"{r.epochs_done}/{r.epochs_planned}" if r.kind == "train" else f"{len(r.members)} nets",
+            pct(r.best_val),
+            pct(r.test_at_best),
+            pct(r.book_figure),
+            r.device or "—",
+            when(r.started),
+            labels(r.tags, r.note),
+        )
+        for r in runs
+    ]
+    print_table(
+        (
+            "run",
+            "status",
+            "preset",
+            "epochs",
+            "best val",
+            "test@best",
+            "book",
+            "device",
+            "started",
+            "tags, note" if any(row[-1] for row in rows) else "",
+        ),
+        rows,
+    )
     print(size_line(store))
     return 0
 
 
 def cmd_show(args) -> int:
-    from convlab.show import show_run
     from convlab.store import Store
+    from convlab.term.show import show_run
 
     store = Store(args.store)
     store.mark_stale()

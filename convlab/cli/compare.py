@@ -9,17 +9,22 @@ import sys
 
 from convlab.cli.options import common, output
 from convlab.cli.printers import print_table
-from convlab.text import shown
 from convlab.cli.sweep import export_sweep, print_sweep, sweep_options
+from convlab.term.text import shown
 
-SELECTION_HELP = ("RUN ids (from `convlab runs`), every run of --preset NAME, or the whole store; "
-                  "a group of repeats is one row (best of N), an ensemble vote one row")
+SELECTION_HELP = (
+    "RUN ids (from `convlab runs`), every run of --preset NAME, or the whole store; "
+    "a group of repeats is one row (best of N), an ensemble vote one row"
+)
 
 
 def add_compare(sub) -> None:
-    p = sub.add_parser("compare", help="compare runs side by side: table, curves, config differences",
-                       description="One row per run, per group of repeats or per ensemble vote, beside the "
-                       "book's figure. " + SELECTION_HELP + ".")
+    p = sub.add_parser(
+        "compare",
+        help="compare runs side by side: table, curves, config differences",
+        description="One row per run, per group of repeats or per ensemble vote, beside the "
+        "book's figure. " + SELECTION_HELP + ".",
+    )
     _selection(p)
     sweep_options(p)
     p.add_argument("--no-curves", action="store_true", help="leave out the overlaid validation curves")
@@ -28,11 +33,13 @@ def add_compare(sub) -> None:
 
 
 def add_export(sub) -> None:
-    p = sub.add_parser("export", help="write a comparison as CSV, JSON, Markdown, a self-contained HTML report "
-                       "or TensorBoard event files",
-                       description="csv and json hold every per-epoch figure of every selected run; md is the "
-                       "comparison table; html is one file with the table, curves, filters and misclassified "
-                       "digits that opens with no network. " + SELECTION_HELP + ".")
+    p = sub.add_parser(
+        "export",
+        help="write a comparison as CSV, JSON, Markdown, a self-contained HTML report or TensorBoard event files",
+        description="csv and json hold every per-epoch figure of every selected run; md is the "
+        "comparison table; html is one file with the table, curves, filters and misclassified "
+        "digits that opens with no network. " + SELECTION_HELP + ".",
+    )
     _selection(p)
     sweep_options(p)
     output(p)
@@ -41,26 +48,30 @@ def add_export(sub) -> None:
 
 
 def _selection(p: argparse.ArgumentParser) -> None:
-    from convlab.report import COLUMN_KEYS
+    from convlab.results.report import COLUMN_KEYS
 
     p.add_argument("runs", nargs="*", metavar="RUN", help="run ids (default: every run)")
     p.add_argument("--preset", action="append", metavar="NAME", help="every run of this preset (repeatable)")
     p.add_argument("--last", type=int, metavar="N", help="only the N newest rows")
-    p.add_argument("--sort", default="row", metavar="COLUMN",
-                   help=f"sort by {', '.join(COLUMN_KEYS)} (default: row, the chapter's order)")
+    p.add_argument(
+        "--sort",
+        default="row",
+        metavar="COLUMN",
+        help=f"sort by {', '.join(COLUMN_KEYS)} (default: row, the chapter's order)",
+    )
     p.add_argument("--reverse", action="store_true", help="sort in descending order")
 
 
 def _rows(store, args):
-    from convlab import report
+    from convlab.results import report
 
     return report.compare(store, args.runs, args.preset, args.last, args.sort, args.reverse)
 
 
 def cmd_compare(args) -> int:
-    from convlab import report
-    from convlab.plots import curves_text
+    from convlab.results import report
     from convlab.store import Store
+    from convlab.term.plots import curves_text
 
     store = Store(args.store)
     store.mark_stale()
@@ -85,7 +96,7 @@ def cmd_compare(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from convlab import export
+    from convlab.results import export
     from convlab.store import Store
 
     fmt = export.format_for(args.output, args.format)

@@ -28,9 +28,12 @@ RUN_ARGUMENTS = {"run", "runs", "resume"}
 
 
 def add_completion(sub) -> None:
-    p = sub.add_parser("completion", help="print a shell completion script (bash or zsh)",
-                       description='Completes commands, options, presets and run ids. Enable it with '
-                       '`eval "$(convlab completion bash)"` in ~/.bashrc (zsh: in ~/.zshrc, with zsh).')
+    p = sub.add_parser(
+        "completion",
+        help="print a shell completion script (bash or zsh)",
+        description="Completes commands, options, presets and run ids. Enable it with "
+        '`eval "$(convlab completion bash)"` in ~/.bashrc (zsh: in ~/.zshrc, with zsh).',
+    )
     p.add_argument("shell", choices=SHELLS, help="the shell")
     p.set_defaults(func=cmd_completion)
 
@@ -46,8 +49,7 @@ def annotate(parser: argparse.ArgumentParser) -> None:
             if action.dest in RUN_ARGUMENTS:
                 _complete_with(action, "_convlab_runs")
             elif action.dest == "preset":
-                _complete_with(action, "_convlab_preset_or_file" if action.option_strings == [] else
-                               "_convlab_presets")
+                _complete_with(action, "_convlab_preset_or_file" if action.option_strings == [] else "_convlab_presets")
 
 
 def cmd_completion(args) -> int:

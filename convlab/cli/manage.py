@@ -12,15 +12,18 @@ import sys
 
 from convlab.cli.options import common
 from convlab.errors import UserError
-from convlab.format import size
+from convlab.term.format import size
 
 TAG = re.compile(r"[\w.:+-]{1,40}")
 
 
 def add_rm(sub) -> None:
-    p = sub.add_parser("rm", help="remove runs and everything stored with them",
-                       description="Remove runs (their epochs, filters, mistakes, predictions, checkpoints, note "
-                       "and tags). A running run is refused, as is a member of a vote that stays.")
+    p = sub.add_parser(
+        "rm",
+        help="remove runs and everything stored with them",
+        description="Remove runs (their epochs, filters, mistakes, predictions, checkpoints, note "
+        "and tags). A running run is refused, as is a member of a vote that stays.",
+    )
     p.add_argument("runs", nargs="+", metavar="RUN", help="run ids (from `convlab runs`)")
     p.add_argument("-y", "--yes", action="store_true", help="do not ask (needed when not at a terminal)")
     common(p)
@@ -45,10 +48,13 @@ def add_tag(sub) -> None:
 
 
 def add_gc(sub) -> None:
-    p = sub.add_parser("gc", help="drop the checkpoints of finished runs (only a resume reads them)",
-                       description="Finished runs keep their epochs, filters, mistakes and predictions, all that "
-                       "`show`, `compare`, `ensemble` and `export` read; their checkpoints, which only "
-                       "`run --resume` reads, are dropped and the file shrinks.")
+    p = sub.add_parser(
+        "gc",
+        help="drop the checkpoints of finished runs (only a resume reads them)",
+        description="Finished runs keep their epochs, filters, mistakes and predictions, all that "
+        "`show`, `compare`, `ensemble` and `export` read; their checkpoints, which only "
+        "`run --resume` reads, are dropped and the file shrinks.",
+    )
     p.add_argument("--dry-run", action="store_true", help="only say what would be dropped")
     common(p)
     p.set_defaults(func=cmd_gc)
@@ -77,7 +83,7 @@ def check_removable(store, run_ids: list) -> list:
 
 
 def cmd_rm(args) -> int:
-    from convlab.format import id_ranges
+    from convlab.term.format import id_ranges
 
     store = _open(args)
     runs = check_removable(store, args.runs)
@@ -85,8 +91,10 @@ def cmd_rm(args) -> int:
     if not args.yes:
         if not sys.stdin.isatty():
             raise UserError(f"rm: add --yes to remove {what} (nothing was removed)")
-        answer = input(f"remove {what} ({', '.join(sorted({r.preset for r in runs}))}) and all stored with "
-                       f"{'them' if len(runs) > 1 else 'it'}? [y/N] ")
+        answer = input(
+            f"remove {what} ({', '.join(sorted({r.preset for r in runs}))}) and all stored with "
+            f"{'them' if len(runs) > 1 else 'it'}? [y/N] "
+        )
         if answer.strip().lower() not in ("y", "yes"):
             print("nothing removed")
             return 0
@@ -106,8 +114,10 @@ def cmd_note(args) -> int:
 
 def cmd_tag(args) -> int:
     if not TAG.fullmatch(args.tag) or args.tag.isdigit():
-        raise UserError(f"tag {args.tag!r}: a tag is one word of letters, digits and . : + - _ "
-                        "(not a number, which reads as a run id), at most 40 characters")
+        raise UserError(
+            f"tag {args.tag!r}: a tag is one word of letters, digits and . : + - _ "
+            "(not a number, which reads as a run id), at most 40 characters"
+        )
     store = _open(args)
     ids = [store.run(r).id for r in dict.fromkeys(args.runs)]
     if args.remove:
@@ -123,17 +133,23 @@ def cmd_gc(args) -> int:
     count, nbytes = store.checkpoint_bytes("finished")
     before = store.size()
     if args.dry_run or not count:
-        print(f"{store.path}: {size(before)}; {count} checkpoints of finished runs ({size(nbytes)}) "
-              f"{'would be dropped' if count else 'to drop: none'}")
+        print(
+            f"{store.path}: {size(before)}; {count} checkpoints of finished runs ({size(nbytes)}) "
+            f"{'would be dropped' if count else 'to drop: none'}"
+        )
         return 0
     store.drop_checkpoints("finished")
     try:
         store.compact()
     except sqlite3.OperationalError as exc:
-        raise UserError(f"gc: dropped {count} checkpoints, but the store is busy ({exc}), so the file did not "
-                        "shrink; run gc again when no run is writing to it") from None
-    print(f"dropped {count} checkpoints of finished runs ({size(nbytes)}); {store.path}: {size(before)} → "
-          f"{size(store.size())}")
+        raise UserError(
+            f"gc: dropped {count} checkpoints, but the store is busy ({exc}), so the file did not "
+            "shrink; run gc again when no run is writing to it"
+        ) from None
+    print(
+        f"dropped {count} checkpoints of finished runs ({size(nbytes)}); {store.path}: {size(before)} → "
+        f"{size(store.size())}"
+    )
     return 0
 
 
@@ -146,7 +162,7 @@ def size_line(store) -> str:
 
 def print_ids(args) -> int:
     """`convlab runs --ids`: for completion, so it never creates a store."""
-    from convlab.paths import store_path
+    from convlab.config.paths import store_path
     from convlab.store import Store
 
     if store_path(args.store).exists():

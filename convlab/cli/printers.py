@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
-from convlab import events
-from convlab.text import CELL_WIDTH, printable, shown
+from convlab.runs import events
+from convlab.term.text import CELL_WIDTH, printable, shown
 
 
 def print_table(header: Sequence[str], rows: Sequence[Sequence[str]], file=None) -> None:
@@ -39,16 +39,22 @@ class TextPrinter:
     line per epoch, and a summary beside the book's figure."""
 
     def __init__(self, store):
-        from convlab.progress import EpochProgress
+        from convlab.term.progress import EpochProgress
 
         self.store = store
         self.bar = EpochProgress(sys.stdout.isatty())
         self.last_run: int | None = None
         self.open_runs: set[int] = set()  # batched members train together
         self.handlers: dict[type, Callable] = {
-            events.Group: self.group, events.Started: self.started, events.Progress: self.bar.update,
-            events.Epoch: self.epoch, events.Finished: self.finished, events.Ensemble: self.ensemble,
-            events.Summary: self.summary, events.Interrupted: lambda e: None, events.Failed: self.failed,
+            events.Group: self.group,
+            events.Started: self.started,
+            events.Progress: self.bar.update,
+            events.Epoch: self.epoch,
+            events.Finished: self.finished,
+            events.Ensemble: self.ensemble,
+            events.Summary: self.summary,
+            events.Interrupted: lambda e: None,
+            events.Failed: self.failed,
             events.Diverged: lambda e: None,  # the command's last line says it
         }
 
@@ -63,34 +69,43 @@ class TextPrinter:
         self.bar.print(printable(text))  # preset names are the user's
 
     def group(self, e: events.Group) -> None:
-        self.say(f"{e.preset}: {e.members} {'member' if e.ensemble > 1 else 'run'}"
-                 f"{'s' if e.members > 1 else ''} on {e.device} (group {e.group})")
+        self.say(
+            f"{e.preset}: {e.members} {'member' if e.ensemble > 1 else 'run'}"
+            f"{'s' if e.members > 1 else ''} on {e.device} (group {e.group})"
+        )
 
     def started(self, e: events.Started) -> None:
         self.epochs = e.epochs
         self.open_runs.add(e.run)
         resumed = f", resumed after epoch {e.resumed_from}" if e.resumed_from else ""
-        self.say(f"run {e.run}: seed {e.seed}, {e.images:,} training images in {e.batches:,} "
-                 f"mini-batches, {e.epochs} epochs{resumed}")
+        self.say(
+            f"run {e.run}: seed {e.seed}, {e.images:,} training images in {e.batches:,} "
+            f"mini-batches, {e.epochs} epochs{resumed}"
+        )
 
     def epoch(self, e: events.Epoch) -> None:
         self.bar.stop()
         test = "" if e.test_acc is None else "  (new best)"
         who = f"run {e.run} " if len(self.open_runs) > 1 else ""
         val_loss = "" if e.val_loss is None else f" (loss {e.val_loss:.4f})"
-        self.say(f"  {who}epoch {e.epoch:>3}/{self.epochs}  loss {e.train_loss:.4f}  validation {e.val_acc:.2f}%"
-                 f"{val_loss}  best {e.best_val:.2f}% (epoch {e.best_epoch})  test at best {e.test_at_best:.2f}%"
-                 f"  {e.seconds:.1f}s{test}")
+        self.say(
+            f"  {who}epoch {e.epoch:>3}/{self.epochs}  loss {e.train_loss:.4f}  validation {e.val_acc:.2f}%"
+            f"{val_loss}  best {e.best_val:.2f}% (epoch {e.best_epoch})  test at best {e.test_at_best:.2f}%"
+            f"  {e.seconds:.1f}s{test}"
+        )
 
     def finished(self, e: events.Finished) -> None:
         self.open_runs.discard(e.run)
         early = ", stopped early" if e.stopped_early else ""
-        self.say(f"run {e.run} finished: best validation {e.best_val:.2f}% at epoch {e.best_epoch}, "
-                 f"test at best {e.test_at_best:.2f}% ({e.mistakes} test digits wrong){early}")
+        self.say(
+            f"run {e.run} finished: best validation {e.best_val:.2f}% at epoch {e.best_epoch}, "
+            f"test at best {e.test_at_best:.2f}% ({e.mistakes} test digits wrong){early}"
+        )
 
     def ensemble(self, e: events.Ensemble) -> None:
-        self.say(f"ensemble of {len(e.members)} (run {e.run}): {e.accuracy:.2f}% "
-                 f"({e.mistakes} of 10,000 test digits wrong)")
+        self.say(
+            f"ensemble of {len(e.members)} (run {e.run}): {e.accuracy:.2f}% ({e.mistakes} of 10,000 test digits wrong)"
+        )
 
     def failed(self, e: events.Failed) -> None:
         self.say(f"run {e.run} failed: {e.error}")
@@ -107,13 +122,17 @@ def summary_lines(e: events.Summary, store) -> list[str]:
     if e.test_at_best is not None:
         n = len(e.runs)
         what = f"best of {n} by validation" if n > 1 else "test accuracy at the best validation epoch"
-        lines.append(f"  {what}: run {e.best_run}, validation {e.best_val:.2f}%, test {e.test_at_best:.2f}%"
-                     + _versus(e.test_at_best, book, e.ensemble_run is None))
+        lines.append(
+            f"  {what}: run {e.best_run}, validation {e.best_val:.2f}%, test {e.test_at_best:.2f}%"
+            + _versus(e.test_at_best, book, e.ensemble_run is None)
+        )
         if n > 1:
             lines.append(f"  test at best over {n} runs: {e.test_mean:.2f} ± {e.test_sd:.2f}% (mean ± sd)")
     if e.ensemble_run is not None:
-        lines.append(f"  ensemble vote (run {e.ensemble_run}): {e.ensemble_accuracy:.2f}%"
-                     + _versus(e.ensemble_accuracy, book, True))
+        lines.append(
+            f"  ensemble vote (run {e.ensemble_run}): {e.ensemble_accuracy:.2f}%"
+            + _versus(e.ensemble_accuracy, book, True)
+        )
     lines.append(f"  stored in {store.path}; `convlab show {e.ensemble_run or e.best_run}` for the details")
     return lines
 

@@ -12,11 +12,13 @@ from convlab.cli.training import StopFlag, add_worker_options, train_guarded, wo
 
 
 def add_reproduce(sub) -> None:
-    p = sub.add_parser("reproduce", help="run every chapter-6 preset, then the book-versus-convlab table and an export",
-                       description="Runs the presets in the chapter's order with their stored schedules "
-                       "(--quick: minutes on a CPU). Interrupted, the same command resumes where it stopped.")
-    p.add_argument("--quick", action="store_true", help="1 epoch on 2,000 training images, 2 repeats, "
-                   "an ensemble of 3")
+    p = sub.add_parser(
+        "reproduce",
+        help="run every chapter-6 preset, then the book-versus-convlab table and an export",
+        description="Runs the presets in the chapter's order with their stored schedules "
+        "(--quick: minutes on a CPU). Interrupted, the same command resumes where it stopped.",
+    )
+    p.add_argument("--quick", action="store_true", help="1 epoch on 2,000 training images, 2 repeats, an ensemble of 3")
     p.add_argument("--preset", action="append", metavar="NAME", help="only this preset (repeatable)")
     p.add_argument("--epochs", type=int, metavar="N", help="epochs per run instead of the schedule's")
     p.add_argument("--train-limit", type=int, metavar="N", help="train on the first N training images only")
@@ -31,9 +33,10 @@ def add_reproduce(sub) -> None:
 
 
 def cmd_reproduce(args) -> int:
-    from convlab import export, reproduce
-    from convlab.export import to_markdown
-    from convlab.spec import check_option
+    from convlab.config.spec import check_option
+    from convlab.results import export
+    from convlab.results.export import to_markdown
+    from convlab.runs import reproduce
     from convlab.store import Store
 
     fmt = export.format_for(args.output, args.format)  # a bad -o fails now, not after hours of training
@@ -48,21 +51,39 @@ def cmd_reproduce(args) -> int:
     started = time.monotonic()
     done: list = []  # the reproduction, once it ran to the end
     status = train_guarded(
-        lambda: done.append(reproduce.run(store, specs, quick=args.quick, seed=args.seed, new=args.new,
-                                          device=args.device, data_dir=args.data_dir, emit=printer, say=say,
-                                          should_stop=stop, **workers)),
-        stop, printer,
+        lambda: done.append(
+            reproduce.run(
+                store,
+                specs,
+                quick=args.quick,
+                seed=args.seed,
+                new=args.new,
+                device=args.device,
+                data_dir=args.data_dir,
+                emit=printer,
+                say=say,
+                should_stop=stop,
+                **workers,
+            )
+        ),
+        stop,
+        printer,
         interrupted=lambda: "interrupted; run the same `convlab reproduce` command again to resume",
-        failed=lambda exc: (f"reproduction stopped, a run failed: {type(exc).__name__}: {exc}; "
-                            "run the same `convlab reproduce` command again to retry it"))
+        failed=lambda exc: (
+            f"reproduction stopped, a run failed: {type(exc).__name__}: {exc}; "
+            "run the same `convlab reproduce` command again to retry it"
+        ),
+    )
     if status:
         return status
     rep = done[0]
     rows = rep.rows()
     took = time.monotonic() - started
     out = sys.stderr if args.json else sys.stdout
-    print(f"\nbook versus convlab (reproduction {rep.id}{', quick' if args.quick else ''}; "
-          f"this session {took:.0f}s)\n", file=out)
+    print(
+        f"\nbook versus convlab (reproduction {rep.id}{', quick' if args.quick else ''}; this session {took:.0f}s)\n",
+        file=out,
+    )
     print(to_markdown(rows), file=out)
     written = export.export_to(store, rows, fmt, args.output)
     if args.output not in (None, "-"):

@@ -12,18 +12,29 @@ from convlab.errors import UserError
 
 
 def add_run(sub) -> None:
-    p = sub.add_parser("run", help="train a preset or a TOML file headless, and store the run",
-                       description="Train PRESET (a name from `convlab presets` or a TOML file) by the book's "
-                       "rules and store every epoch. Ctrl-C or SIGTERM stops it cleanly; --resume continues it.")
+    p = sub.add_parser(
+        "run",
+        help="train a preset or a TOML file headless, and store the run",
+        description="Train PRESET (a name from `convlab presets` or a TOML file) by the book's "
+        "rules and store every epoch. Ctrl-C or SIGTERM stops it cleanly; --resume continues it.",
+    )
     p.add_argument("preset", nargs="?", metavar="PRESET|FILE", help="preset name or path to a .toml file")
-    p.add_argument("--resume", metavar="RUN", help="continue run RUN (and the rest of its repeats) from its last finished epoch")
+    p.add_argument(
+        "--resume", metavar="RUN", help="continue run RUN (and the rest of its repeats) from its last finished epoch"
+    )
     p.add_argument("--epochs", type=int, metavar="N", help="epochs per run (the preset's by default)")
     p.add_argument("--repeats", type=int, metavar="N", help="independent runs with seeds SEED, SEED+1, …")
     p.add_argument("--seed", type=int, metavar="N", help="seed of the first run (random by default, always stored)")
     p.add_argument("--device", metavar="DEV", help="auto (default: cuda, then mps, then cpu), cpu, cuda, cuda:N or mps")
-    p.add_argument("--train-limit", type=int, metavar="N", help="train on the first N training images only (a quick look)")
-    p.add_argument("--batch-members", action=argparse.BooleanOptionalAction, default=None,
-                   help="train repeats or ensemble members as one batched model (default: on CUDA only)")
+    p.add_argument(
+        "--train-limit", type=int, metavar="N", help="train on the first N training images only (a quick look)"
+    )
+    p.add_argument(
+        "--batch-members",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="train repeats or ensemble members as one batched model (default: on CUDA only)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON event per line instead of text")
     add_worker_options(p)
     common(p, data=True)
@@ -31,7 +42,7 @@ def add_run(sub) -> None:
 
 
 def _load_spec(args):
-    from convlab import spec as specs
+    from convlab.config import spec as specs
 
     if args.preset is None:
         raise UserError("run: give a PRESET (see `convlab presets`), a .toml file, or --resume RUN")
@@ -49,8 +60,8 @@ def _load_spec(args):
 
 
 def cmd_run(args) -> int:
-    from convlab.runner import Runner, failure_line
-    from convlab.spec import check_option
+    from convlab.config.spec import check_option
+    from convlab.runs.runner import Runner, failure_line
     from convlab.store import Store
 
     if args.resume and (args.preset or args.epochs or args.repeats or args.seed is not None or args.train_limit):
@@ -62,9 +73,20 @@ def cmd_run(args) -> int:
     stop = StopFlag()
     store = Store(args.store)
     printer = JsonPrinter() if args.json else TextPrinter(store)
-    runner = Runner(store, device=args.device, data_dir=args.data_dir, emit=printer, should_stop=stop,
-                    batch_members=args.batch_members, **workers)
+    runner = Runner(
+        store,
+        device=args.device,
+        data_dir=args.data_dir,
+        emit=printer,
+        should_stop=stop,
+        batch_members=args.batch_members,
+        **workers,
+    )
     work = (lambda: runner.resume(args.resume)) if args.resume else (lambda: runner.start(spec, seed=args.seed))
-    return train_guarded(work, stop, printer,
-                         interrupted=lambda: f"interrupted; resume with `convlab run --resume {printer.last_run}`",
-                         failed=lambda exc: failure_line(printer.last_run, exc))
+    return train_guarded(
+        work,
+        stop,
+        printer,
+        interrupted=lambda: f"interrupted; resume with `convlab run --resume {printer.last_run}`",
+        failed=lambda exc: failure_line(printer.last_run, exc),
+    )

@@ -14,9 +14,12 @@ from convlab.extras import require
 
 
 def add_serve(sub) -> None:
-    p = sub.add_parser("serve", help="the lab in a browser tab (textual-serve)",
-                       description="Serve the lab over HTTP: open the printed address in a browser. Each tab "
-                       "runs its own lab on this machine with the same store. Ctrl-C stops the server.")
+    p = sub.add_parser(
+        "serve",
+        help="the lab in a browser tab (textual-serve)",
+        description="Serve the lab over HTTP: open the printed address in a browser. Each tab "
+        "runs its own lab on this machine with the same store. Ctrl-C stops the server.",
+    )
     p.add_argument("--host", default="localhost", help="the address to listen on (default: localhost only)")
     p.add_argument("--port", type=int, default=8000, help="the port (default 8000)")
     p.add_argument("--public-url", metavar="URL", help="the address browsers use, when behind a proxy")
@@ -39,6 +42,7 @@ def cmd_serve(args) -> int:
     try:
         Server(command, host=args.host, port=args.port, title="convlab", public_url=args.public_url).serve()
     except OSError as exc:
-        raise UserError(f"serve: cannot listen on {args.host}:{args.port} ({exc.strerror or exc}); "
-                        "choose another --port") from None
+        raise UserError(
+            f"serve: cannot listen on {args.host}:{args.port} ({exc.strerror or exc}); choose another --port"
+        ) from None
     return 0

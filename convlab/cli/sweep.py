@@ -13,13 +13,27 @@ from convlab.errors import UserError
 
 
 def add_sweep(sub) -> None:
-    p = sub.add_parser("sweep", help="train a preset over a grid of values: --set train.lmbda=0,0.01,0.1",
-                       description="Every combination of the --set values (or of a sweep file's [set] table) "
-                       "is a point, trained as a group of runs; all points' runs go to the scheduler at once. "
-                       "Interrupted, `convlab sweep --resume SWEEP` continues it.")
-    p.add_argument("preset", nargs="?", metavar="PRESET|FILE", help="preset name or file, or a sweep file or the name of a shipped one (relu-lambda)")
-    p.add_argument("--set", action="append", dest="axes", default=[], metavar="FIELD=V1,V2,…",
-                   help="an axis of the grid: train.FIELD or layers[i].FIELD and its values (repeatable)")
+    p = sub.add_parser(
+        "sweep",
+        help="train a preset over a grid of values: --set train.lmbda=0,0.01,0.1",
+        description="Every combination of the --set values (or of a sweep file's [set] table) "
+        "is a point, trained as a group of runs; all points' runs go to the scheduler at once. "
+        "Interrupted, `convlab sweep --resume SWEEP` continues it.",
+    )
+    p.add_argument(
+        "preset",
+        nargs="?",
+        metavar="PRESET|FILE",
+        help="preset name or file, or a sweep file or the name of a shipped one (relu-lambda)",
+    )
+    p.add_argument(
+        "--set",
+        action="append",
+        dest="axes",
+        default=[],
+        metavar="FIELD=V1,V2,…",
+        help="an axis of the grid: train.FIELD or layers[i].FIELD and its values (repeatable)",
+    )
     p.add_argument("--repeats", type=int, metavar="N", help="runs per point, seeds SEED, SEED+1, … (default 1)")
     p.add_argument("--epochs", type=int, metavar="N", help="epochs per run instead of the preset's")
     p.add_argument("--train-limit", type=int, metavar="N", help="train on the first N training images only")
@@ -35,13 +49,17 @@ def add_sweep(sub) -> None:
 
 def sweep_options(p) -> None:
     """--sweep and --pivot for compare and export."""
-    p.add_argument("--sweep", metavar="SWEEP", help="the table of sweep SWEEP: one row per point, swept fields as columns")
-    p.add_argument("--pivot", metavar="FIELD", help="with --sweep: one row per value of FIELD (best test %%, mean ± sd)")
+    p.add_argument(
+        "--sweep", metavar="SWEEP", help="the table of sweep SWEEP: one row per point, swept fields as columns"
+    )
+    p.add_argument(
+        "--pivot", metavar="FIELD", help="with --sweep: one row per value of FIELD (best test %%, mean ± sd)"
+    )
 
 
 def cmd_sweep(args) -> int:
-    from convlab import sweep
-    from convlab.runner import Runner
+    from convlab.runs import sweep
+    from convlab.runs.runner import Runner
     from convlab.store import Store
 
     if args.list:
@@ -60,12 +78,17 @@ def cmd_sweep(args) -> int:
     done: list[int] = []
     started = time.monotonic()
     status = train_guarded(
-        lambda: done.append(sweep.resume(store, runner, args.resume) if args.resume
-                            else sweep.start(store, runner, definition, changes)),
-        stop, printer, interrupted=lambda: "interrupted; resume with `convlab sweep --resume "
-                                           f"{_latest(store, args.resume)}`",
-        failed=lambda exc: f"a run of the sweep failed: {type(exc).__name__}: {exc}; "
-                           f"`convlab sweep --resume {_latest(store, args.resume)}` retries it")
+        lambda: done.append(
+            sweep.resume(store, runner, args.resume) if args.resume else sweep.start(store, runner, definition, changes)
+        ),
+        stop,
+        printer,
+        interrupted=lambda: f"interrupted; resume with `convlab sweep --resume {_latest(store, args.resume)}`",
+        failed=lambda exc: (
+            f"a run of the sweep failed: {type(exc).__name__}: {exc}; "
+            f"`convlab sweep --resume {_latest(store, args.resume)}` retries it"
+        ),
+    )
     if status:
         return status
     out = sys.stderr if args.json else sys.stdout
@@ -75,7 +98,7 @@ def cmd_sweep(args) -> int:
 
 
 def _definition(args):
-    from convlab import sweep
+    from convlab.runs import sweep
 
     if args.preset is None:
         raise UserError("sweep: give a PRESET with --set FIELD=V1,V2,…, a sweep file, or --resume SWEEP")
@@ -83,8 +106,9 @@ def _definition(args):
     path = sweep.sweep_file(args.preset)
     if path is not None:
         base = sweep.load_file(path)
-        return sweep.Sweep(base.preset, base.axes + axes, args.repeats or base.repeats,
-                           base.seed if args.seed is None else args.seed)
+        return sweep.Sweep(
+            base.preset, base.axes + axes, args.repeats or base.repeats, base.seed if args.seed is None else args.seed
+        )
     return sweep.Sweep(args.preset, axes, args.repeats, args.seed)
 
 
@@ -107,28 +131,37 @@ def _latest(store, resume) -> str:
 
 
 def _list(store) -> int:
-    from convlab.format import when
+    from convlab.term.format import when
 
     found = store.sweeps()
     if not found:
         print(f"no sweeps in {store.path}; start one with `convlab sweep PRESET --set FIELD=V1,V2,…`")
         return 0
-    rows = [(str(s["id"]), s["preset"], " × ".join(f"{f}({len(v)})" for f, v in s["axes"]),
-             "finished" if s["finished"] else "unfinished", when(s["created"])) for s in found]
+    rows = [
+        (
+            str(s["id"]),
+            s["preset"],
+            " × ".join(f"{f}({len(v)})" for f, v in s["axes"]),
+            "finished" if s["finished"] else "unfinished",
+            when(s["created"]),
+        )
+        for s in found
+    ]
     print_table(("sweep", "preset", "grid", "status", "created"), rows)
     return 0
 
 
 def print_sweep(store, sweep_id, pivot_field: str | None, out=sys.stdout) -> None:
-    from convlab import sweep
+    from convlab.runs import sweep
 
     record, rows = sweep.table(store, sweep_id)
     if pivot_field:
         rows = sweep.pivot(rows, pivot_field)
     header, body = sweep.cells(rows)
     grid = " × ".join(f"{f} ({len(v)})" for f, v in record["axes"])
-    print(f"sweep {record['id']}: {record['preset']}, {grid}" + (f", by {pivot_field}" if pivot_field else ""),
-          file=out)
+    print(
+        f"sweep {record['id']}: {record['preset']}, {grid}" + (f", by {pivot_field}" if pivot_field else ""), file=out
+    )
     print_table(header, body, file=out)
 
 
@@ -138,7 +171,7 @@ def export_sweep(store, sweep_id, pivot_field: str | None, fmt: str) -> str:
     import io
     import json
 
-    from convlab import sweep
+    from convlab.runs import sweep
 
     record, rows = sweep.table(store, sweep_id)
     if pivot_field:
@@ -153,8 +186,7 @@ def export_sweep(store, sweep_id, pivot_field: str | None, fmt: str) -> str:
         for line in sweep.records(rows):
             writer.writerow({k: " ".join(map(str, v)) if isinstance(v, list) else v for k, v in line.items()})
         return buf.getvalue()
-    markdown = "\n".join("| " + " | ".join(line) + " |" for line in
-                         [header, ["---"] * len(header)] + body) + "\n"
+    markdown = "\n".join("| " + " | ".join(line) + " |" for line in [header, ["---"] * len(header)] + body) + "\n"
     if fmt == "md":
         return markdown
     return _html(store, record, rows, header, body)
@@ -163,13 +195,21 @@ def export_sweep(store, sweep_id, pivot_field: str | None, fmt: str) -> str:
 def _html(store, record, rows, header, body) -> str:
     from html import escape
 
-    from convlab.export import svg_curves
-    from convlab.sweep import curve_series
+    from convlab.results.export import svg_curves
+    from convlab.runs.sweep import curve_series
 
     series = curve_series(store, rows)
-    table = "<table>" + "".join("<tr>" + "".join(f"<{t}>{escape(c)}</{t}>" for c in line) + "</tr>"
-                                for t, line in [("th", header)] + [("td", b) for b in body]) + "</table>"
+    table = (
+        "<table>"
+        + "".join(
+            "<tr>" + "".join(f"<{t}>{escape(c)}</{t}>" for c in line) + "</tr>"
+            for t, line in [("th", header)] + [("td", b) for b in body]
+        )
+        + "</table>"
+    )
     title = escape(f"convlab sweep {record['id']}: {record['preset']}")
-    return (f"<!doctype html><meta charset=utf-8><title>{title}</title>"
-            f"<style>body{{font-family:sans-serif}}td,th{{padding:2px 8px;text-align:right}}</style>"
-            f"<h1>{title}</h1>{table}{svg_curves(series) if series else ''}\n")
+    return (
+        f"<!doctype html><meta charset=utf-8><title>{title}</title>"
+        f"<style>body{{font-family:sans-serif}}td,th{{padding:2px 8px;text-align:right}}</style>"
+        f"<h1>{title}</h1>{table}{svg_curves(series) if series else ''}\n"
+    )

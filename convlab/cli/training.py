@@ -8,10 +8,11 @@ import argparse
 import contextlib
 import signal
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
+from convlab.config.paths import RAY_VAR, ray_address
 from convlab.errors import UserError
-from convlab.paths import RAY_VAR, ray_address
 
 
 class StopFlag:
@@ -38,12 +39,13 @@ class StopFlag:
                 signal.signal(s, handler)
 
 
-def train_guarded(work: Callable[[], Any], stop: StopFlag, printer, interrupted: Callable[[], str],
-                  failed: Callable[[Exception], str]) -> int:
+def train_guarded(
+    work: Callable[[], Any], stop: StopFlag, printer, interrupted: Callable[[], str], failed: Callable[[Exception], str]
+) -> int:
     """Run `work` (training) with Ctrl-C / SIGTERM turned into a clean stop.
     Returns the exit status: 0, 128+signal when stopped, 1 when a run failed
     (the store already says so). A UserError passes through (exit 2)."""
-    from convlab.engine import Interrupted
+    from convlab.book.trainer import Interrupted
 
     with stop.installed():
         try:
@@ -65,17 +67,32 @@ def train_guarded(work: Callable[[], Any], stop: StopFlag, printer, interrupted:
 
 def add_worker_options(p: argparse.ArgumentParser) -> None:
     """How many runs train at once, with how many threads, and where (scheduler.py)."""
-    p.add_argument("--workers", type=int, metavar="N", help="runs trained at once, each in its own process "
-                   "(default: one per core on a CPU, 1 on a GPU)")
-    p.add_argument("--threads", type=int, metavar="N", help="CPU threads per run (default: $OMP_NUM_THREADS or 1, "
-                   "which keeps its speed when other work shares the cores)")
-    p.add_argument("--ray", nargs="?", const="auto", metavar="ADDRESS", help="train on a Ray cluster "
-                   f"(default: ${RAY_VAR}; no ADDRESS: a local cluster); needs `pip install 'convlab[ray]'`")
+    p.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="runs trained at once, each in its own process (default: one per core on a CPU, 1 on a GPU)",
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help="CPU threads per run (default: $OMP_NUM_THREADS or 1, "
+        "which keeps its speed when other work shares the cores)",
+    )
+    p.add_argument(
+        "--ray",
+        nargs="?",
+        const="auto",
+        metavar="ADDRESS",
+        help="train on a Ray cluster "
+        f"(default: ${RAY_VAR}; no ADDRESS: a local cluster); needs `pip install 'nndl-convlab[ray]'`",
+    )
 
 
 def worker_options(args) -> dict[str, Any]:
     """Runner keywords from --workers, --threads and --ray (or CONVLAB_RAY)."""
-    from convlab.spec import check_option
+    from convlab.config.spec import check_option
 
     for option, key in (("--workers", "workers"), ("--threads", "threads")):
         if getattr(args, key) is not None:  # a bad value fails before any training
@@ -83,7 +100,7 @@ def worker_options(args) -> dict[str, Any]:
     address = ray_address(args.ray)
     backend = None
     if address:
-        from convlab.ray_backend import RayBackend, import_ray
+        from convlab.runs.ray_backend import RayBackend, import_ray
 
         import_ray()  # missing: one line saying what to install, before anything is stored
         backend = RayBackend(address)

@@ -13,20 +13,20 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from textual.app import App, SystemCommand
 from textual.reactive import reactive
 from textual.screen import Screen
 
+from convlab.config.paths import preset_files
+from convlab.config.spec import Spec, chapter_order, load
 from convlab.errors import UserError
-from convlab.paths import preset_files
-from convlab.spec import Spec, chapter_order, load
 from convlab.store import Store
-from convlab.text import shown
-from convlab.tui.keymap import APP_BINDINGS
+from convlab.term.text import shown
 from convlab.tui.key_order import OrderedKeys
+from convlab.tui.keymap import APP_BINDINGS
 from convlab.tui.launcher import Job, Launcher
 from convlab.tui.plain import lines
 
@@ -84,8 +84,10 @@ class ConvlabApp(OrderedKeys, App):
             self.notify(f"{job.label}: {job.error}", title="Run failed", severity="error", timeout=10)
         elif job.state == "waiting" and self.launcher.training():
             busy = ", ".join(j.label for j in self.launcher.training())
-            self.notify(f"{job.label} waits for the device: {busy} {'is' if ', ' not in busy else 'are'} training.",
-                        title="Queued")
+            self.notify(
+                f"{job.label} waits for the device: {busy} {'is' if ', ' not in busy else 'are'} training.",
+                title="Queued",
+            )
 
     def notify(self, message: str, *, title: str = "", markup: bool = False, **options) -> None:
         """Every notification is plain text: names, paths and errors in it are the user's."""
@@ -130,8 +132,11 @@ class ConvlabApp(OrderedKeys, App):
         job = job or (self.launcher.job_of_run(run_id) if run_id is not None else None)
         if job is not None and job.active:
             self.launcher.cancel(job)
-            self.notify(f"{job.label}: stopping; it stays resumable (r)." if job.state == "training"
-                        else f"{job.label}: taken out of the queue.")
+            self.notify(
+                f"{job.label}: stopping; it stays resumable (r)."
+                if job.state == "training"
+                else f"{job.label}: taken out of the queue."
+            )
             return
         if run_id is None:
             return
@@ -151,8 +156,9 @@ class ConvlabApp(OrderedKeys, App):
             return
         run = self.store.run(run_id)
         if run.status not in ("interrupted", "failed") or run.kind != "train":
-            self.notify(f"run {run_id} is {run.status}: only an interrupted or failed training run resumes.",
-                        severity="warning")
+            self.notify(
+                f"run {run_id} is {run.status}: only an interrupted or failed training run resumes.", severity="warning"
+            )
             return
         self.watch_job(self.launcher.resume(run_id))
 

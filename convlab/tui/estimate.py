@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import statistics
 
-from convlab.spec import Spec
+from convlab.config.spec import Spec
 from convlab.store import Epoch, Run, Store
 
 EVAL_IMAGES = 20_000  # validation and test digits evaluated after an epoch
@@ -32,9 +32,13 @@ def epoch_pace(run: Run, epochs: list[Epoch]) -> tuple[float, float | None] | No
 def like_before(store: Store, spec: Spec, device: str | None) -> tuple[Run, float, float | None] | None:
     """The newest run of the same layers and mini-batch (on `device`, if given) with a finished epoch."""
     for run in store.runs(limit=LOOKED_AT):
-        if (run.kind == "train" and run.epochs_done and run.spec.layers == spec.layers
-                and run.spec.train.batch_size == spec.train.batch_size
-                and (device is None or (run.device or "").split(":")[0] == device.split(":")[0])):
+        if (
+            run.kind == "train"
+            and run.epochs_done
+            and run.spec.layers == spec.layers
+            and run.spec.train.batch_size == spec.train.batch_size
+            and (device is None or (run.device or "").split(":")[0] == device.split(":")[0])
+        ):
             pace = epoch_pace(run, store.epochs(run.id))
             if pace:
                 return run, *pace

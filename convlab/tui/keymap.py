@@ -24,13 +24,19 @@ APP_BINDINGS = [
 
 # Keys that are not bindings of the screen classes: Enter is the tables' own, the arrows the matrix's.
 BEFORE = {"Home (presets and runs)": [("⏎", "On a preset: the run settings; on a run: its live view")]}
-AFTER = {"Live view of a run": [
-    ("← ↑ → ↓ ⏎", "On the confusion matrix (3): pick a cell; ⏎ shows those misclassified digits (on the diagonal: all)"),
-], "Everywhere": [
-    ("ctrl+p", "Command palette: every action, by name"),
-    ("tab / shift+tab", "Move between tables and fields"),
-    ("? / q", "Help / Quit, where keys are not typed into a field"),
-]}
+AFTER = {
+    "Live view of a run": [
+        (
+            "← ↑ → ↓ ⏎",
+            "On the confusion matrix (3): pick a cell; ⏎ shows those misclassified digits (on the diagonal: all)",
+        ),
+    ],
+    "Everywhere": [
+        ("ctrl+p", "Command palette: every action, by name"),
+        ("tab / shift+tab", "Move between tables and fields"),
+        ("? / q", "Help / Quit, where keys are not typed into a field"),
+    ],
+}
 
 
 def key_label(binding: Binding) -> str:
@@ -46,13 +52,20 @@ def sections() -> list[tuple[str, list[tuple[str, str]]]]:
     from convlab.tui.screens.settings import SettingsScreen
 
     out = []
-    for title, cls in (("Home (presets and runs)", HomeScreen), ("Live view of a run", RunScreen),
-                       ("Run settings", SettingsScreen), ("Preset editor", EditorScreen),
-                       ("Compare view", CompareScreen),
-                       ("Everywhere", APP_BINDINGS)):
+    for title, cls in (
+        ("Home (presets and runs)", HomeScreen),
+        ("Live view of a run", RunScreen),
+        ("Run settings", SettingsScreen),
+        ("Preset editor", EditorScreen),
+        ("Compare view", CompareScreen),
+        ("Everywhere", APP_BINDINGS),
+    ):
         bindings = cls if isinstance(cls, list) else cls.BINDINGS
-        keys = [(key_label(b), b.tooltip or b.description) for b in bindings if isinstance(b, Binding)
-                and not b.action.startswith("app.")]
+        keys = [
+            (key_label(b), b.tooltip or b.description)
+            for b in bindings
+            if isinstance(b, Binding) and not b.action.startswith("app.")
+        ]
         out.append((title, keys))
     return [(title, BEFORE.get(title, []) + keys + AFTER.get(title, [])) for title, keys in out]
 

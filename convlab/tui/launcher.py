@@ -22,9 +22,9 @@ import signal
 import sys
 import tempfile
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 EXIT_INTERRUPTED = (128 + signal.SIGTERM, 128 + signal.SIGINT)
 FOLLOW_EVERY = 0.2  # seconds between reads of a job's event file
@@ -62,9 +62,15 @@ class Launcher:
     """A queue of jobs. `changed(job)` is called on the UI's event loop
     whenever a job starts, learns a run id or ends."""
 
-    def __init__(self, store_path: str, changed: Callable[[Job], None], run_worker: Callable,
-                 python: str = sys.executable, workers: int | None = None):
-        from convlab.cores import available_cores  # not the scheduler: it brings numpy
+    def __init__(
+        self,
+        store_path: str,
+        changed: Callable[[Job], None],
+        run_worker: Callable,
+        python: str = sys.executable,
+        workers: int | None = None,
+    ):
+        from convlab.config.cores import available_cores  # not the scheduler: it brings numpy
 
         self.store_path = store_path
         self.changed = changed
@@ -84,12 +90,25 @@ class Launcher:
         """The job that started training first, of those training now."""
         return self.running[0] if self.running else None
 
-    def launch(self, preset: str, *, epochs: int | None = None, train_limit: int | None = None,
-               repeats: int | None = None, seed: int | None = None, device: str | None = None,
-               label: str | None = None) -> Job:
+    def launch(
+        self,
+        preset: str,
+        *,
+        epochs: int | None = None,
+        train_limit: int | None = None,
+        repeats: int | None = None,
+        seed: int | None = None,
+        device: str | None = None,
+        label: str | None = None,
+    ) -> Job:
         args = [preset]
-        for flag, value in (("--epochs", epochs), ("--train-limit", train_limit), ("--repeats", repeats),
-                            ("--seed", seed), ("--device", device)):
+        for flag, value in (
+            ("--epochs", epochs),
+            ("--train-limit", train_limit),
+            ("--repeats", repeats),
+            ("--seed", seed),
+            ("--device", device),
+        ):
             if value is not None:
                 args += [flag, str(value)]
         return self._submit(label or Path(preset).stem, args, device or "auto", _members(preset, repeats))
@@ -163,8 +182,18 @@ class Launcher:
             self.start_ready()
 
     def command(self, job: Job) -> list[str]:
-        return [self.python, "-m", "convlab", "run", *job.args, "--workers", str(job.slots), "--json",
-                "--store", self.store_path]
+        return [
+            self.python,
+            "-m",
+            "convlab",
+            "run",
+            *job.args,
+            "--workers",
+            str(job.slots),
+            "--json",
+            "--store",
+            self.store_path,
+        ]
 
     async def _supervise(self, job: Job) -> None:
         events = self.folder / f"job-{job.number}.jsonl"
@@ -172,8 +201,8 @@ class Launcher:
         with open(events, "wb") as out, open(errors, "wb") as err:
             # A new session: the terminal's Ctrl-C belongs to the lab, not to the run.
             job.process = await asyncio.create_subprocess_exec(
-                *self.command(job), stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=err,
-                start_new_session=True)
+                *self.command(job), stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=err, start_new_session=True
+            )
         _lower_priority(job.process.pid)
         job.state = "training"
         if job.cancel_asked:
@@ -190,7 +219,7 @@ class Launcher:
                     break
                 try:
                     await asyncio.wait_for(job.process.wait(), FOLLOW_EVERY)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
         self._ended(job, job.process.returncode, errors.read_text(errors="replace").strip())
 
@@ -219,7 +248,7 @@ class Launcher:
             job.state = "interrupted"
         else:
             job.state = "failed"
-            job.error = (last.removeprefix("convlab: ") or job.error or f"exit status {code}")
+            job.error = last.removeprefix("convlab: ") or job.error or f"exit status {code}"
         job.process = None
 
 
@@ -232,8 +261,8 @@ def safe_stem(name: str, width: int = 60) -> str:
 
 def _members(preset: str, repeats: int | None) -> int:
     """How many runs a launch trains (a preset the lab cannot read: 1; the run says why)."""
+    from convlab.config.spec import load
     from convlab.errors import UserError
-    from convlab.spec import load
 
     try:
         spec = load(preset)

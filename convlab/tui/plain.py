@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from convlab.text import shown
+from convlab.term.text import shown
 
 CELL_WIDTH = 60  # a longer name or title is cut with an ellipsis in tables
 

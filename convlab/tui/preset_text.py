@@ -1,6 +1,6 @@
 """Preset TOML as text: written from a spec, searched for a field's line, and
 renamed when saved under a new name. The editor and the settings form use it;
-parsing and validation stay in convlab.spec."""
+parsing and validation stay in convlab.config.spec."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
+from convlab.config.paths import presets_dir, shipped_presets_dir
+from convlab.config.spec import Spec, Train, parse_text
 from convlab.errors import UserError
-from convlab.paths import presets_dir, shipped_presets_dir
-from convlab.spec import Spec, Train, parse_text
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,40}$")
 HEADER = re.compile(r"^\s*\[")
@@ -138,13 +138,19 @@ def renamed(text: str, name: str) -> str:
 def as_users(spec: Spec, original: Spec) -> Spec:
     """A preset saved from the settings form: its title says what changed from
     the original, and it has no book figure (the book did not run it)."""
-    changes = [f"{label} {new}" for label, new, old in (
-        ("epochs", spec.train.epochs, original.train.epochs), ("η", f"{spec.train.eta:g}", f"{original.train.eta:g}"),
-        ("λ", f"{spec.train.lmbda:g}", f"{original.train.lmbda:g}"), ("data", spec.train.data, original.train.data),
-        ("repeats", spec.train.repeats, original.train.repeats),
-        ("first", f"{spec.train.train_limit:,} images", f"{original.train.train_limit:,} images"),
-        ("activation", spec.layers[0].activation, original.layers[0].activation),
-    ) if new != old]
+    changes = [
+        f"{label} {new}"
+        for label, new, old in (
+            ("epochs", spec.train.epochs, original.train.epochs),
+            ("η", f"{spec.train.eta:g}", f"{original.train.eta:g}"),
+            ("λ", f"{spec.train.lmbda:g}", f"{original.train.lmbda:g}"),
+            ("data", spec.train.data, original.train.data),
+            ("repeats", spec.train.repeats, original.train.repeats),
+            ("first", f"{spec.train.train_limit:,} images", f"{original.train.train_limit:,} images"),
+            ("activation", spec.layers[0].activation, original.layers[0].activation),
+        )
+        if new != old
+    ]
     title = f"{original.name} with {', '.join(changes)}" if changes else f"a copy of {original.name}"
     return replace(spec, title=title, book_figure=None, book_note="", row=0)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from convlab.paths import user_dir
+from convlab.config.paths import user_dir
 
 
 def _settings_file() -> Path:

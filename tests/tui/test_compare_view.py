@@ -11,6 +11,7 @@ from convlab.tui.app import ConvlabApp
 from convlab.tui.screens.compare import CompareScreen
 from convlab.tui.screens.help import HelpScreen
 from convlab.tui.widgets.tables import RunTable
+
 from tui_helpers import run_async, screen_text, wait_until
 
 
@@ -41,7 +42,7 @@ async def test_runs_marked_on_home_arrive_marked_with_the_legend_off_the_curves(
         assert "two-conv (run 4)" in legend and "relu (run 3)" in legend
         plot = screen.query_one("#compare-curves")
         r = plot.region
-        plot_rows = [line[r.x:r.x + r.width] for line in text.splitlines()[r.y:r.y + r.height]]
+        plot_rows = [line[r.x : r.x + r.width] for line in text.splitlines()[r.y : r.y + r.height]]
         assert not any("run 4" in line or "run 3" in line for line in plot_rows)  # no label over the curves
 
 

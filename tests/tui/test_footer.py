@@ -11,6 +11,7 @@ from textual.widgets import Static
 from textual.widgets._footer import FooterKey
 
 from convlab.tui.widgets.footer import KeyFooter
+
 from tui_helpers import run_async
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from tui_helpers import run_async, screen_text
 from convlab.tui.app import ConvlabApp
 from convlab.tui.screens.dialogs import SaveAsScreen
 from convlab.tui.screens.editor import CheckPanel, EditorScreen
@@ -13,6 +12,8 @@ from convlab.tui.screens.help import HelpScreen
 from convlab.tui.screens.home import HomeScreen
 from convlab.tui.screens.settings import SettingsScreen
 from convlab.tui.widgets.tables import PresetTable
+
+from tui_helpers import run_async, screen_text
 
 
 async def _select_preset(pilot, name: str) -> None:
@@ -30,8 +31,18 @@ async def test_select_a_preset_shows_its_layers(seeded_store):
         await _select_preset(pilot, "relu")
         await pilot.pause()
         text = screen_text(app)
-        for expected in ("relu · book 99.23%", "conv-pool(20)", "20×12×12", "conv-pool(40)", "40×4×4",
-                         "20,040", "FC(100)", "85,670", "η 0.03", "λ 0.1"):
+        for expected in (
+            "relu · book 99.23%",
+            "conv-pool(20)",
+            "20×12×12",
+            "conv-pool(40)",
+            "40×4×4",
+            "20,040",
+            "FC(100)",
+            "85,670",
+            "η 0.03",
+            "λ 0.1",
+        ):
             assert expected in text, expected
         # the runs from the store are listed too
         assert "interrupted" in text and "running" in text and "99.12" in text

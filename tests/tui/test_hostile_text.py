@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tui_helpers import run_async, screen_text, wait_until
-from helpers import run_of_a_killed_process, toml_text
-from convlab.spec import parse_text
+from convlab.config.spec import parse_text
 from convlab.store import Store
 from convlab.tui.app import ConvlabApp
 from convlab.tui.screens.home import HomeScreen
 from convlab.tui.screens.settings import SettingsScreen
+
+from helpers import run_of_a_killed_process, toml_text
+from tui_helpers import run_async, screen_text, wait_until
 
 HOSTILE_NAME = "[/]"
 HOSTILE_TITLE = "[bold red]loud[/bold red] [link=http://x]y[/link] \u202egnp.exe [/"
@@ -96,7 +97,7 @@ async def test_settings_form_writes_inside_the_jobs_folder_whatever_the_name(tmp
                 await pilot.press("ctrl+l")
                 job = app.launcher.jobs[-1]
                 written.append(Path(job.args[0]))
-                await wait_until(pilot, lambda: not job.active, timeout=120)
+                await wait_until(pilot, lambda job=job: not job.active, timeout=120)
                 assert job.state == "finished", job.error
     finally:
         for job in app.launcher.jobs:

@@ -12,4 +12,6 @@ def test_every_key_of_the_lab_is_in_the_readme():
     rows = [line for line in markdown().splitlines() if line.startswith("| `")]
     assert len(rows) > 20
     missing = [row for row in rows if row not in readme]
-    assert not missing, "README key map is out of date; regenerate it from convlab.tui.keymap.markdown():\n" + "\n".join(missing)
+    assert not missing, (
+        "README key map is out of date; regenerate it from convlab.tui.keymap.markdown():\n" + "\n".join(missing)
+    )

@@ -19,7 +19,9 @@ from convlab.tui.widgets.confusion import ConfusionMatrix
 from convlab.tui.widgets.curve import CurvePlot
 from convlab.tui.widgets.pictures import FilterGrid, MistakeGallery
 from convlab.tui.widgets.tables import PresetTable, RunTable
+
 from tui_helpers import key_to_frame, run_async, screen_text, wait_until
+
 
 def stop_jobs(app: ConvlabApp) -> None:
     """A failed test must not leave training processes behind."""
@@ -103,8 +105,11 @@ async def test_a_run_started_by_another_process_appears_and_updates(seeded_store
     other = None
     try:
         async with app.run_test(size=(100, 30)) as pilot:
-            other = subprocess.Popen([sys.executable, "-m", "convlab", "run", "tiny", "--seed", "2", "--store",
-                                      seeded_store, "--json"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            other = subprocess.Popen(
+                [sys.executable, "-m", "convlab", "run", "tiny", "--seed", "2", "--store", seeded_store, "--json"],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
             runs = app.screen.query_one(RunTable)
             await wait_until(pilot, lambda: "5" in [r.key.value for r in runs.ordered_rows], timeout=90)
             runs.focus()
@@ -211,8 +216,14 @@ async def test_two_runs_at_once_both_show_and_finish(empty_store):
             await wait_until(pilot, lambda: first.run_id and second.run_id, timeout=120)
             assert isinstance(app.screen, HomeScreen)
             # the home line is redrawn on the app's next tick after the ids arrive
-            await wait_until(pilot, lambda: f"tiny (run {first.run_id})" in screen_text(app)
-                             and f"tiny again (run {second.run_id})" in screen_text(app), timeout=30)
+            await wait_until(
+                pilot,
+                lambda: (
+                    f"tiny (run {first.run_id})" in screen_text(app)
+                    and f"tiny again (run {second.run_id})" in screen_text(app)
+                ),
+                timeout=30,
+            )
             await wait_until(pilot, lambda: not first.active and not second.active, timeout=180)
             store = Store(empty_store)
             assert {store.run(j.run_id).status for j in (first, second)} == {"finished"}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from convlab.spec import load
+from convlab.config.spec import load
 from convlab.store import Store
 from convlab.tui.app import ConvlabApp
 from convlab.tui.screens.run import RunScreen
@@ -17,6 +17,7 @@ from convlab.tui.widgets.confusion import ConfusionMatrix
 from convlab.tui.widgets.curve import CurvePlot, Series
 from convlab.tui.widgets.pictures import FilterGrid, MistakeGallery
 from convlab.tui.widgets.run_status import RunStatus
+
 from tui_helpers import T0, run_async, screen_text, wait_until
 
 
@@ -124,8 +125,20 @@ async def test_a_network_without_conv_layers_says_it_has_no_filters(seeded_store
     store = Store(seeded_store)
     shallow = load(str(fixed_world / "shallow.toml")).with_train(epochs=1)
     run = store.create_run(shallow, group_id=store.create_group(shallow), seed=1, device="cpu")
-    store.add_epoch(run, {"epoch": 1, "train_loss": 0.5, "val_acc": 90.0, "test_acc": 89.0, "best_val": 90.0,
-                          "best_epoch": 1, "test_at_best": 89.0, "seconds": 3.0, "eta": 0.1})
+    store.add_epoch(
+        run,
+        {
+            "epoch": 1,
+            "train_loss": 0.5,
+            "val_acc": 90.0,
+            "test_acc": 89.0,
+            "best_val": 90.0,
+            "best_epoch": 1,
+            "test_at_best": 89.0,
+            "seconds": 3.0,
+            "eta": 0.1,
+        },
+    )
     store.finish(run, "finished")
     app = ConvlabApp(store=seeded_store)
     async with app.run_test(size=(160, 48)) as pilot:
@@ -204,8 +217,10 @@ async def test_the_live_view_shows_the_run_config(seeded_store):
     app = ConvlabApp(store=seeded_store)
     async with app.run_test(size=(160, 48)) as pilot:
         await _open(pilot, 3)
-        assert ("relu · 30 epochs · η 0.03 · λ 0.1 · batch 10 · 50k · 3 repeats · "
-                "conv-pool(20) → conv-pool(40) → FC(100) → softmax(10)") in screen_text(app)
+        assert (
+            "relu · 30 epochs · η 0.03 · λ 0.1 · batch 10 · 50k · 3 repeats · "
+            "conv-pool(20) → conv-pool(40) → FC(100) → softmax(10)"
+        ) in screen_text(app)
 
 
 @run_async
@@ -220,8 +235,19 @@ async def test_the_validation_loss_appears_beside_the_training_loss_after_an_epo
         curve = screen.query_one(CurvePlot)
         assert curve.val_loss.values == [] and "● validation" not in screen_text(app)
         with Store(seeded_store) as other:  # as the training process would write it
-            other.add_epoch(3, {"epoch": 6, "train_loss": 0.15, "val_acc": 98.95, "val_loss": 0.0412,
-                                "best_val": 98.95, "best_epoch": 6, "test_at_best": 98.9, "seconds": 41.5})
+            other.add_epoch(
+                3,
+                {
+                    "epoch": 6,
+                    "train_loss": 0.15,
+                    "val_acc": 98.95,
+                    "val_loss": 0.0412,
+                    "best_val": 98.95,
+                    "best_epoch": 6,
+                    "test_at_best": 98.9,
+                    "seconds": 41.5,
+                },
+            )
         await wait_until(pilot, lambda: curve.val_loss.values == [0.0412], timeout=10)
         await pilot.pause()
         text = screen_text(app)
@@ -240,7 +266,7 @@ def _cell_offset(app, matrix: ConfusionMatrix, true: int, predicted: int) -> tup
     header = lines[header_y]
     x = [m.start() for m in re.finditer(r"\d", header) if m.start() >= region.x][predicted]
     y = header_y + 1 + true
-    assert lines[y][region.x:x].split()[0] == str(true)
+    assert lines[y][region.x : x].split()[0] == str(true)
     return x - region.x, y - region.y
 
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from convlab.config.spec import list_presets, load, parse_text
 from convlab.errors import UserError
-from convlab.spec import list_presets, load, parse_text
 from convlab.store import Epoch, Mistake, Run
 from convlab.tui import preset_text
+from convlab.tui.estimate import epoch_left, run_left
 from convlab.tui.widgets.confusion import confusion
 from convlab.tui.widgets.pictures import layout
-from convlab.tui.estimate import epoch_left, run_left
 
 
 def test_every_preset_written_as_toml_loads_back_the_same():
@@ -20,11 +20,14 @@ def test_every_preset_written_as_toml_loads_back_the_same():
         assert parse_text(preset_text.to_toml(spec), "x.toml", source=spec.source) == spec
 
 
-@pytest.mark.parametrize("edit, field, line_text", [
-    (("n_out = 100", "n_out = 100\nn_in = 2880"), "layers[2].n_in", "n_in = 2880"),
-    (("eta = 0.03", "eta = -1"), "train.eta", "eta = -1"),
-    (("maps = 40", "maps = 40\nwidth = 3"), "layers[1].width", "width = 3"),
-])
+@pytest.mark.parametrize(
+    "edit, field, line_text",
+    [
+        (("n_out = 100", "n_out = 100\nn_in = 2880"), "layers[2].n_in", "n_in = 2880"),
+        (("eta = 0.03", "eta = -1"), "train.eta", "eta = -1"),
+        (("maps = 40", "maps = 40\nwidth = 3"), "layers[1].width", "width = 3"),
+    ],
+)
 def test_an_error_is_found_at_its_field_and_line(fixed_world, edit, field, line_text):
     text = (fixed_world / "relu.toml").read_text().replace(*edit)
     with pytest.raises(UserError) as error:
@@ -59,15 +62,19 @@ def test_saving_renames_and_never_replaces_a_shipped_preset(fixed_world):
 def test_confusion_matrix_from_predictions_and_mistakes():
     labels = np.array([0, 1, 2, 2, 3, 3, 3], dtype=np.uint8)
     predictions = np.array([0, 1, 3, 2, 3, 2, 3], dtype=np.uint8)
-    wrong = [Mistake(i, int(labels[i]), int(predictions[i]), np.zeros((28, 28), np.uint8))
-             for i in np.flatnonzero(labels != predictions)]
+    wrong = [
+        Mistake(i, int(labels[i]), int(predictions[i]), np.zeros((28, 28), np.uint8))
+        for i in np.flatnonzero(labels != predictions)
+    ]
     m = confusion(predictions, wrong)
     assert m.sum() == len(labels) and np.trace(m) == 5
     assert m[2, 3] == 1 and m[3, 2] == 1 and m[3, 3] == 2
 
 
-@pytest.mark.parametrize("maps, width, expected", [(20, 59, (1, 10)), (20, 160, (2, 10)), (6, 40, (1, 6)), (6, 80, (2, 6)),
-                                                   (40, 80, (1, 10))])
+@pytest.mark.parametrize(
+    "maps, width, expected",
+    [(20, 59, (1, 10)), (20, 160, (2, 10)), (6, 40, (1, 6)), (6, 80, (2, 6)), (40, 80, (1, 10))],
+)
 def test_filters_take_the_largest_scale_that_fits(maps, width, expected):
     scale, columns = layout(maps, 5, width)
     assert (scale, columns) == expected
@@ -76,8 +83,31 @@ def test_filters_take_the_largest_scale_that_fits(maps, width, expected):
 
 def test_time_left_is_this_epoch_and_the_rest_at_the_mean_pace_each_with_its_evaluation():
     progress = {"epoch": 3, "batch": 10, "batches": 20, "eta_s": 5.0, "images_per_s": 100.0, "eval_s": 12.0}
-    run = Run(1, None, 0, "train", "relu", "", {}, 1, "cpu", {}, None, None, None, None, None, "running",
-              10, 2, None, None, None, None, progress=progress)
+    run = Run(
+        1,
+        None,
+        0,
+        "train",
+        "relu",
+        "",
+        {},
+        1,
+        "cpu",
+        {},
+        None,
+        None,
+        None,
+        None,
+        None,
+        "running",
+        10,
+        2,
+        None,
+        None,
+        None,
+        None,
+        progress=progress,
+    )
     epochs = [Epoch(1, 0.5, 90.0, None, 20.0, 0.1), Epoch(2, 0.4, 91.0, None, 30.0, 0.1)]
     assert epoch_left(run, now=0) == pytest.approx(5.0 + 12.0)
     assert run_left(run, epochs, now=0) == pytest.approx(5.0 + 12.0 + 7 * (25.0 + 12.0))

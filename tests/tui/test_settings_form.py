@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from convlab.tui.app import ConvlabApp
 from convlab.tui.screens.settings import SettingsScreen
+
 from tui_helpers import burst, run_async, screen_text, select_preset
 
 

@@ -39,11 +39,13 @@ async def settle(pilot) -> None:
 
 def settled(*keys: str, then=None):
     """A run_before: `then(pilot)` if given, the key presses, then settle."""
+
     async def run_before(pilot) -> None:
         if then is not None:
             await then(pilot)
         await pilot.press(*keys)
         await settle(pilot)
+
     return run_before
 
 

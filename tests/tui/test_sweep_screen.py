@@ -4,27 +4,34 @@ from the command palette."""
 
 from __future__ import annotations
 
-from helpers import DATA, toml_text
+from textual.widgets import DataTable
 
-from convlab import sweep
-from convlab.runner import Runner
+from convlab.runs import sweep
+from convlab.runs.runner import Runner
 from convlab.store import Store
 from convlab.tui.app import ConvlabApp
 from convlab.tui.commands import lab_commands
 from convlab.tui.screens.sweep import SweepScreen
-from textual.widgets import DataTable
+
+from helpers import DATA, toml_text
 from tui_helpers import run_async, screen_text
 
 
 @run_async
 async def test_a_sweep_shows_its_table_and_curves(tmp_path, single_thread):
     preset = tmp_path / "small.toml"
-    preset.write_text(toml_text([{"type": "conv_pool", "maps": 2}, {"type": "softmax", "n_out": 10}],
-                                {"activation": "relu", "epochs": 2, "eta": 0.1}, name="small"))
+    preset.write_text(
+        toml_text(
+            [{"type": "conv_pool", "maps": 2}, {"type": "softmax", "n_out": 10}],
+            {"activation": "relu", "epochs": 2, "eta": 0.1},
+            name="small",
+        )
+    )
     store = Store(tmp_path / "runs.sqlite")
     definition = sweep.Sweep(str(preset), (sweep.parse_set("train.eta=0.05,0.2"),), seed=1)
-    sweep_id = sweep.start(store, Runner(store, device="cpu", data_dir=str(DATA), workers=1), definition,
-                           {"train_limit": 100})
+    sweep_id = sweep.start(
+        store, Runner(store, device="cpu", data_dir=str(DATA), workers=1), definition, {"train_limit": 100}
+    )
     app = ConvlabApp(store=str(tmp_path / "runs.sqlite"))
     async with app.run_test(size=(120, 40)) as pilot:
         names = [c.title for c in lab_commands(app, app.screen)]

@@ -3,10 +3,10 @@ and a tag given from another shell (`convlab tag`) appears while the lab runs.""
 
 from __future__ import annotations
 
-from tui_helpers import run_async, screen_text, wait_until
-
 from convlab.store import Store
 from convlab.tui.app import ConvlabApp
+
+from tui_helpers import run_async, screen_text, wait_until
 
 
 @run_async

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from convlab.spec import load
+from convlab.config.spec import load
 from convlab.store import Mistake, Store
 
 T0 = 1_767_225_600.0  # 2026-01-01 00:00 UTC: every seeded time counts from here
@@ -28,8 +28,7 @@ def run_async(test):
 
 
 def _curve(start: float, end: float, n: int) -> list[float]:
-    return [round(start + (end - start) * (1 - np.exp(-3 * i / max(1, n - 1))) / (1 - np.exp(-3)), 2)
-            for i in range(n)]
+    return [round(start + (end - start) * (1 - np.exp(-3 * i / max(1, n - 1))) / (1 - np.exp(-3)), 2) for i in range(n)]
 
 
 def _add_epochs(store: Store, run_id: int, values: list[float], rng: np.random.Generator) -> None:
@@ -39,23 +38,35 @@ def _add_epochs(store: Store, run_id: int, values: list[float], rng: np.random.G
         if val > best:
             best, best_epoch, test = val, i, round(val - 0.07, 2)
             test_at_best = test
-        store.add_epoch(run_id, {"epoch": i, "train_loss": round(0.9 / i, 4), "val_acc": val, "test_acc": test,
-                                 "best_val": best, "best_epoch": best_epoch, "test_at_best": test_at_best,
-                                 "seconds": 41.5, "eta": 0.03},
-                        filters=rng.normal(0, 0.3, (20, 1, 5, 5)).astype(np.float32))
+        store.add_epoch(
+            run_id,
+            {
+                "epoch": i,
+                "train_loss": round(0.9 / i, 4),
+                "val_acc": val,
+                "test_acc": test,
+                "best_val": best,
+                "best_epoch": best_epoch,
+                "test_at_best": test_at_best,
+                "seconds": 41.5,
+                "eta": 0.03,
+            },
+            filters=rng.normal(0, 0.3, (20, 1, 5, 5)).astype(np.float32),
+        )
 
 
 def _outcome(store: Store, run_id: int, wrong: int, seed: int) -> None:
     """Test predictions with `wrong` fixed digits misclassified (real MNIST images)."""
-    from convlab.data import load_mnist
+    from convlab.data.mnist import load_mnist
 
     test = load_mnist().test
     rng = np.random.default_rng(seed)
     predictions = test.labels.copy()
     idx = np.sort(rng.choice(len(predictions), wrong, replace=False))
     predictions[idx] = (predictions[idx] + rng.integers(1, 10, wrong)) % 10
-    store.save_outcome(run_id, predictions, [Mistake(int(i), int(test.labels[i]), int(predictions[i]),
-                                                     test.images[i]) for i in idx])
+    store.save_outcome(
+        run_id, predictions, [Mistake(int(i), int(test.labels[i]), int(predictions[i]), test.images[i]) for i in idx]
+    )
 
 
 def seed_store(path: Path, presets: Path) -> Path:
@@ -66,25 +77,34 @@ def seed_store(path: Path, presets: Path) -> Path:
     relu, two_conv = load(str(presets / "relu.toml")), load(str(presets / "two-conv.toml"))
     group = store.create_group(relu.with_train(repeats=2, epochs=12))
     for member, (end, wrong) in enumerate(((99.12, 88), (99.05, 95))):
-        run = store.create_run(relu.with_train(repeats=2, epochs=12), group_id=group, member=member, seed=7 + member,
-                               device="cpu")
+        run = store.create_run(
+            relu.with_train(repeats=2, epochs=12), group_id=group, member=member, seed=7 + member, device="cpu"
+        )
         _add_epochs(store, run, _curve(97.4 + member * 0.2, end, 12), rng)
         _outcome(store, run, wrong, seed=member)
         store.finish(run, "finished")
-    running = store.create_run(relu.with_train(epochs=30), group_id=store.create_group(relu), seed=11,
-                               device="cuda")
+    running = store.create_run(relu.with_train(epochs=30), group_id=store.create_group(relu), seed=11, device="cuda")
     _add_epochs(store, running, _curve(97.6, 98.93, 5), rng)
     store.set_progress(running, {"epoch": 6, "batch": 2100, "batches": 5000, "images_per_s": 9876.5, "eta_s": 14.2})
-    stopped = store.create_run(two_conv.with_train(epochs=20), group_id=store.create_group(two_conv), seed=3,
-                               device="cpu")
+    stopped = store.create_run(
+        two_conv.with_train(epochs=20), group_id=store.create_group(two_conv), seed=3, device="cpu"
+    )
     _add_epochs(store, stopped, _curve(96.8, 98.4, 3), rng)
     store.finish(stopped, "interrupted", error="stopped by request")
     # Fixed times and hosts: the running run trains on another machine, so it is not marked stale.
     with store.db:
         for run_id, start, end in ((1, 0, 498), (2, 600, 1098), (3, 1200, None), (4, 1900, 2030)):
-            store.db.execute("UPDATE runs SET started=?, ended=?, heartbeat=?, host=?, pid=? WHERE id=?",
-                             (T0 + start, None if end is None else T0 + end, T0 + (end or 1400),
-                              "gpu-box" if run_id == 3 else "lab-host", 0, run_id))
+            store.db.execute(
+                "UPDATE runs SET started=?, ended=?, heartbeat=?, host=?, pid=? WHERE id=?",
+                (
+                    T0 + start,
+                    None if end is None else T0 + end,
+                    T0 + (end or 1400),
+                    "gpu-box" if run_id == 3 else "lab-host",
+                    0,
+                    run_id,
+                ),
+            )
     store.close()
     return path
 
@@ -147,8 +167,7 @@ async def select_preset(pilot, name: str) -> None:
 def key_event(app, key: str):
     from textual import events
 
-    char = {"question_mark": "?", "escape": "\x1b", "space": " ", "tab": "\t"}.get(
-        key, key if len(key) == 1 else None)
+    char = {"question_mark": "?", "escape": "\x1b", "space": " ", "tab": "\t"}.get(key, key if len(key) == 1 else None)
     event = events.Key(key, char)
     event.set_sender(app)
     return event

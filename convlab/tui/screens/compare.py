@@ -2,7 +2,7 @@
 validation curves of the marked rows overlaid, the differences of two marked
 rows' configs, and an ensemble vote of the marked finished runs.
 
-Rows come from `convlab.report` (the same as `convlab compare`): a run, a
+Rows come from `convlab.results.report` (the same as `convlab compare`): a run, a
 group of repeats (best of N) or an ensemble vote. Space marks a row; a click
 on a header, or `s`, sorts; `r` reverses; `e` votes with the marked rows'
 runs and stores the vote as a run, which then appears as a row of its own;
@@ -25,11 +25,11 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Static
 from textual_plotext import PlotextPlot
 
-from convlab import report
-from convlab.ensemble import build_ensemble, check_members
 from convlab.errors import UserError
-from convlab.format import id_ranges
-from convlab.plots import SERIES_COLORS, draw_series
+from convlab.results import report
+from convlab.runs.ensemble import build_ensemble, check_members
+from convlab.term.format import id_ranges
+from convlab.term.plots import SERIES_COLORS, draw_series
 from convlab.tui.plain import lines, literal
 from convlab.tui.widgets.footer import KeyFooter
 
@@ -112,7 +112,8 @@ class CompareScreen(Screen):
         column = report.BY_KEY[self.sort_key].header
         self.query_one("#compare-info", Static).update(
             f"{len(self.rows)} rows · sorted by {column}{' (descending)' if self.reverse else ''} · "
-            "space marks a row · two marked: their differences · e: ensemble of the marked runs")
+            "space marks a row · two marked: their differences · e: ensemble of the marked runs"
+        )
 
     def show_marked(self) -> None:
         marked = self.marked_rows
@@ -121,11 +122,13 @@ class CompareScreen(Screen):
         if len(marked) == 2:
             diff.update(Text(lines("\n".join(["Differences", ""] + report.diff_lines(*marked)))))
         else:
-            diff.update(f"{len(marked)} marked. Mark two rows (space) to see how their configs differ; "
-                        "mark finished runs and press e for their ensemble vote.")
+            diff.update(
+                f"{len(marked)} marked. Mark two rows (space) to see how their configs differ; "
+                "mark finished runs and press e for their ensemble vote."
+            )
 
     def draw_curves(self, rows: list[report.Row]) -> None:
-        from convlab.export import curve_series
+        from convlab.results.export import curve_series
 
         plot = self.query_one(PlotextPlot)
         plot.plt.clear_data()
@@ -205,7 +208,7 @@ class CompareScreen(Screen):
     @work(thread=True, exclusive=True, group="ensemble")
     def read_test_set(self, runs: list[int]) -> None:
         """Read MNIST's test set (seconds) off the UI thread; the vote itself is quick."""
-        from convlab import data as mnist_data
+        from convlab.data import mnist as mnist_data
 
         try:
             test = mnist_data.load_mnist().test
@@ -241,14 +244,18 @@ class CompareScreen(Screen):
 
         rows = self.shown_rows
         what = f"the {len(rows)} marked rows" if self.marked else f"all {len(rows)} rows"
-        self.app.push_screen(SaveAsScreen(
-            "convlab-compare.html", self.export_to,
-            title=f"Export {what}: the file's suffix (.html .csv .json .md) chooses the format",
-            placeholder="a file: compare.html, runs.csv, …"))
+        self.app.push_screen(
+            SaveAsScreen(
+                "convlab-compare.html",
+                self.export_to,
+                title=f"Export {what}: the file's suffix (.html .csv .json .md) chooses the format",
+                placeholder="a file: compare.html, runs.csv, …",
+            )
+        )
 
     def export_to(self, path: str) -> None:
         """Called by the dialog; a UserError (no suffix, a folder that cannot be written) shows there."""
-        from convlab import export
+        from convlab.results import export
 
         if not path:
             raise UserError("give a file name, for example compare.html")

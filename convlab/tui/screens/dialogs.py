@@ -3,7 +3,7 @@ runs train or wait."""
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -12,9 +12,10 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
+from convlab.config.paths import presets_dir
 from convlab.errors import UserError
-from convlab.paths import presets_dir
-from convlab.tui.plain import lines as plain_lines, literal
+from convlab.tui.plain import lines as plain_lines
+from convlab.tui.plain import literal
 
 
 class SaveAsScreen(ModalScreen[str | None]):
@@ -22,8 +23,13 @@ class SaveAsScreen(ModalScreen[str | None]):
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, default: str, save: Callable[[str], None], title: str | None = None,
-                 placeholder: str = "name (letters, digits, - and _)"):
+    def __init__(
+        self,
+        default: str,
+        save: Callable[[str], None],
+        title: str | None = None,
+        placeholder: str = "name (letters, digits, - and _)",
+    ):
         super().__init__()
         self.default = default
         self.save = save
@@ -73,8 +79,10 @@ class QuitScreen(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         lines = []
         if self.training:
-            lines.append(", ".join(j.label for j in self.training) + " keeps training after you quit; "
-                         "`convlab` shows it again, and x there stops it.")
+            lines.append(
+                ", ".join(j.label for j in self.training) + " keeps training after you quit; "
+                "`convlab` shows it again, and x there stops it."
+            )
         if self.waiting:
             lines.append(", ".join(j.label for j in self.waiting) + " waits for the device and will not start.")
         with Vertical(classes="dialog"):

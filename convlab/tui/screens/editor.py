@@ -1,5 +1,5 @@
 """The preset editor: the TOML text with syntax highlighting, validated as you
-type by convlab.spec, the error and its field (and line) shown beside it.
+type by convlab.config.spec, the error and its field (and line) shown beside it.
 Saving always asks for a name and never replaces one of the chapter's presets."""
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Header, Static, TextArea
 
+from convlab.config.spec import Spec, parse_text
 from convlab.errors import UserError
-from convlab.spec import Spec, parse_text
-from convlab.text import shown
+from convlab.term.text import shown
 from convlab.tui import preset_text
 from convlab.tui.plain import as_markup
 from convlab.tui.widgets.architecture import hyper_parameters, layers_table
@@ -73,8 +73,9 @@ class EditorScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal(id="editor-row"):
-            yield TextArea.code_editor(self.saved_text, language=_toml_language(), soft_wrap=True,
-                                       tab_behavior="focus", id="toml")
+            yield TextArea.code_editor(
+                self.saved_text, language=_toml_language(), soft_wrap=True, tab_behavior="focus", id="toml"
+            )
             yield CheckPanel(id="check")
         yield KeyFooter(compact=True)
 
@@ -139,8 +140,7 @@ class EditorScreen(Screen):
     def action_back(self) -> None:
         if self.text != self.saved_text and not self._leave_asked:
             self._leave_asked = True
-            self.notify("Unsaved changes: ctrl+s saves them, Esc again leaves without saving.",
-                        severity="warning")
+            self.notify("Unsaved changes: ctrl+s saves them, Esc again leaves without saving.", severity="warning")
             return
         self.app.pop_screen()
 

@@ -17,7 +17,6 @@ from textual.widgets import Static
 
 from convlab.tui import keymap
 
-
 KEY_WIDTH = 17
 WRAP = 56  # fits 80 columns after the key column
 

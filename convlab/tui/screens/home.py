@@ -11,12 +11,11 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import DataTable, Header, Static
 
-from convlab.spec import Spec
-from convlab.tui.widgets.architecture import PresetDetails
+from convlab.config.spec import Spec
 from convlab.tui.plain import literal
-from convlab.tui.widgets.tables import PresetTable, RunTable
+from convlab.tui.widgets.architecture import PresetDetails
 from convlab.tui.widgets.footer import KeyFooter
-
+from convlab.tui.widgets.tables import PresetTable, RunTable
 
 RUNS_SHOWN = 500  # the newest; re-read whenever the store changes, so kept bounded
 
@@ -29,21 +28,34 @@ class JobLine(Static):
         parts = []
         training = launcher.training()  # one or several, as the launcher schedules them
         if training:
-            parts.append("training: " + ", ".join(
-                f"{job.label}{f' (run {job.run_id})' if job.run_id else ''} on {job.device}" for job in training))
+            parts.append(
+                "training: "
+                + ", ".join(
+                    f"{job.label}{f' (run {job.run_id})' if job.run_id else ''} on {job.device}" for job in training
+                )
+            )
         if launcher.waiting:
             parts.append("waiting for the device: " + ", ".join(j.label for j in launcher.waiting))
-        self.update(literal(" · ".join(parts), None) if parts else
-                    "Enter on a preset sets up a run · runs from any shell appear below")
+        self.update(
+            literal(" · ".join(parts), None)
+            if parts
+            else "Enter on a preset sets up a run · runs from any shell appear below"
+        )
         self.set_class(bool(parts), "-busy")
 
 
 class HomeScreen(Screen):
     BINDINGS = [
         Binding("e", "edit", "Edit", tooltip="Edit the selected preset's TOML, validated as you type"),
-        Binding("w", "watch", "Watch", show=False, tooltip="Watch the selected run live"),  # shown as ⏎ Watch on the runs table
-        Binding("x", "cancel", "Cancel", tooltip="Cancel the selected run (interrupted, resumable) "
-                "or take it out of the queue"),
+        Binding(
+            "w", "watch", "Watch", show=False, tooltip="Watch the selected run live"
+        ),  # shown as ⏎ Watch on the runs table
+        Binding(
+            "x",
+            "cancel",
+            "Cancel",
+            tooltip="Cancel the selected run (interrupted, resumable) or take it out of the queue",
+        ),
         Binding("r", "resume", "Resume", tooltip="Resume the selected interrupted run"),
         Binding("space", "mark", "Mark", key_display="␣", tooltip="Mark or unmark a run for the compare view"),
         Binding("c", "compare", "Compare", tooltip="Compare the marked runs (all when none is marked)"),

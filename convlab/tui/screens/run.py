@@ -16,13 +16,13 @@ from textual.screen import Screen
 from textual.widgets import Header
 
 from convlab.store import Run
-from convlab.text import shown
+from convlab.term.text import shown
 from convlab.tui.launcher import Job
 from convlab.tui.widgets.confusion import ConfusionMatrix, confusion
 from convlab.tui.widgets.curve import CurvePlot, Series
+from convlab.tui.widgets.footer import KeyFooter
 from convlab.tui.widgets.pictures import FilterGrid, MistakeGallery
 from convlab.tui.widgets.run_status import RunStatus
-from convlab.tui.widgets.footer import KeyFooter
 
 PANELS = ("curve", "filters", "mistakes", "confusion")
 PANEL_KEYS = Binding.Group("Panels", compact=True)
@@ -33,16 +33,38 @@ class RunScreen(Screen):
     BINDINGS = [
         Binding("escape", "back", "Back"),
         Binding("y", "toggle_range", "0–100", tooltip="Y axis: follow the data, or the full 0–100"),
-        Binding("t", "toggle_loss", "Loss", tooltip="Plot the training and validation loss instead of the validation accuracy"),
+        Binding(
+            "t",
+            "toggle_loss",
+            "Loss",
+            tooltip="Plot the training and validation loss instead of the validation accuracy",
+        ),
         Binding("0", "panel('curve')", "Curve", group=PANEL_KEYS, tooltip="The curve (to enlarge it with z)"),
-        Binding("1", "panel('filters')", "Filters", group=PANEL_KEYS,
-                tooltip="The first layer's filters (below 120 columns, one panel at a time)"),
+        Binding(
+            "1",
+            "panel('filters')",
+            "Filters",
+            group=PANEL_KEYS,
+            tooltip="The first layer's filters (below 120 columns, one panel at a time)",
+        ),
         Binding("2", "panel('mistakes')", "Mistakes", group=PANEL_KEYS, tooltip="The misclassified test digits"),
         Binding("3", "panel('confusion')", "Confusion", group=PANEL_KEYS, tooltip="The confusion matrix"),
-        Binding("left_square_bracket", "filters_epoch(-1)", "Earlier", key_display="[", show=False,
-                tooltip="The filters after the epoch before"),
-        Binding("right_square_bracket", "filters_epoch(1)", "Later", key_display="]", show=False,
-                tooltip="The filters after the epoch after"),
+        Binding(
+            "left_square_bracket",
+            "filters_epoch(-1)",
+            "Earlier",
+            key_display="[",
+            show=False,
+            tooltip="The filters after the epoch before",
+        ),
+        Binding(
+            "right_square_bracket",
+            "filters_epoch(1)",
+            "Later",
+            key_display="]",
+            show=False,
+            tooltip="The filters after the epoch after",
+        ),
         Binding("z", "zoom", "Enlarge", tooltip="Enlarge the current panel to the whole body, or back"),
         Binding("x", "cancel", "Cancel", tooltip="Cancel this run: it becomes interrupted, resumable"),
         Binding("r", "resume", "Resume", tooltip="Resume this run if it was interrupted"),
@@ -146,9 +168,12 @@ class RunScreen(Screen):
         self.query_one(CurvePlot).set_data(
             Series(f"run {run.id}", [e.epoch for e in epochs], [e.val_acc for e in epochs]),
             Series("loss", [e.epoch for e in epochs], [e.train_loss for e in epochs]),
-            others, run.book_figure, run.epochs_planned,
+            others,
+            run.book_figure,
+            run.epochs_planned,
             steps=run.progress.get("losses") if run.status == "running" else None,
-            val_loss=Series("validation", [e.epoch for e in epochs], [e.val_loss for e in epochs]))
+            val_loss=Series("validation", [e.epoch for e in epochs], [e.val_loss for e in epochs]),
+        )
 
     def _draw_pictures(self, run: Run, epochs) -> None:
         store = self.app.store
@@ -160,8 +185,11 @@ class RunScreen(Screen):
         self._show_filters(run, epochs)
         predictions = store.predictions(run.id)
         if predictions is None:
-            note = ("The misclassified test digits appear here when the run finishes."
-                    if run.status == "running" else f"The run is {run.status}; it has no test predictions yet.")
+            note = (
+                "The misclassified test digits appear here when the run finishes."
+                if run.status == "running"
+                else f"The run is {run.status}; it has no test predictions yet."
+            )
             self.query_one(MistakeGallery).show(None, note)
             self.query_one(ConfusionMatrix).show(None)
             return

@@ -1,7 +1,7 @@
 """The run settings form: the common fields of a preset (epochs, η, λ,
 activation, dropout, data, repeats, a slice of the training set) and the
 launch options (device, seed) and how many runs the lab trains at once. Launch starts the run; Save as… keeps the
-changed preset as a new file. Every change is validated by convlab.spec."""
+changed preset as a new file. Every change is validated by convlab.config.spec."""
 
 from __future__ import annotations
 
@@ -13,13 +13,13 @@ from textual.containers import Grid, Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
+from convlab.config.spec import ACTIVATIONS, Spec, parse_text
 from convlab.errors import UserError
-from convlab.spec import ACTIVATIONS, Spec, parse_text
+from convlab.term.format import count, duration
 from convlab.tui import preset_text
 from convlab.tui.estimate import planned_seconds
 from convlab.tui.plain import literal
 from convlab.tui.user_files import last_settings, remember_settings
-from convlab.format import count, duration
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
@@ -32,8 +32,12 @@ class SettingsScreen(ModalScreen):
     BINDINGS = [
         Binding("ctrl+l", "launch", "Launch", tooltip="Launch with these settings (Enter in a field too)"),
         Binding("ctrl+s", "save", "Save as…", tooltip="Save these settings as a new preset"),
-        Binding("ctrl+r", "preset_values", "Preset's values",
-                tooltip="Put back the preset's own values (the form starts with the last ones launched)"),
+        Binding(
+            "ctrl+r",
+            "preset_values",
+            "Preset's values",
+            tooltip="Put back the preset's own values (the form starts with the last ones launched)",
+        ),
         Binding("escape", "cancel", "Cancel", tooltip="Close without launching"),
     ]
 
@@ -51,19 +55,28 @@ class SettingsScreen(ModalScreen):
                 yield from self._field("η (eta)", "eta", f"{t.eta:g}", "number")
                 yield from self._field("λ (lmbda)", "lmbda", f"{t.lmbda:g}", "number")
                 yield Label("activation")
-                yield Select([(a, a) for a in ACTIVATIONS], value=s.activation, allow_blank=False,
-                             compact=True, id="activation")
+                yield Select(
+                    [(a, a) for a in ACTIVATIONS], value=s.activation, allow_blank=False, compact=True, id="activation"
+                )
                 yield from self._field("dropout p", "dropout", f"{dropout_of(s):g}", "number")
                 yield Label("data")
-                yield Select([("plain 50k", "plain"), ("expanded 250k", "expanded")], value=t.data,
-                             allow_blank=False, compact=True, id="data")
-                yield from self._field("repeats", "repeats", str(t.repeats), "integer",
-                                       disabled=t.ensemble > 1)
-                yield from self._field("train images", "train_limit", str(t.train_limit or ""), "integer",
-                                       placeholder="all (or the first N)")
+                yield Select(
+                    [("plain 50k", "plain"), ("expanded 250k", "expanded")],
+                    value=t.data,
+                    allow_blank=False,
+                    compact=True,
+                    id="data",
+                )
+                yield from self._field("repeats", "repeats", str(t.repeats), "integer", disabled=t.ensemble > 1)
+                yield from self._field(
+                    "train images",
+                    "train_limit",
+                    str(t.train_limit or ""),
+                    "integer",
+                    placeholder="all (or the first N)",
+                )
                 yield Label("device")
-                yield Select([(d, d) for d in DEVICES], value="auto", allow_blank=False, compact=True,
-                             id="device")
+                yield Select([(d, d) for d in DEVICES], value="auto", allow_blank=False, compact=True, id="device")
                 yield from self._field("seed", "seed", "", "integer", placeholder="random")
                 yield from self._field("runs at once", "workers", str(self.app.launcher.workers), "integer")
             yield Static("", id="settings-check")
@@ -75,8 +88,9 @@ class SettingsScreen(ModalScreen):
     @staticmethod
     def _field(label: str, name: str, value: str, kind: str, placeholder: str = "", disabled: bool = False):
         yield Label(label)
-        yield Input(value, type=kind, placeholder=placeholder, compact=True, id=name, disabled=disabled,
-                    select_on_focus=True)
+        yield Input(
+            value, type=kind, placeholder=placeholder, compact=True, id=name, disabled=disabled, select_on_focus=True
+        )
 
     FIELDS = ("epochs", "eta", "lmbda", "activation", "dropout", "data", "repeats", "train_limit", "device", "seed")
 
@@ -130,7 +144,9 @@ class SettingsScreen(ModalScreen):
         try:
             return kind(text)
         except ValueError:
-            raise UserError(f"{name} is {text!r}; it must be {'a whole number' if kind is int else 'a number'}")
+            raise UserError(
+                f"{name} is {text!r}; it must be {'a whole number' if kind is int else 'a number'}"
+            ) from None
 
     def changed_spec(self) -> Spec:
         """The preset with the form's values, validated as if read from a file."""
@@ -138,13 +154,22 @@ class SettingsScreen(ModalScreen):
         activation = self.query_one("#activation", Select).value
         dropout = self._number("dropout", float)
         layers = tuple(
-            replace(layer,
-                    activation=layer.activation if layer.type == "softmax" else activation,
-                    dropout=layer.dropout if layer.type == "conv_pool" or dropout == dropout_of(s) else dropout)
-            for layer in s.layers)
-        train = replace(s.train, epochs=self._number("epochs", int), eta=self._number("eta", float),
-                        lmbda=self._number("lmbda", float), data=self.query_one("#data", Select).value,
-                        repeats=self._number("repeats", int), train_limit=self._number("train_limit", int, 0))
+            replace(
+                layer,
+                activation=layer.activation if layer.type == "softmax" else activation,
+                dropout=layer.dropout if layer.type == "conv_pool" or dropout == dropout_of(s) else dropout,
+            )
+            for layer in s.layers
+        )
+        train = replace(
+            s.train,
+            epochs=self._number("epochs", int),
+            eta=self._number("eta", float),
+            lmbda=self._number("lmbda", float),
+            data=self.query_one("#data", Select).value,
+            repeats=self._number("repeats", int),
+            train_limit=self._number("train_limit", int, 0),
+        )
         spec = replace(s, layers=layers, train=train)
         return parse_text(preset_text.to_toml(spec), f"{s.name} settings", source=s.source)
 
@@ -154,8 +179,7 @@ class SettingsScreen(ModalScreen):
         workers = self._number("workers", int)
         if workers < 1:
             raise UserError(f"runs at once is {workers}; it must be at least 1")
-        return {"seed": int(seed) if seed else None, "device": None if device == "auto" else device,
-                "workers": workers}
+        return {"seed": int(seed) if seed else None, "device": None if device == "auto" else device, "workers": workers}
 
     def check(self) -> Spec | None:
         panel = self.query_one("#settings-check", Static)
@@ -175,14 +199,21 @@ class SettingsScreen(ModalScreen):
     def summary(self, spec: Spec) -> str:
         """What Launch will run, and for how long going by the last run of this network."""
         t = spec.train
-        runs = f"{t.ensemble} networks and a vote" if t.ensemble > 1 else (
-            f"{t.repeats} runs" if t.repeats > 1 else "1 run")
+        runs = (
+            f"{t.ensemble} networks and a vote"
+            if t.ensemble > 1
+            else (f"{t.repeats} runs" if t.repeats > 1 else "1 run")
+        )
         device = self.launch_options()["device"]
-        text = (f"✓ will run: {runs} × {t.epochs} epoch{'s' * (t.epochs != 1)} × {count(spec.train_images)} "
-                f"images · {spec.params:,} parameters")
+        text = (
+            f"✓ will run: {runs} × {t.epochs} epoch{'s' * (t.epochs != 1)} × {count(spec.train_images)} "
+            f"images · {spec.params:,} parameters"
+        )
         planned = planned_seconds(self.app.store, spec, device)
         if planned is None:
-            return text + f"\n  time: not known until this network has trained an epoch{' on ' + device if device else ''}"
+            return (
+                text + f"\n  time: not known until this network has trained an epoch{' on ' + device if device else ''}"
+            )
         seconds, like = planned
         return text + f"\n  ≈ {duration(seconds)} on {like.device} (at the pace of run {like.id}, evaluation included)"
 
@@ -199,16 +230,19 @@ class SettingsScreen(ModalScreen):
         old, t = self.spec, spec.train
         # Epochs, repeats and a slice of the data are `convlab run` options; other
         # changes need a preset file of their own, written for this launch.
-        same_core = (spec.with_train(epochs=old.train.epochs, repeats=old.train.repeats,
-                                     train_limit=old.train.train_limit) == old
-                     and (t.train_limit > 0 or old.train.train_limit == 0))
+        same_core = spec.with_train(
+            epochs=old.train.epochs, repeats=old.train.repeats, train_limit=old.train.train_limit
+        ) == old and (t.train_limit > 0 or old.train.train_limit == 0)
         options = self.launch_options()
         self.app.launcher.workers = options.pop("workers")  # the lab's setting, for this and later launches
         remember_settings(self.key, self.values())
         if same_core:
             target = old.source or old.name
-            for key, value, before in (("epochs", t.epochs, old.train.epochs), ("repeats", t.repeats, old.train.repeats),
-                                       ("train_limit", t.train_limit, old.train.train_limit)):
+            for key, value, before in (
+                ("epochs", t.epochs, old.train.epochs),
+                ("repeats", t.repeats, old.train.repeats),
+                ("train_limit", t.train_limit, old.train.train_limit),
+            ):
                 if value != before:
                     options[key] = value
         else:

@@ -10,7 +10,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Header, Static
 from textual_plotext import PlotextPlot
 
-from convlab import sweep
+from convlab.runs import sweep
 from convlab.tui.widgets.footer import KeyFooter
 
 
@@ -33,13 +33,14 @@ class SweepScreen(Screen):
         self.watch(self.app, "store_version", self.refresh_sweep, init=False)
 
     def refresh_sweep(self, *_) -> None:
-        from convlab.plots import draw_series
+        from convlab.term.plots import draw_series
 
         record, rows = sweep.table(self.app.store, self.sweep_id)
         grid = " × ".join(f"{field} ({len(values)})" for field, values in record["axes"])
         done = sum(row.status == "finished" for row in rows)
         self.query_one("#sweep-title", Static).update(
-            f"sweep {record['id']} · {record['preset']} · {grid} · {done}/{len(rows)} points finished")
+            f"sweep {record['id']} · {record['preset']} · {grid} · {done}/{len(rows)} points finished"
+        )
         header, body = sweep.cells(rows)
         table = self.query_one(DataTable)
         table.clear(columns=True)

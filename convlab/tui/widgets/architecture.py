@@ -8,9 +8,9 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from convlab.spec import IMAGE_SHAPE, Spec
-from convlab.format import data_label, shape
-from convlab.text import shown
+from convlab.config.spec import IMAGE_SHAPE, Spec
+from convlab.term.format import data_label, shape
+from convlab.term.text import shown
 
 
 def layers_table(spec: Spec, shapes: bool = True) -> Table:
@@ -37,8 +37,14 @@ def layers_table(spec: Spec, shapes: bool = True) -> Table:
 def hyper_parameters(spec: Spec) -> Text:
     t = spec.train
     activation = spec.activation if len(spec.layers) > 1 else "—"  # softmax alone: no hidden activation
-    parts = [activation, f"{t.epochs} epochs", f"η {t.eta:g}", f"λ {t.lmbda:g}", f"batch {t.batch_size}",
-             data_label(t.data, t.train_limit)]
+    parts = [
+        activation,
+        f"{t.epochs} epochs",
+        f"η {t.eta:g}",
+        f"λ {t.lmbda:g}",
+        f"batch {t.batch_size}",
+        data_label(t.data, t.train_limit),
+    ]
     if t.ensemble > 1:
         parts.append(f"ensemble of {t.ensemble}")
     elif t.repeats > 1:

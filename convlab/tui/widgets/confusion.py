@@ -12,7 +12,7 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widget import Widget
 
-from convlab.confusion import confusion  # noqa: F401  (the screens import it from here)
+from convlab.results.confusion import confusion  # noqa: F401  (the screens import it from here)
 
 
 class ConfusionMatrix(Widget, can_focus=True):
@@ -21,8 +21,10 @@ class ConfusionMatrix(Widget, can_focus=True):
     A click on a cell moves the cursor there and chooses it, as Enter does."""
 
     BINDINGS = [
-        Binding("up", "move(-1, 0)", show=False), Binding("down", "move(1, 0)", show=False),
-        Binding("left", "move(0, -1)", show=False), Binding("right", "move(0, 1)", show=False),
+        Binding("up", "move(-1, 0)", show=False),
+        Binding("down", "move(1, 0)", show=False),
+        Binding("left", "move(0, -1)", show=False),
+        Binding("right", "move(0, 1)", show=False),
         Binding("enter", "choose", "Those digits", key_display="⏎"),
     ]
 
@@ -74,9 +76,14 @@ class ConfusionMatrix(Widget, can_focus=True):
             return Text("The confusion matrix appears here when the run finishes.", style="dim")
         m = self.matrix
         worst = max(1, int((m - np.diag(np.diag(m))).max()))
-        table = Table(box=None, padding=(0, 1), show_edge=False, caption_justify="left",
-                      caption=f"rows: true digit · columns: the network's · {np.trace(m):,} of {m.sum():,} right"
-                      + (" · ⏎ on a cell: its digits" if self.has_focus else ""))
+        table = Table(
+            box=None,
+            padding=(0, 1),
+            show_edge=False,
+            caption_justify="left",
+            caption=f"rows: true digit · columns: the network's · {np.trace(m):,} of {m.sum():,} right"
+            + (" · ⏎ on a cell: its digits" if self.has_focus else ""),
+        )
         table.add_column("", style="bold", justify="right")
         for d in range(10):
             table.add_column(str(d), justify="right", header_style="bold")

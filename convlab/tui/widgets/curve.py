@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from textual.reactive import reactive
 from textual_plotext import PlotextPlot
 
-from convlab.plots import ranged_values, round_range, tick_labels
+from convlab.term.plots import ranged_values, round_range, tick_labels
 
 MIN_ROWS, MIN_COLUMNS = 6, 24
 
@@ -42,8 +42,16 @@ class CurvePlot(PlotextPlot):
         self._drawn: tuple | None = None  # what the figure was last drawn from (see set_data)
         self._built: tuple | None = None  # (size and theme, text): plotext's output for them
 
-    def set_data(self, accuracy: Series, loss: Series, others: list[Series], book: float | None,
-                 planned: int | None = None, steps: list | None = None, val_loss: Series | None = None) -> None:
+    def set_data(
+        self,
+        accuracy: Series,
+        loss: Series,
+        others: list[Series],
+        book: float | None,
+        planned: int | None = None,
+        steps: list | None = None,
+        val_loss: Series | None = None,
+    ) -> None:
         self.accuracy, self.loss, self.others, self.book = accuracy, loss, others, book
         # epochs stored before store version 3 have no validation loss: left out, not drawn as zero
         pairs = [(e, v) for e, v in zip(val_loss.epochs, val_loss.values) if v is not None] if val_loss else []
@@ -57,8 +65,17 @@ class CurvePlot(PlotextPlot):
 
     def _what(self) -> tuple:
         """What the figure shows, in the current view."""
-        return (self.accuracy, self.loss, self.val_loss, self.others, self.book, self.planned,
-                self.steps if self.show_loss else None, self.show_loss, self.full_range)
+        return (
+            self.accuracy,
+            self.loss,
+            self.val_loss,
+            self.others,
+            self.book,
+            self.planned,
+            self.steps if self.show_loss else None,
+            self.show_loss,
+            self.full_range,
+        )
 
     def render(self):
         if self.size.height < MIN_ROWS or self.size.width < MIN_COLUMNS:
@@ -124,11 +141,13 @@ class CurvePlot(PlotextPlot):
             plt.hline(self.book, "orange")
             plt.text(f"book {self.book:.2f}", x=x, y=self.book, color="orange", alignment="right")
         elif self.book > high:
-            plt.text(f"▲ book {self.book:.2f}, {self.book - high:.2f} above", x=x, y=high, color="orange",
-                     alignment="right")
+            plt.text(
+                f"▲ book {self.book:.2f}, {self.book - high:.2f} above", x=x, y=high, color="orange", alignment="right"
+            )
         else:
-            plt.text(f"▼ book {self.book:.2f}, {low - self.book:.2f} below", x=x, y=low, color="orange",
-                     alignment="right")
+            plt.text(
+                f"▼ book {self.book:.2f}, {low - self.book:.2f} below", x=x, y=low, color="orange", alignment="right"
+            )
 
     def _draw_loss(self, plt) -> None:
         """The mean training loss of each epoch beside the validation loss (the

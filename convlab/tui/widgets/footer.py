@@ -17,8 +17,11 @@ class KeyFooter(Footer):
     _shown: tuple | None = None  # the keys of the last rebuild
 
     def _keys(self, screen: Screen) -> tuple:
-        return tuple((b.key, b.action, b.description, b.group, enabled, tooltip)
-                     for _, b, enabled, tooltip in screen.active_bindings.values() if b.show)
+        return tuple(
+            (b.key, b.action, b.description, b.group, enabled, tooltip)
+            for _, b, enabled, tooltip in screen.active_bindings.values()
+            if b.show
+        )
 
     def bindings_changed(self, screen: Screen) -> None:
         if not (screen.app.app_focus and self.is_attached and screen is self.screen):

@@ -13,9 +13,9 @@ from rich.style import Style
 from rich.text import Text
 from textual.widget import Widget
 
-from convlab import render
-from convlab.render import Lines, Row, picture_rows, to_ink
 from convlab.store import Mistake
+from convlab.term import render
+from convlab.term.render import Lines, Row, picture_rows, to_ink
 
 CARD = 28  # a digit is 28 cells wide and 14 high
 CARD_GAP = 2
@@ -71,8 +71,11 @@ class FilterGrid(Widget):
         levels = render.tile(list(render.filter_levels(self.filters.reshape(maps, side, side))), columns)
         levels = levels.repeat(scale, axis=0).repeat(scale, axis=1)
         which = f"epoch {self.epoch}" + (f" of {self.of}" if self.of and self.of != self.epoch else "")
-        caption = Text(f"{maps} filters of {side}×{side} after {which} · darker = larger weight"
-                       + (" · [ ] other epochs" if self.of and self.of > 1 else ""), style="dim")
+        caption = Text(
+            f"{maps} filters of {side}×{side} after {which} · darker = larger weight"
+            + (" · [ ] other epochs" if self.of and self.of > 1 else ""),
+            style="dim",
+        )
         return Group(Lines(picture_rows(to_ink(levels))), caption)
 
 
@@ -96,13 +99,15 @@ class MistakeGallery(Widget):
         self.cell: tuple[int, int] | None = None
         self._cards: list[list[Row]] | None = None
 
-    def show(self, mistakes: list[Mistake] | None, note: str | None = None,
-             cell: tuple[int, int] | None = None) -> None:
+    def show(
+        self, mistakes: list[Mistake] | None, note: str | None = None, cell: tuple[int, int] | None = None
+    ) -> None:
         """`cell` (true, predicted): only those digits, as chosen in the confusion matrix."""
         self.all = mistakes
         self.cell = cell
-        self.mistakes = mistakes if cell is None or mistakes is None else [
-            m for m in mistakes if (m.label, m.predicted) == cell]
+        self.mistakes = (
+            mistakes if cell is None or mistakes is None else [m for m in mistakes if (m.label, m.predicted) == cell]
+        )
         self._cards = None
         if note:
             self.note = note
@@ -124,12 +129,14 @@ class MistakeGallery(Widget):
         total = len(self.mistakes)
         head = f"{total:,} test digits misclassified" + (f", the first {len(cards)}" if len(cards) < total else "")
         if self.cell is not None:
-            head = (f"{total:,} of {len(self.all):,} misclassified: true {self.cell[0]}, the network's "
-                    f"{self.cell[1]} (⏎ on the matrix's diagonal: all)")
+            head = (
+                f"{total:,} of {len(self.all):,} misclassified: true {self.cell[0]}, the network's "
+                f"{self.cell[1]} (⏎ on the matrix's diagonal: all)"
+            )
         rows: list[Row] = [[Segment(head + ": true label top right, the network's below", DIM)]]
         gap = Segment(" " * CARD_GAP)
         for start in range(0, len(cards), per_row):
-            for parts in zip(*cards[start:start + per_row]):
+            for parts in zip(*cards[start : start + per_row]):
                 line: Row = []
                 for i, part in enumerate(parts):
                     line += ([gap] if i else []) + part

@@ -10,9 +10,9 @@ from rich.text import Text
 from textual.widgets import Static
 
 from convlab.store import Epoch, Run
-from convlab.format import duration
+from convlab.term.format import duration
+from convlab.term.text import shown
 from convlab.tui.estimate import epoch_left, eval_seconds, evaluating_for, run_left
-from convlab.text import shown
 from convlab.tui.launcher import Job
 from convlab.tui.widgets.architecture import hyper_parameters
 
@@ -29,14 +29,16 @@ class RunStatus(Static):
     now = staticmethod(time.time)  # the clock for the time left (tests fix it)
     _height: int | None = None  # of the lines shown, wrapped to the width
 
-    def show(self, run: Run | None, epochs: list[Epoch], job: Job | None = None, ahead: list[Job] = (),
-             here: str = "") -> None:
+    def show(
+        self, run: Run | None, epochs: list[Epoch], job: Job | None = None, ahead: list[Job] = (), here: str = ""
+    ) -> None:
         self._shown = (run, epochs, job, ahead, here)
         if run is None:
             self._update(self._waiting(job, ahead))
             return
-        self._update(self._identity(run, here), self._config(run), self._progress(run, epochs, job),
-                     self._results(run, epochs))
+        self._update(
+            self._identity(run, here), self._config(run), self._progress(run, epochs, job), self._results(run, epochs)
+        )
 
     def _update(self, *lines: Text) -> None:
         """Show `lines`; lay the screen out again only when their height changed.
@@ -74,8 +76,10 @@ class RunStatus(Static):
             return Text(shown(f"{job.label}: starting{device} (loading MNIST)…"), style="italic")
         if job.state == "cancelled":
             return Text(shown(f"{job.label}: cancelled before it started training."), style="yellow")
-        return Text(shown(f"{job.label}: {job.state}" + (f": {job.error}" if job.error else "")),
-                    style="bold red" if job.state == "failed" else "")
+        return Text(
+            shown(f"{job.label}: {job.state}" + (f": {job.error}" if job.error else "")),
+            style="bold red" if job.state == "failed" else "",
+        )
 
     @staticmethod
     def _identity(run: Run, here: str) -> Text:
@@ -93,22 +97,24 @@ class RunStatus(Static):
     def _progress(self, run: Run, epochs: list[Epoch], job: Job | None) -> Text:
         p = run.progress
         if job is not None and job.active and job.resumes == run.id and run.status != "running":
-            return Text(f"resuming after epoch {run.epochs_done}/{run.epochs_planned} (loading MNIST)…",
-                        style="italic")
+            return Text(f"resuming after epoch {run.epochs_done}/{run.epochs_planned} (loading MNIST)…", style="italic")
         if run.status == "running" and p:
             now = self.now()
             head = f"epoch {p['epoch']}/{run.epochs_planned} "
             evaluating = evaluating_for(run, now)
             if evaluating is not None:
                 expected = eval_seconds(p.get("images_per_s"), p.get("eval_s"))
-                text = Text.assemble(head, ("evaluating", "bold yellow"),
-                                     f" validation and test accuracy · {duration(evaluating)}")
+                text = Text.assemble(
+                    head, ("evaluating", "bold yellow"), f" validation and test accuracy · {duration(evaluating)}"
+                )
                 if expected:
                     text.append(f" of ~{duration(expected)}")
             else:
                 fraction = p["batch"] / max(1, p["batches"])
                 width = BAR_WIDTH if self.size.width >= WIDE else BAR_WIDTH // 2  # one line at 100 columns
-                text = Text.assemble(head, bar(fraction, width), f" {fraction:4.0%} · {p['images_per_s']:,.0f} images/s")
+                text = Text.assemble(
+                    head, bar(fraction, width), f" {fraction:4.0%} · {p['images_per_s']:,.0f} images/s"
+                )
                 text.append(f" · epoch ends in ~{duration(epoch_left(run, now))}")
             total = run_left(run, epochs, now)
             if total is not None and run.epochs_planned != p["epoch"]:
@@ -121,8 +127,9 @@ class RunStatus(Static):
                 return Text(f"finished: a vote of runs {', '.join(map(str, run.members))}")
             return Text(f"finished {run.epochs_done} epochs in {duration(run.duration)}")
         if run.status == "interrupted":
-            return Text(f"interrupted after epoch {run.epochs_done}/{run.epochs_planned}: press r to resume",
-                        style="yellow")
+            return Text(
+                f"interrupted after epoch {run.epochs_done}/{run.epochs_planned}: press r to resume", style="yellow"
+            )
         return Text(shown(f"{run.status}: {run.error or 'no reason recorded'}"), style="bold red")
 
     @staticmethod

@@ -7,14 +7,20 @@ from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import DataTable
 
-from convlab.spec import Spec
+from convlab.config.spec import Spec
 from convlab.store import Run
-from convlab.format import DASH, count, data_label, pct, when
+from convlab.term.format import DASH, count, data_label, pct, when
 from convlab.tui.launcher import Job
 from convlab.tui.plain import literal
 
-STATUS_STYLE = {"running": "bold green", "finished": "", "failed": "bold red", "diverged": "bold red",
-                "interrupted": "yellow", "waiting": "italic cyan"}
+STATUS_STYLE = {
+    "running": "bold green",
+    "finished": "",
+    "failed": "bold red",
+    "diverged": "bold red",
+    "interrupted": "yellow",
+    "waiting": "italic cyan",
+}
 
 
 def sync_rows(table: DataTable, rows: list[tuple[str, tuple]]) -> None:
@@ -58,9 +64,19 @@ class PresetTable(RowTable):
     COLUMNS = (("preset", "name"), ("book %", "book"), ("params", "params"), ("data", "data"), ("title", "title"))
 
     def show(self, specs: list[Spec]) -> None:
-        rows = [(s.source or s.name, (s.name, pct(s.book_figure), Text(count(s.params), justify="right"),
-                                      "250k" if s.train.data == "expanded" else "50k", s.title))
-                for s in specs]
+        rows = [
+            (
+                s.source or s.name,
+                (
+                    s.name,
+                    pct(s.book_figure),
+                    Text(count(s.params), justify="right"),
+                    "250k" if s.train.data == "expanded" else "50k",
+                    s.title,
+                ),
+            )
+            for s in specs
+        ]
         sync_rows(self, rows)
 
     @property
@@ -86,9 +102,19 @@ class RunTable(RowTable):
     left out, the least useful first (DROP_ORDER)."""
 
     BINDINGS = [Binding("enter", "select_cursor", "Watch", key_display="⏎")]
-    COLUMNS = (("", "mark"), ("run", "id"), ("status", "status"), ("preset", "preset"), ("epochs", "epochs"),
-               ("data", "data"), ("best val", "best"), ("test@best", "test"), ("book", "book"),
-               ("device", "device"), ("started", "started"))
+    COLUMNS = (
+        ("", "mark"),
+        ("run", "id"),
+        ("status", "status"),
+        ("preset", "preset"),
+        ("epochs", "epochs"),
+        ("data", "data"),
+        ("best val", "best"),
+        ("test@best", "test"),
+        ("book", "book"),
+        ("device", "device"),
+        ("started", "started"),
+    )
     DROP_ORDER = ("started", "device", "book", "best", "data")
     PADDING = 2  # a cell's padding, one column each side
 
@@ -99,9 +125,25 @@ class RunTable(RowTable):
         self.shown_columns: tuple[str, ...] = ()
 
     def show(self, runs: list[Run], waiting: list[Job], marked: set[int]) -> None:
-        rows = [(f"job-{j.number}", (" ", DASH, Text("waiting", style=STATUS_STYLE["waiting"]), j.label,
-                                     DASH, DASH, DASH, DASH, DASH, j.device, "waits for the device"))
-                for j in reversed(waiting)]
+        rows = [
+            (
+                f"job-{j.number}",
+                (
+                    " ",
+                    DASH,
+                    Text("waiting", style=STATUS_STYLE["waiting"]),
+                    j.label,
+                    DASH,
+                    DASH,
+                    DASH,
+                    DASH,
+                    DASH,
+                    j.device,
+                    "waits for the device",
+                ),
+            )
+            for j in reversed(waiting)
+        ]
         rows += [(str(r.id), self._cells(r, r.id in marked)) for r in runs]
         self._rows = rows
         self._fit()
@@ -121,9 +163,17 @@ class RunTable(RowTable):
         sync_rows(self, [(key, tuple(cells[i] for i in index)) for key, cells in self._rows])
 
     def fitting_columns(self, width: int) -> tuple[str, ...]:
-        widths = {key: max([len(label)] + [Text(c).cell_len if isinstance(c, str) else c.cell_len
-                                            for c in (cells[i] for _, cells in self._rows)]) + self.PADDING
-                  for i, (label, key) in enumerate(self.COLUMNS)}
+        widths = {
+            key: max(
+                [len(label)]
+                + [
+                    Text(c).cell_len if isinstance(c, str) else c.cell_len
+                    for c in (cells[i] for _, cells in self._rows)
+                ]
+            )
+            + self.PADDING
+            for i, (label, key) in enumerate(self.COLUMNS)
+        }
         keys = [key for _, key in self.COLUMNS]
         for drop in self.DROP_ORDER:
             if sum(widths[k] for k in keys) <= width:
@@ -141,9 +191,19 @@ class RunTable(RowTable):
         else:
             epochs = f"{r.epochs_done}/{r.epochs_planned}"
         data = DASH if r.kind == "ensemble" else data_label(r.spec.train.data, r.spec.train.train_limit)
-        return ("●" if marked else " ", Text(str(r.id), justify="right"),
-                Text(r.status, style=STATUS_STYLE.get(r.status, "")), _preset_cell(r), epochs, data,
-                pct(r.best_val), pct(r.test_at_best), pct(r.book_figure), r.device or DASH, when(r.started))
+        return (
+            "●" if marked else " ",
+            Text(str(r.id), justify="right"),
+            Text(r.status, style=STATUS_STYLE.get(r.status, "")),
+            _preset_cell(r),
+            epochs,
+            data,
+            pct(r.best_val),
+            pct(r.test_at_best),
+            pct(r.book_figure),
+            r.device or DASH,
+            when(r.started),
+        )
 
     @property
     def selected_key(self) -> str | None:

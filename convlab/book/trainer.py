@@ -1,0 +1,323 @@
+"""Training and evaluation by the book's rules; knows nothing of screens or storage.
+
+`train` is a generator of events (plain dicts): `progress` within an epoch,
+`epoch` after each one (with a checkpoint to store), and `finished` with the
+test predictions of the best-validation epoch. The caller records, prints or
+draws them.
+
+Speed: the data sit on the run's device and batches are slices of it (or of a
+permutation, when reshuffling); the running loss stays a device tensor, so the
+host waits on the device only at the epoch's progress points (to stop a run
+whose loss became NaN, `Diverged`), not once per step.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from convlab.book import handwritten
+from convlab.book.model import Network
+from convlab.config.spec import Spec
+from convlab.data import mnist as mnist_data
+from convlab.errors import UserError
+from convlab.runs import events
+
+EVAL_CHUNK = 1000  # evaluation batch; accuracy equals the book's mean over mini-batches of 10
+PROGRESS_STEPS = 50  # progress events per epoch
+DROPOUT_SEED_OFFSET = 1_000_003
+SHUFFLE_SEED_OFFSET = 2_000_003
+
+
+class Interrupted(Exception):
+    """Raised between mini-batches when the caller asks the run to stop."""
+
+
+class Diverged(Exception):
+    """The training loss stopped being a number: nothing after it can learn."""
+
+    def __init__(self, epoch: int, batch: int, eta: float, members: list[int] | None = None):
+        # members: for a batched model, which members diverged (the others are healthy)
+        self.epoch, self.batch, self.eta, self.members = epoch, batch, eta, members
+        super().__init__(
+            f"the training loss became NaN or infinite in epoch {epoch} (by mini-batch {batch}); "
+            f"η = {eta:g} is likely too large for this network: try a smaller train.eta"
+        )
+
+    def __reduce__(self):  # so that it crosses from a worker process whole
+        return Diverged, (self.epoch, self.batch, self.eta, self.members)
+
+
+def pick_device(name: str | None = None) -> torch.device:
+    """cuda, then mps, then cpu; or the one asked for, if it is there."""
+    if not name or name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise UserError(f"--device {name}: not a device name; use auto, cpu, cuda, cuda:N or mps") from None
+    available = {
+        "cpu": True,
+        "cuda": torch.cuda.is_available() and (device.index or 0) < torch.cuda.device_count(),
+        "mps": bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()),
+    }.get(device.type, False)
+    if not available:
+        raise UserError(
+            f"--device {name}: not available on this machine (torch {torch.__version__} "
+            f"sees no such device); use --device cpu or leave it out to choose automatically"
+        )
+    return device
+
+
+@dataclass
+class Tensors:
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    val_x: torch.Tensor
+    val_y: torch.Tensor
+    test_x: torch.Tensor
+    test_y: torch.Tensor
+
+
+def prepare(spec: Spec, mnist: mnist_data.MNIST, device: torch.device) -> Tensors:
+    """The training set the spec asks for (plain or expanded, perhaps cut to
+    its first `train_limit` images), validation and test, all on `device`."""
+    train = mnist_data.expand(mnist.train) if spec.train.data == "expanded" else mnist.train
+    if spec.train.train_limit:
+        train = mnist_data.Split(train.images[: spec.train.train_limit], train.labels[: spec.train.train_limit])
+    if len(train) < spec.train.batch_size:
+        raise UserError(
+            f"--train-limit {spec.train.train_limit}: fewer images than one mini-batch "
+            f"of {spec.train.batch_size}; ask for more"
+        )
+    return Tensors(
+        *mnist_data.to_device(train, device),
+        *mnist_data.to_device(mnist.validation, device),
+        *mnist_data.to_device(mnist.test, device),
+    )
+
+
+@dataclass
+class Progress:
+    """What a run carries from one epoch to the next, besides its parameters."""
+
+    epoch: int = 0  # last finished epoch
+    best_val: float = -1.0
+    best_epoch: int = 0
+    test_at_best: float | None = None
+    since_best: int = 0
+
+
+def library_versions() -> dict[str, str]:
+    """What a trained run records: python, convlab, numpy, torch and CUDA."""
+    from convlab.store import base_versions
+
+    versions = {**base_versions(), "torch": torch.__version__}
+    if torch.cuda.is_available():
+        versions["cuda"] = str(torch.version.cuda)
+    return versions
+
+
+def eta_at(spec: Spec, epoch: int) -> float:
+    t = spec.train
+    if not t.eta_decay_every:
+        return t.eta
+    return t.eta * t.eta_decay ** ((epoch - 1) // t.eta_decay_every)
+
+
+@torch.inference_mode()
+def predict(net: Network, x: torch.Tensor) -> torch.Tensor:
+    return torch.cat([net(x[i : i + EVAL_CHUNK]).argmax(1) for i in range(0, len(x), EVAL_CHUNK)])
+
+
+def accuracy(net: Network, x: torch.Tensor, y: torch.Tensor) -> float:
+    """Percent correct (the one host sync of an evaluation)."""
+    return (predict(net, x) == y).double().mean().item() * 100.0
+
+
+@torch.inference_mode()
+def evaluate(net: Network, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+    """Percent correct and the mean negative log-likelihood, from one pass and
+    one host sync. The loss is the book's cost without its L2 term: the weights
+    are the same for every image, so that term says nothing about the data."""
+    correct = torch.zeros((), dtype=torch.float64, device=x.device)
+    nll = torch.zeros((), dtype=torch.float64, device=x.device)
+    for i in range(0, len(x), EVAL_CHUNK):
+        z, target = net(x[i : i + EVAL_CHUNK]), y[i : i + EVAL_CHUNK]
+        correct += (z.argmax(1) == target).sum()
+        nll += F.cross_entropy(z, target, reduction="sum").double()
+    acc, loss = (torch.stack([correct, nll]) / len(y)).tolist()
+    return acc * 100.0, loss
+
+
+def sgd_step(
+    net: Network,
+    params: list[torch.Tensor],
+    weights: list[torch.Tensor],
+    x: torch.Tensor,
+    y: torch.Tensor,
+    eta: float,
+    decay: float,
+    gen: torch.Generator | None,
+) -> torch.Tensor:
+    """One step of the book's SGD: p ← p − η·∂C/∂p with C = NLL + 0.5·λ·ΣW²/n.
+    The L2 part of the gradient, (λ/n)·W, is applied to weights only.
+    `params` is net.book_params(). On the CPU the gradients are written by
+    hand (convlab/book/handwritten.py: 1.48× the autograd path's rate on the relu
+    preset, bench/bench_engine.py);
+    elsewhere, and for what that path does not cover, autograd computes them."""
+    if handwritten.supports(net, x):
+        loss, grads = handwritten.loss_and_grads(net, x, y, gen)
+    else:
+        loss = F.cross_entropy(net(x, train=True, gen=gen), y)
+        grads = torch.autograd.grad(loss, params)
+    with torch.no_grad():
+        if decay:
+            torch._foreach_mul_(weights, 1.0 - eta * decay)
+        torch._foreach_add_(params, grads, alpha=-eta)
+    return loss.detach()
+
+
+class Trainer:
+    """One network trained by a spec: build it, run its epochs, report."""
+
+    def __init__(self, spec: Spec, tensors: Tensors, device: torch.device, seed: int):
+        self.spec, self.t, self.device, self.seed = spec, tensors, device, seed
+        self.net = Network(spec.layers, spec.train.pool_gradient)
+        self.net.init_(seed)
+        self.net.to(device)
+        self.params = self.net.book_params()
+        self.weights = self.net.weights()
+        self.best = [p.detach().clone() for p in self.params]
+        self.dropout_gen = torch.Generator(device=device).manual_seed(seed + DROPOUT_SEED_OFFSET)
+        self.shuffle_gen = torch.Generator(device=device).manual_seed(seed + SHUFFLE_SEED_OFFSET)
+        self.progress = Progress()
+        self.n_batches = len(tensors.train_y) // spec.train.batch_size
+
+    # ------------------------------------------------------------ checkpoints
+
+    def checkpoint(self) -> bytes:
+        buf = io.BytesIO()
+        torch.save(
+            {
+                "params": [p.detach().cpu() for p in self.params],
+                "best": [p.cpu() for p in self.best],
+                "dropout_gen": self.dropout_gen.get_state(),
+                "shuffle_gen": self.shuffle_gen.get_state(),
+                "progress": asdict(self.progress),
+            },
+            buf,
+        )
+        return buf.getvalue()
+
+    def restore(self, blob: bytes) -> None:
+        state = torch.load(io.BytesIO(blob), map_location="cpu", weights_only=True)
+        with torch.no_grad():
+            for p, saved in zip(self.params, state["params"]):
+                p.copy_(saved)
+            for p, saved in zip(self.best, state["best"]):
+                p.copy_(saved)
+        self.dropout_gen.set_state(state["dropout_gen"])
+        self.shuffle_gen.set_state(state["shuffle_gen"])
+        self.progress = Progress(**state["progress"])
+
+    # ------------------------------------------------------------ training
+
+    def run(self, should_stop: Callable[[], bool] = lambda: False) -> Iterator[events.Event]:
+        spec, p = self.spec, self.progress
+        for epoch in range(p.epoch + 1, spec.train.epochs + 1):
+            if spec.train.patience and p.since_best >= spec.train.patience:
+                break  # early stopping: no new best for `patience` epochs
+            start = time.perf_counter()
+            loss = yield from self.train_epoch(epoch, should_stop)
+            yield self.end_epoch(epoch, loss, start)
+        yield self.finish()
+
+    def train_epoch(self, epoch: int, should_stop: Callable[[], bool]) -> Iterator[events.Progress]:
+        t, bs, n = self.t, self.spec.train.batch_size, self.n_batches
+        eta = eta_at(self.spec, epoch)
+        decay = self.spec.train.lmbda / n
+        order = None
+        if self.spec.train.shuffle:
+            order = torch.randperm(len(t.train_y), generator=self.shuffle_gen, device=self.device)
+        gen = self.dropout_gen if any(l.dropout for l in self.spec.layers) else None
+        total = torch.zeros((), device=self.device)
+        every = max(1, n // PROGRESS_STEPS)
+        start = time.perf_counter()
+        for i in range(n):
+            if should_stop():
+                raise Interrupted
+            if order is None:
+                x, y = t.train_x[i * bs : (i + 1) * bs], t.train_y[i * bs : (i + 1) * bs]
+            else:
+                idx = order[i * bs : (i + 1) * bs]
+                x, y = t.train_x[idx], t.train_y[idx]
+            total += sgd_step(self.net, self.params, self.weights, x, y, eta, decay, gen)
+            if (i + 1) % every == 0 or i + 1 == n:
+                if not torch.isfinite(total):  # one host sync per progress point, PROGRESS_STEPS an epoch
+                    raise Diverged(epoch, i + 1, eta)
+                elapsed = time.perf_counter() - start
+                rate = (i + 1) * bs / elapsed if elapsed > 0 else 0.0
+                yield events.Progress(
+                    epoch=epoch,
+                    batch=i + 1,
+                    batches=n,
+                    images_per_s=round(rate, 1),
+                    seconds_left=round((n - i - 1) * bs / rate, 1) if rate else None,
+                    loss=round(total.item() / (i + 1), 5),
+                )  # the epoch's mean loss so far
+        return total.item() / n
+
+    def end_epoch(self, epoch: int, train_loss: float, started: float) -> events.Epoch:
+        """Evaluate; `started` (perf_counter at the epoch's start) makes `seconds` include evaluation."""
+        p, t = self.progress, self.t
+        val, val_loss = evaluate(self.net, t.val_x, t.val_y)
+        test = None
+        if val >= p.best_val:  # ties count as a new best, as in the book
+            test = accuracy(self.net, t.test_x, t.test_y)
+            p.best_val, p.best_epoch, p.test_at_best, p.since_best = val, epoch, test, 0
+            with torch.no_grad():
+                torch._foreach_copy_(self.best, [q.detach() for q in self.params])
+        else:
+            p.since_best += 1
+        p.epoch = epoch
+        filters = self.net.first_filters()
+        return events.Epoch(
+            epoch=epoch,
+            train_loss=train_loss,
+            val_acc=val,
+            val_loss=val_loss,
+            test_acc=test,
+            best_val=p.best_val,
+            best_epoch=p.best_epoch,
+            test_at_best=p.test_at_best,
+            seconds=time.perf_counter() - started,
+            learning_rate=eta_at(self.spec, epoch),
+            filters=None if filters is None else filters.float().cpu().numpy(),
+            checkpoint=self.checkpoint(),
+        )
+
+    def finish(self) -> events.Finished:
+        """Predictions of the best-validation parameters on the test set."""
+        with torch.no_grad():
+            torch._foreach_copy_(self.params, self.best)
+        predictions = predict(self.net, self.t.test_x).cpu().numpy().astype(np.uint8)
+        p = self.progress
+        return events.Finished(
+            best_val=p.best_val,
+            best_epoch=p.best_epoch,
+            test_at_best=p.test_at_best,
+            epochs_done=p.epoch,
+            stopped_early=p.epoch < self.spec.train.epochs,
+            predictions=predictions,
+        )

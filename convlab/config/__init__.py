@@ -1,0 +1,1 @@
+"""What to train and where things live: presets as typed specs, paths and user folders, cores."""

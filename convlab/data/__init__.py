@@ -1,0 +1,1 @@
+"""MNIST: the IDX reader, checksums, the book's split and its expansion."""

@@ -1,0 +1,1 @@
+"""What runs produced, read back: comparison rows, statistics, confusion, exports."""

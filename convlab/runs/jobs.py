@@ -1,0 +1,273 @@
+"""Jobs, the unit the scheduler hands out, and `JobTrainer`, which trains a
+job's members here and turns engine events into store rows.
+
+A job holds members of one group: one member, or, when members are batched
+(batched.py: several members of one architecture as one model), all of them. `JobTrainer` runs in the command's process, in a scheduler's
+worker process, or, for Ray, records the events a remote worker streams back
+(ray_backend.py): every store write of a training run is here.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from convlab.config.spec import Spec
+from convlab.data import mnist as mnist_data
+from convlab.runs import events
+from convlab.store import Store, mistakes_of
+
+Emit = Callable[[events.Event], None]
+PROGRESS_WRITE_EVERY = 0.5  # seconds between progress rows in the store
+
+
+@dataclass(frozen=True)
+class Member:
+    member: int  # index in its group
+    seed: int
+    run_id: int | None = None  # an unfinished run to continue from its checkpoint, or None for a new one
+
+
+@dataclass(frozen=True)
+class Job:
+    """Members of one group that one worker trains."""
+
+    spec: Spec
+    group_id: int
+    members: tuple[Member, ...]
+
+
+class JobTrainer:
+    """Trains jobs here, one member after another, writing the store."""
+
+    def __init__(
+        self,
+        store: Store,
+        device: str | None = None,
+        data_dir: str | None = None,
+        emit: Emit = lambda e: None,
+        should_stop: Callable[[], bool] = lambda: False,
+    ):
+        self.store, self.device_name, self.data_dir = store, device, data_dir
+        self.emit, self.should_stop = emit, should_stop
+        self.mnist: mnist_data.MNIST | None = None
+        self._tensors: dict[tuple, Any] = {}
+        self._progress: dict[int, ProgressRecord] = {}
+
+    def train(self, job: Job) -> None:
+        from convlab.book.trainer import pick_device
+
+        if self.mnist is None:
+            self.mnist = mnist_data.load_mnist(self.data_dir)
+        device = pick_device(self.device_name)
+        if len(job.members) > 1:
+            self._train_batched(job, device)
+            return
+        for member in job.members:
+            self._train_member(job, member, device)
+
+    def _train_batched(self, job: Job, device) -> None:
+        """A job of several members as one batched model (batched.py); members
+        that resume from different epochs train as separate batches."""
+        from convlab.book.stacked import BatchedTrainer
+        from convlab.book.trainer import Diverged, Interrupted
+
+        opened = {m: self.open_run(job, m, str(device)) for m in job.members}
+        by_epoch: dict[int, list[Member]] = {}
+        for m, (_, saved) in opened.items():
+            by_epoch.setdefault(saved[0] if saved else 0, []).append(m)
+        tensors = self._tensors_for(job.spec, device)
+        for batch in by_epoch.values():
+            trainer = BatchedTrainer([job.spec] * len(batch), tensors, device, [m.seed for m in batch])
+            run_ids = [opened[m][0] for m in batch]
+            for i, m in enumerate(batch):
+                saved = opened[m][1]
+                if saved is not None:
+                    trainer.restore(i, saved[1])
+                self.emit(
+                    started_event(
+                        job,
+                        m,
+                        run_ids[i],
+                        str(device),
+                        trainer.n_batches,
+                        len(tensors.train_y),
+                        saved[0] if saved else None,
+                    )
+                )
+            try:
+                for i, event in trainer.run(self.should_stop):
+                    self.record(run_ids[i], event)
+            except Interrupted:
+                for run_id in self._unfinished(run_ids):
+                    self.stopped(run_id, job.group_id)
+                raise
+            except Diverged as exc:
+                bad = {run_ids[i] for i in exc.members} if exc.members is not None else set(run_ids)
+                for run_id in self._unfinished(run_ids):
+                    if run_id in bad:
+                        self.diverged(run_id, exc)
+                    else:  # a healthy member of the batch: stopped with it, resumable on its own
+                        self.stopped(run_id, job.group_id, "stopped: another member of its batch diverged")
+                raise
+            except Exception as exc:
+                for run_id in self._unfinished(run_ids):
+                    self.failed(run_id, exc)
+                raise
+
+    def _unfinished(self, run_ids: list[int]) -> list[int]:
+        return [r for r in run_ids if self.store.run(r).status != "finished"]
+
+    def _train_member(self, job: Job, member: Member, device) -> None:
+        from convlab.book.trainer import Diverged, Interrupted, Trainer
+
+        trainer = Trainer(job.spec, self._tensors_for(job.spec, device), device, member.seed)
+        run_id, saved = self.open_run(job, member, str(device))
+        if saved is not None:
+            trainer.restore(saved[1])
+        self.emit(
+            started_event(
+                job, member, run_id, str(device), trainer.n_batches, len(trainer.t.train_y), saved[0] if saved else None
+            )
+        )
+        try:
+            for event in trainer.run(self.should_stop):
+                self.record(run_id, event)
+        except Interrupted:
+            self.stopped(run_id, job.group_id)
+            raise
+        except Diverged as exc:
+            self.diverged(run_id, exc)
+            raise
+        except Exception as exc:
+            self.failed(run_id, exc)
+            raise
+
+    # ------------------------------------------------------------ the store side
+    # (also used by the Ray backend, whose remote workers never see the store)
+
+    def open_run(self, job: Job, member: Member, device: str) -> tuple[int, tuple[int, bytes] | None]:
+        """The member's run row (new, or an unfinished one claimed by this
+        process) and its last checkpoint, if any."""
+        from convlab.book.trainer import library_versions
+
+        if member.run_id is None:
+            return self.store.create_run(
+                job.spec,
+                group_id=job.group_id,
+                member=member.member,
+                seed=member.seed,
+                device=device,
+                versions=library_versions(),
+            ), None
+        self.store.claim(member.run_id, device)
+        return member.run_id, self.store.checkpoint(member.run_id)
+
+    def record(self, run_id: int, event: events.Event) -> None:
+        """One engine event into the store, then to `emit`."""
+        event.run = run_id
+        progress = self._progress.setdefault(run_id, ProgressRecord(self.store, run_id))
+        if isinstance(event, events.Progress):
+            progress.step(event)
+        elif isinstance(event, events.Epoch):
+            progress.evaluated()
+            self.store.add_epoch(run_id, event.to_dict(), event.filters, event.checkpoint)
+        elif isinstance(event, events.Finished):
+            test = self._test()
+            self.store.save_outcome(run_id, event.predictions, mistakes_of(event.predictions, test))
+            event.mistakes = int((event.predictions != test.labels).sum())
+            self.store.finish(run_id, "finished")
+        self.emit(event)
+
+    def stopped(self, run_id: int, group_id: int, why: str = "stopped by request") -> None:
+        self.store.finish(run_id, "interrupted", error=why)
+        self.emit(events.Interrupted(run=run_id, group=group_id))
+
+    def diverged(self, run_id: int, exc: BaseException) -> None:
+        """The loss became NaN: stored as 'diverged', with the hint, never resumed."""
+        self.store.finish(run_id, "diverged", error=str(exc))
+        self.emit(events.Diverged(run=run_id, epoch=exc.epoch, batch=exc.batch, error=str(exc)))
+
+    def failed(self, run_id: int, exc: BaseException) -> None:
+        self.store.finish(run_id, "failed", error=f"{type(exc).__name__}: {exc}")
+        self.emit(events.Failed(run=run_id, error=f"{type(exc).__name__}: {exc}"))
+
+    def _test(self):
+        if self.mnist is None:
+            self.mnist = mnist_data.load_mnist(self.data_dir)
+        return self.mnist.test
+
+    def _tensors_for(self, spec: Spec, device):
+        """Built once per (data, limit, device) and shared by the jobs this trainer takes."""
+        from convlab.book.trainer import prepare
+
+        key = (spec.train.data, spec.train.train_limit, spec.train.batch_size, str(device))
+        if key not in self._tensors:
+            self._tensors = {key: prepare(spec, self.mnist, device)}
+        return self._tensors[key]
+
+
+def started_event(
+    job: Job, member: Member, run_id: int, device: str, batches: int, images: int, resumed_from: int | None
+) -> events.Started:
+    spec = job.spec
+    return events.Started(
+        run=run_id,
+        group=job.group_id,
+        member=member.member,
+        preset=spec.name,
+        seed=member.seed,
+        device=device,
+        epochs=spec.train.epochs,
+        batches=batches,
+        images=images,
+        resumed_from=resumed_from,
+    )
+
+
+class ProgressRecord:
+    """The run's progress row in the store: where it is within the epoch, the
+    epoch's training loss at each progress step so far (the lab plots them),
+    and whether it is evaluating (after the last mini-batch, validation and
+    test accuracy take a while), with how long the last evaluation took."""
+
+    def __init__(self, store: Store, run_id: int):
+        self.store, self.run_id = store, run_id
+        self.record: dict[str, Any] = {}
+        self.losses: list[list[float]] = []
+        self.last_write = 0.0
+        self.eval_started: float | None = None
+        self.eval_s: float | None = None
+
+    def step(self, event: events.Progress) -> None:
+        if event.batch <= max(1, event.batches // 50):
+            self.losses = []  # a new epoch
+        if event.loss is not None:
+            self.losses.append([round(event.epoch - 1 + event.batch / event.batches, 4), event.loss])
+        self.record = {
+            "epoch": event.epoch,
+            "batch": event.batch,
+            "batches": event.batches,
+            "images_per_s": event.images_per_s,
+            "eta_s": event.seconds_left,
+        }
+        self.record.update(losses=self.losses, eval_s=self.eval_s)
+        last = event.batch == event.batches
+        if last:
+            self.eval_started = time.monotonic()
+            self.record.update(evaluating=True, eval_started=time.time())
+        if last or time.monotonic() - self.last_write > PROGRESS_WRITE_EVERY:
+            self.store.set_progress(self.run_id, self.record)
+            self.last_write = time.monotonic()
+
+    def evaluated(self) -> None:
+        """The epoch's evaluation ended: its time is kept for the estimates of the
+        epochs to come and of later runs (the row stays 'evaluating' until the
+        next step: after the last epoch the test predictions are made)."""
+        if self.eval_started is not None:
+            self.eval_s = round(time.monotonic() - self.eval_started, 2)
+            self.eval_started = None
+            self.record.update(eval_s=self.eval_s)
+            self.store.set_progress(self.run_id, self.record)

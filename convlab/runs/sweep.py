@@ -1,0 +1,298 @@
+"""Sweeps: one preset trained over a grid of field values.
+
+    convlab sweep relu --set train.lmbda=0,0.01,0.1 --set layers[2].n_out=100,300
+
+Each `--set FIELD=V1,V2,…` is an axis; the grid is every combination. Each
+point is the preset with those fields changed, validated exactly as a preset
+file is (a bad field or value is one line naming it), and becomes a group of
+runs in the store (its repeats); the sweep itself is a row of the `sweeps`
+table that lists its points and their groups. Every point starts from the
+same seed, so the points differ only in the swept fields.
+
+A sweep can also be a TOML file, or the name of one shipped in the package's
+sweeps/ (`convlab sweep relu-lambda`, the chapter's λ search):
+
+    preset = "relu"
+    repeats = 1
+    [set]
+    "train.lmbda" = [0, 1e-5, 1e-4]
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import secrets
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from convlab.config import spec as specs
+from convlab.config.spec import Spec
+from convlab.errors import UserError
+from convlab.results.stats import best_of, mean_sd
+from convlab.store import Run, Store
+
+FILE_KEYS = {"preset", "title", "description", "repeats", "seed", "set"}
+
+
+@dataclass(frozen=True)
+class Axis:
+    field: str  # "train.lmbda", "layers[2].n_out"
+    values: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Sweep:
+    preset: str  # a preset name or a TOML file
+    axes: tuple[Axis, ...]
+    repeats: int | None = None  # None: 1, a sweep explores; give more for mean ± sd
+    seed: int | None = None
+
+
+# ---------------------------------------------------------------- reading a sweep
+
+
+def parse_set(text: str) -> Axis:
+    """`train.lmbda=0,0.01,0.1` → Axis; values are TOML values (numbers, true/false, "text")."""
+    field, eq, values = text.partition("=")
+    field = field.strip()
+    if not eq or not field or not values.strip():
+        raise UserError(f"--set {text}: give FIELD=V1,V2,… (e.g. train.lmbda=0,0.01,0.1)")
+    return Axis(field, tuple(_value(v.strip(), text) for v in values.split(",")))
+
+
+def _value(text: str, where: str) -> Any:
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        if text and all(c.isalnum() or c in "-_" for c in text):
+            return text  # a bare word, e.g. relu or expanded
+        raise UserError(f"--set {where}: {text!r} is not a value; write numbers, true/false or words") from None
+
+
+def load_file(path: str | Path) -> Sweep:
+    """A sweep file: preset, optional repeats and seed, and a [set] table of FIELD = [values]."""
+    path = Path(path)
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read it ({exc.strerror})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UserError(f"{path.name}: not valid TOML: {exc}") from None
+    unknown = set(doc) - FILE_KEYS
+    if unknown:
+        raise UserError(
+            f"{path.name}: {sorted(unknown)[0]} is not a sweep field; known: {', '.join(sorted(FILE_KEYS))}"
+        )
+    grid = doc.get("set")
+    if not isinstance(doc.get("preset"), str) or not isinstance(grid, dict) or not grid:
+        raise UserError(f'{path.name}: a sweep needs preset = "NAME" and a [set] table of FIELD = [values]')
+    axes = tuple(Axis(k, tuple(v) if isinstance(v, list) else (v,)) for k, v in grid.items())
+    preset = doc["preset"]
+    if preset.endswith(".toml") and not Path(preset).is_absolute():
+        preset = str(path.parent / preset)  # a preset file beside the sweep file
+    return Sweep(preset, axes, doc.get("repeats"), doc.get("seed"))
+
+
+def sweep_file(name: str) -> Path | None:
+    """A sweep file given by path, or by the name of a shipped one; None if `name` is not one."""
+    from convlab.config.paths import sweeps_dir
+
+    shipped = sweeps_dir() / f"{name}.toml"
+    path = Path(name) if Path(name).suffix == ".toml" else shipped
+    return path if is_sweep_file(path) else None
+
+
+def is_sweep_file(name: str | Path) -> bool:
+    path = Path(name)
+    if path.suffix != ".toml" or not path.is_file():
+        return False
+    try:
+        return "set" in tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError):
+        return False
+
+
+# ---------------------------------------------------------------- the grid
+
+
+def points(sweep: Sweep, changes: dict[str, Any] | None = None) -> list[tuple[dict[str, Any], Spec]]:
+    """Every combination of the axes' values: (the swept fields, the validated spec).
+    `changes` are schedule changes for every point (epochs, train_limit)."""
+    if not sweep.axes:
+        raise UserError("sweep: give at least one --set FIELD=V1,V2,…")
+    for axis in sweep.axes:
+        if not axis.values:
+            raise UserError(f"--set {axis.field}: give at least one value")
+    path = specs.resolve(sweep.preset)
+    doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    repeats = sweep.repeats or 1
+    out = []
+    for combo in itertools.product(*(axis.values for axis in sweep.axes)):
+        fields = dict(zip((axis.field for axis in sweep.axes), combo))
+        point = copy.deepcopy(doc)
+        for field, value in fields.items():
+            _set_field(point, field, value, path.name)
+        label = "--set " + ", ".join(f"{f}={v}" for f, v in fields.items())
+        spec = specs._Checker(label).spec(point, str(path))
+        train = {"repeats": repeats if spec.train.ensemble == 1 else 1, **(changes or {})}
+        out.append((fields, spec.with_train(**train)))
+    return out
+
+
+def _set_field(doc: dict, field: str, value: Any, preset: str) -> None:
+    """`train.X` or `layers[i].X` in a preset's TOML table."""
+    table, dot, key = field.partition(".")
+    if not dot or not key or "." in key:
+        raise UserError(f"--set {field}: not a field; write train.FIELD or layers[i].FIELD")
+    if table == "train":
+        doc.setdefault("train", {})[key] = value
+        return
+    if table.startswith("layers[") and table.endswith("]") and table[7:-1].isdigit():
+        layers, i = doc.get("layers", []), int(table[7:-1])
+        if i >= len(layers):
+            raise UserError(f"--set {field}: {preset} has {len(layers)} layers, layers[0] to layers[{len(layers) - 1}]")
+        layers[i][key] = value
+        return
+    raise UserError(f"--set {field}: not a field; write train.FIELD or layers[i].FIELD")
+
+
+# ---------------------------------------------------------------- running
+
+
+def start(store: Store, runner, sweep: Sweep, changes: dict[str, Any] | None = None) -> int:
+    """Record a new sweep (its points and their groups), then train it."""
+    grid = points(sweep, changes)
+    seed = secrets.randbelow(2**30) if sweep.seed is None else sweep.seed
+    sweep_id = store.create_sweep(grid[0][1].name, [[a.field, list(a.values)] for a in sweep.axes], seed)
+    plans = []
+    for i, (fields, spec) in enumerate(grid):
+        plans.append(runner.open_group(spec, seed=seed))
+        store.add_sweep_point(sweep_id, i, fields, plans[-1].group_id)
+    runner.train(plans)
+    store.finish_sweep(sweep_id)
+    return sweep_id
+
+
+def resume(store: Store, runner, sweep_id: int | str) -> int:
+    """Continue a sweep: finished points are kept, the others complete."""
+    from convlab.runs.runner import Plan
+
+    store.mark_stale()
+    record = store.sweep(sweep_id)
+    plans = []
+    for point in store.sweep_points(record["id"]):
+        runs = [r for r in store.group_runs(point["group_id"]) if r.kind == "train"]
+        spec = specs.spec_from_dict(store.group(point["group_id"])["config"])
+        if runner.group_done(spec, point["group_id"]):
+            continue
+        if any(r.status == "running" for r in runs):
+            raise UserError(f"sweep {record['id']} is still training (run {runs[0].id}); stop it first")
+        plans.append(Plan(spec, point["group_id"], record["seed"]))
+    if not plans:
+        raise UserError(f"sweep {record['id']} is already finished; nothing to resume")
+    runner.train(plans)
+    store.finish_sweep(record["id"])
+    return record["id"]
+
+
+# ---------------------------------------------------------------- tables
+
+
+@dataclass
+class PointRow:
+    fields: dict[str, Any]
+    runs: list[Run]
+    best: Run | None
+    mean: float | None
+    sd: float | None
+
+    @property
+    def test(self) -> float | None:
+        return self.best.test_at_best if self.best else None
+
+    @property
+    def status(self) -> str:
+        done = sum(r.status == "finished" for r in self.runs)
+        return "finished" if self.runs and done == len(self.runs) else f"{done}/{len(self.runs)} finished"
+
+
+def table(store: Store, sweep_id: int | str) -> tuple[dict[str, Any], list[PointRow]]:
+    """The sweep's record and one row per point: best of N by validation, mean ± sd."""
+    record = store.sweep(sweep_id)
+    rows = []
+    for point in store.sweep_points(record["id"]):
+        runs = [r for r in store.group_runs(point["group_id"]) if r.kind == "train"]
+        ms = mean_sd([r.test_at_best for r in runs])
+        rows.append(PointRow(point["fields"], runs, best_of(runs), *(ms or (None, None))))
+    return record, rows
+
+
+def pivot(rows: list[PointRow], field: str) -> list[PointRow]:
+    """One row per value of `field`, over every point and repeat with that value:
+    the best run by validation (its test %) and the mean ± sd of test %."""
+    if rows and field not in rows[0].fields:
+        raise UserError(f"--pivot {field}: not a swept field; swept: {', '.join(rows[0].fields)}")
+    out: dict[Any, list[Run]] = {}
+    for row in rows:
+        out.setdefault(row.fields[field], []).extend(row.runs)
+    result = []
+    for value, runs in out.items():
+        ms = mean_sd([r.test_at_best for r in runs])
+        result.append(PointRow({field: value}, runs, best_of(runs), *(ms or (None, None))))
+    return result
+
+
+def cells(rows: list[PointRow]) -> tuple[list[str], list[list[str]]]:
+    """The header and text cells of a sweep table (swept fields first)."""
+    from convlab.term.format import pct
+
+    fields = list(rows[0].fields) if rows else []
+    header = fields + ["runs", "n", "best val %", "test % (best of n)", "mean ± sd", "status"]
+    body = [
+        [_show(row.fields[f]) for f in fields]
+        + [
+            ", ".join(str(r.id) for r in row.runs) or "—",
+            str(len(row.runs)),
+            pct(row.best.best_val if row.best else None),
+            pct(row.test),
+            "—" if row.mean is None else f"{row.mean:.2f} ± {row.sd:.2f}",
+            row.status,
+        ]
+        for row in rows
+    ]
+    return header, body
+
+
+def records(rows: list[PointRow]) -> list[dict[str, Any]]:
+    """Rows as plain dicts (json, csv): the swept fields, then the figures."""
+    return [
+        {
+            **row.fields,
+            "runs": [r.id for r in row.runs],
+            "n": len(row.runs),
+            "best_run": row.best.id if row.best else None,
+            "best_val": row.best.best_val if row.best else None,
+            "test_at_best": row.test,
+            "test_mean": row.mean,
+            "test_sd": row.sd,
+            "status": row.status,
+        }
+        for row in rows
+    ]
+
+
+def curve_series(store: Store, rows: list[PointRow]) -> list[tuple[str, list[tuple[int, float]]]]:
+    """Each point's best run's validation accuracy per epoch, labelled by its fields."""
+    series = []
+    for row in rows:
+        if row.best is not None:
+            label = ", ".join(f"{k}={_show(v)}" for k, v in row.fields.items())
+            series.append((label, [(e.epoch, e.val_acc) for e in store.epochs(row.best.id) if e.val_acc is not None]))
+    return series
+
+
+def _show(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)

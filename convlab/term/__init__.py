@@ -1,0 +1,1 @@
+"""Terminal text and pictures shared by the CLI and the lab."""

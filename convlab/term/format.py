@@ -1,0 +1,73 @@
+"""Short text forms of numbers and times, shared by the CLI, the reports and the lab."""
+
+from __future__ import annotations
+
+import time
+
+DASH = "—"
+
+
+def pct(value: float | None, digits: int = 2) -> str:
+    return DASH if value is None else f"{value:.{digits}f}"
+
+
+def when(ts: float | None) -> str:
+    """A start time as the local date and minute."""
+    return DASH if ts is None else time.strftime("%Y-%m-%d %H:%M", time.localtime(ts))
+
+
+def duration(seconds: float | None) -> str:
+    """12s, 3m05s, 2h07m: short enough for a status line."""
+    if seconds is None:
+        return DASH
+    seconds = int(round(max(0.0, seconds)))
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m{seconds:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+def count(n: int | None) -> str:
+    return DASH if n is None else f"{n:,}"
+
+
+def data_label(data: str, train_limit: int = 0) -> str:
+    """What a preset trains on: 50k, 250k expanded, or the first N images."""
+    if train_limit:
+        return f"first {train_limit:,}"
+    return "250k expanded" if data == "expanded" else "50k"
+
+
+def shape(dims: tuple[int, ...]) -> str:
+    return "×".join(str(d) for d in dims)
+
+
+def labels(tags: list[str], note: str) -> str:
+    """A run's tags and note, for tables: `#sweep #fast  smaller η`."""
+    return "  ".join(x for x in (" ".join(f"#{t}" for t in tags), note) if x)
+
+
+def size(nbytes: int | None) -> str:
+    """Bytes as people read them: 812 B, 14.2 kB, 10.3 MB (powers of 1,000)."""
+    if nbytes is None:
+        return DASH
+    for unit in ("B", "kB", "MB", "GB"):
+        if nbytes < 1000 or unit == "GB":
+            return f"{nbytes:.0f} {unit}" if unit == "B" else f"{nbytes:.1f} {unit}"
+        nbytes /= 1000
+    return DASH
+
+
+def id_ranges(ids: list[int]) -> str:
+    """[4, 5, 6, 9] → '4–6, 9'."""
+    ids = sorted(ids)
+    parts, start = [], None
+    for i, x in enumerate(ids):
+        start = x if start is None else start
+        if i + 1 == len(ids) or ids[i + 1] != x + 1:
+            parts.append(str(x) if x == start else f"{start}–{x}")
+            start = None
+    return ", ".join(parts)

@@ -1,0 +1,104 @@
+"""`convlab show RUN`: one stored run in the terminal: its config, per-epoch
+figures and curve, first-layer filters and misclassified test digits."""
+
+from __future__ import annotations
+
+import time
+
+from rich.columns import Columns
+from rich.console import Console
+
+from convlab.store import Run, Store
+from convlab.term import render
+from convlab.term.format import labels
+from convlab.term.text import printable
+
+
+def _header(run: Run) -> list[str]:
+    spec = run.spec
+    t = spec.train
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(run.started)) if run.started else "—"
+    took = f"{run.duration:.0f}s" if run.duration is not None else "—"
+    versions = ", ".join(f"{k} {v}" for k, v in run.versions.items())
+    lines = [
+        f"run {run.id}  {run.preset}: {run.title}",
+        f"  status {run.status}{' (' + run.error + ')' if run.error and run.status != 'finished' else ''}"
+        f"   seed {run.seed}   device {run.device}   started {when}   took {took}",
+        f"  layers: {spec.architecture}   ({spec.params:,} parameters)",
+        f"  epochs {t.epochs}  η {t.eta:g}  λ {t.lmbda:g}  mini-batch {t.batch_size}  data {t.data}"
+        + (f" (first {t.train_limit:,})" if t.train_limit else "")
+        + ("  reshuffle" if t.shuffle else "")
+        + (f"  patience {t.patience}" if t.patience else "")
+        + (f"  η×{t.eta_decay:g} every {t.eta_decay_every}" if t.eta_decay_every else ""),
+        f"  versions: {versions}",
+    ]
+    if run.tags or run.note:
+        lines.append("  " + labels(run.tags, run.note))
+    if run.kind == "ensemble":
+        lines.append(
+            f"  ensemble of runs {', '.join(map(str, run.members))}: plurality vote, ties to the smaller digit"
+        )
+    if run.best_val is not None:
+        lines.append(
+            f"  best validation {run.best_val:.2f}% at epoch {run.best_epoch}, "
+            f"test at best {run.test_at_best:.2f}%" + _book(run)
+        )
+    elif run.test_at_best is not None:
+        lines.append(f"  test accuracy {run.test_at_best:.2f}%" + _book(run))
+    return lines
+
+
+def _book(run: Run) -> str:
+    if run.book_figure is None:
+        return "   (the book gives no figure)"
+    return f"   book {run.book_figure:.2f}% ({run.test_at_best - run.book_figure:+.2f})"
+
+
+def show_run(store: Store, run: Run, mistakes: int = 24, console: Console | None = None) -> None:
+    console = console or Console(highlight=False, soft_wrap=True)
+    pictures = console.is_terminal and console.color_system is not None
+    for line in _header(run):
+        console.print(printable(line), markup=False)  # names, titles and errors are the user's
+    epochs = store.epochs(run.id)
+    if epochs:
+        console.print("\n  epoch  loss     validation  val. loss  test", markup=False)
+        for e in epochs:
+            test = f"{e.test_acc:.2f}" if e.test_acc is not None else ""
+            val_loss = f"{e.val_loss:.4f}" if e.val_loss is not None else ""  # none before store version 3
+            console.print(
+                f"  {e.epoch:>5}  {e.train_loss:.4f}   {e.val_acc:>6.2f}      {val_loss:>6}     {test:>6}", markup=False
+            )
+        if len(epochs) > 1:
+            console.print(
+                render.curve_text([e.val_acc for e in epochs], width=min(console.width, 90), reference=run.book_figure),
+                markup=False,
+                highlight=False,
+            )
+    filters = store.filters(run.id)
+    if filters is not None:
+        console.print(f"\nfirst-layer filters after epoch {epochs[-1].epoch} (darker = larger weight)", markup=False)
+        if pictures:
+            console.print(render.filter_grid(filters))
+        else:
+            for row in render.ascii_picture(render.tile(list(render.filter_levels(filters)), 10)):
+                console.print(row, markup=False)
+    wrong = store.mistakes(run.id)
+    if wrong:
+        shown = wrong[:mistakes]
+        console.print(
+            f"\n{len(wrong)} misclassified test digits"
+            f"{f', the first {len(shown)}' if len(shown) < len(wrong) else ''} "
+            "(true label top right, the network's bottom right)",
+            markup=False,
+        )
+        if pictures:
+            console.print(Columns([render.digit_card(m.image, m.label, m.predicted) for m in shown]))
+        else:
+            _ascii_gallery(console, shown, per_row=max(1, console.width // 58))
+
+
+def _ascii_gallery(console: Console, shown, per_row: int) -> None:
+    cards = [render.ascii_digit_card(m.image, m.label, m.predicted) for m in shown]
+    for i in range(0, len(cards), per_row):
+        for lines in zip(*cards[i : i + per_row]):
+            console.print("  ".join(lines).rstrip(), markup=False)
