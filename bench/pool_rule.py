@@ -5,7 +5,7 @@ accuracy at the best validation epoch, beside the book's figure.
 The full schedules (60 epochs of 50,000 images) take 7–21 minutes a run on
 one core; by default this runs a reduced comparison, one run at a time, and
 says so in its output. For the full schedules use the scheduler, two runs at
-a time (the README's figures):
+a time (the figures of docs/measurements.md):
 
     python bench/pool_rule.py                                   # relu and one-conv, 10,000 images, 3 epochs, seeds 1-3
     convlab sweep relu --set train.pool_gradient=theano,torch --repeats 2 --seed 1 --workers 2

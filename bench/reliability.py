@@ -1,8 +1,8 @@
-"""The README's reliability table, printed from a real run of the tests that
+"""The reliability table of docs/reliability.md, printed from a real run of the tests that
 try each fault and input class: how many cases were tried and what came of
 them. A class whose tests fail is printed as FAILED, never as held.
 
-    .venv/bin/python bench/reliability.py          # about 5 minutes on 2 cores
+    .venv/bin/python bench/reliability.py
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ import numpy as np
 
 from convlab.config.spec import load
 from convlab.data.mnist import Split
+from convlab.runs import events
 from convlab.runs.ensemble import vote
 from convlab.store import Store, mistakes_of
 
@@ -64,20 +65,20 @@ def add_run(
             best_val, best_epoch, test_at_best = val, i, test_acc
         store.add_epoch(
             run_id,
-            {
-                "epoch": i,
-                "train_loss": 1.0 / i,
-                "val_acc": val,
-                "test_acc": test_acc,
-                "seconds": seconds,
-                "eta": spec.train.eta,
-                "best_val": best_val,
-                "best_epoch": best_epoch,
-                "test_at_best": test_at_best,
-                "val_loss": val_losses[i - 1] if val_losses else None,
-            },
-            filters=rng.normal(size=(20, 5, 5)).astype(np.float32),
-            checkpoint=b"x",
+            events.Epoch(
+                epoch=i,
+                train_loss=1.0 / i,
+                val_acc=val,
+                test_acc=test_acc,
+                seconds=seconds,
+                learning_rate=spec.train.eta,
+                best_val=best_val,
+                best_epoch=best_epoch,
+                test_at_best=test_at_best,
+                val_loss=val_losses[i - 1] if val_losses else None,
+                filters=rng.normal(size=(20, 5, 5)).astype(np.float32),
+                checkpoint=b"x",
+            ),
         )
     if predictions is not None:
         store.save_outcome(run_id, predictions, mistakes_of(predictions, test))

@@ -15,7 +15,8 @@ import pytest
 
 from convlab import api
 from convlab.config.spec import load
-from convlab.results import export, report
+from convlab.results import report
+from convlab.results.export import tables
 from convlab.store import Store
 
 from report_fixtures import add_run, make_store
@@ -95,13 +96,13 @@ def test_epochs_filters_predictions_mistakes_and_comparison(store, made):
 
 def test_csv_and_json_agree_on_names_times_and_integers(store, made):
     rows = report.compare(store)
-    lines = list(csv.DictReader(io.StringIO(export.to_csv(store, rows))))
+    lines = list(csv.DictReader(io.StringIO(tables.to_csv(store, rows))))
     for line in lines:
         for column in INTS_IN_CSV:
             assert line[column] == "" or line[column].lstrip("-").isdigit(), (column, line[column])
     vote = next(line for line in lines if line["run"] == str(made.vote))
     assert vote["group"] != "" and vote["epoch"] == "" and vote["seed"] == ""
-    doc = json.loads(export.to_json(store, rows))
+    doc = json.loads(tables.to_json(store, rows))
     by_run = {r["run"]: r for r in doc["runs"]}
     assert "id" not in by_run[made.vote]
     for line in lines:
@@ -118,7 +119,7 @@ def test_csv_and_json_agree_on_names_times_and_integers(store, made):
 def test_pandas_reads_the_csv_with_integer_columns_and_pivots_a_sweep(store, made, tmp_path):
     pd = pytest.importorskip("pandas", reason="DataFrames need pandas: pip install 'nndl-convlab[pandas]'")
     path = tmp_path / "runs.csv"
-    path.write_text(export.to_csv(store, report.compare(store)), encoding="utf-8")
+    path.write_text(tables.to_csv(store, report.compare(store)), encoding="utf-8")
     df = pd.read_csv(path, dtype_backend="numpy_nullable")
     for column in ("epoch", "group", "seed", "run", "train_size"):
         assert str(df[column].dtype) == "Int64", column

@@ -246,3 +246,21 @@ def test_help_names_the_commands(run_cli):
     assert result.returncode == 0
     for command in ("presets", "run", "runs", "show"):
         assert command in result.stdout
+
+
+SHARED = ("--epochs", "--train-limit", "--seed", "--device", "--json", "--workers", "--threads", "--ray", "--store")
+
+
+def _options(command: str) -> dict[str, tuple]:
+    from convlab.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if a.dest == "command").choices[command]
+    return {flag: (a.help, a.metavar, a.type, a.default) for a in sub._actions for flag in a.option_strings}
+
+
+def test_the_commands_that_train_share_one_declaration_of_their_options():
+    """run, sweep and reproduce: each shared option has one help text, one
+    metavar, one type and one default, as `convlab COMMAND --help` shows it."""
+    run, sweep, reproduce = (_options(c) for c in ("run", "sweep", "reproduce"))
+    for flag in SHARED:
+        assert run[flag] == sweep[flag] == reproduce[flag], flag

@@ -14,8 +14,8 @@ import pytest
 import torch
 
 from convlab.book.trainer import (
-    Interrupted,
     Trainer,
+    TrainingStopped,
     accuracy,
     eta_at,
     evaluate,
@@ -121,7 +121,7 @@ def test_same_seed_same_numbers(mnist):
     assert ev_a[0].train_loss != ev_c[0].train_loss
 
 
-def test_checkpoint_restores_parameters_generators_and_progress(mnist):
+def test_checkpoint_restores_parameters_generators_and_position(mnist):
     tensors = small_tensors(mnist, 300, 500)
     straight = Trainer(SMALL_DROPOUT, tensors, CPU, seed=4)
     ev_straight = events_of(straight)
@@ -131,7 +131,7 @@ def test_checkpoint_restores_parameters_generators_and_progress(mnist):
     run.close()
     again = Trainer(SMALL_DROPOUT, tensors, CPU, seed=999)  # a different init: everything must come from the blob
     again.restore(epoch1.checkpoint)
-    assert (again.progress.epoch, again.progress.best_val, again.progress.best_epoch, again.progress.test_at_best) == (
+    assert (again.position.epoch, again.position.best_val, again.position.best_epoch, again.position.test_at_best) == (
         1,
         epoch1.best_val,
         epoch1.best_epoch,
@@ -200,7 +200,7 @@ def test_ties_count_as_a_new_best(mnist):
     assert second.val_acc == first.val_acc
     assert second.best_epoch == 2, "a tie with the best so far is a new best"
     assert second.test_acc == first.test_acc and second.test_at_best == first.test_acc
-    assert trainer.progress.since_best == 0
+    assert trainer.position.since_best == 0
 
     best_params = [p.detach().clone() for p in trainer.params]
     with torch.no_grad():  # ruin the network: validation falls
@@ -211,12 +211,12 @@ def test_ties_count_as_a_new_best(mnist):
     assert third.val_acc < first.val_acc
     assert third.test_acc is None, "test accuracy is measured only at a new best"
     assert third.best_epoch == 2 and third.test_at_best == first.test_acc
-    assert trainer.progress.since_best == 1
+    assert trainer.position.since_best == 1
 
     finished = trainer.finish()  # the reported predictions are the best epoch's
     assert finished.best_epoch == 2 and finished.epochs_done == 3 and finished.stopped_early
     assert all(torch.equal(p, q) for p, q in zip(trainer.params, best_params))
-    assert np.array_equal(finished.predictions, predict(trainer.net, trainer.t.test_x).numpy())
+    assert np.array_equal(finished.predictions, predict(trainer.net, trainer.tensors.test_x).numpy())
 
 
 def test_accuracy_is_percent_correct(mnist):
@@ -261,10 +261,10 @@ def test_stop_request_interrupts_between_minibatches(mnist):
         calls.append(1)
         return len(calls) > 5
 
-    with pytest.raises(Interrupted):
+    with pytest.raises(TrainingStopped):
         for _ in trainer.run(stop):
             pass
-    assert trainer.progress.epoch == 0
+    assert trainer.position.epoch == 0
 
 
 def test_eta_schedule_and_patience():

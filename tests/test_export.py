@@ -16,7 +16,9 @@ from xml.etree import ElementTree
 import numpy as np
 import pytest
 
-from convlab.results import export, report
+from convlab.results import pictures, report
+from convlab.results.export import html as html_export
+from convlab.results.export import tables
 from convlab.store import Store
 
 from helpers import assert_user_error
@@ -118,13 +120,13 @@ def image_of(src: str) -> tuple[str, bytes]:
 
 def test_png_round_trip():
     grey = np.arange(6 * 4, dtype=np.uint8).reshape(6, 4) * 10
-    assert np.array_equal(decode_png(export.png(grey)), grey)
-    big = decode_png(export.png(grey, scale=3))
+    assert np.array_equal(decode_png(pictures.png(grey)), grey)
+    big = decode_png(pictures.png(grey, scale=3))
     assert big.shape == (18, 12) and np.array_equal(big[::3, ::3], grey)
 
 
 def test_svg_curves_parse():
-    svg = export.svg_curves([("a & b", [(1, 97.0), (2, 98.5)]), ("c", [(1, 96.0)])])
+    svg = pictures.svg_curves([("a & b", [(1, 97.0), (2, 98.5)]), ("c", [(1, 96.0)])])
     root = ElementTree.fromstring(svg)
     ns = "{http://www.w3.org/2000/svg}"
     assert root.tag == f"{ns}svg"
@@ -137,9 +139,9 @@ def test_svg_curves_parse():
 
 
 def test_csv_has_every_epoch_of_every_run(store, rows, made):
-    text = export.to_csv(store, rows)
+    text = tables.to_csv(store, rows)
     lines = list(csv.DictReader(io.StringIO(text)))
-    assert tuple(lines[0].keys()) == export.CSV_FIELDS
+    assert tuple(lines[0].keys()) == tables.CSV_FIELDS
     per_run = {}
     for line in lines:
         per_run.setdefault(int(line["run"]), []).append(line)
@@ -164,7 +166,7 @@ def test_json_holds_rows_runs_and_epochs(store, rows, made):
     def no_nan(value):
         raise AssertionError(f"{value} in JSON")
 
-    doc = json.loads(export.to_json(store, rows), parse_constant=no_nan)
+    doc = json.loads(tables.to_json(store, rows), parse_constant=no_nan)
     assert doc["accuracy_unit"] == "percent" and doc["columns"] == report.COLUMN_KEYS
     relu = next(r for r in doc["rows"] if r["kind"] == "repeats")
     assert relu["runs"] == made.relu and relu["best_run"] == made.relu[1]
@@ -178,7 +180,7 @@ def test_json_holds_rows_runs_and_epochs(store, rows, made):
 
 
 def test_markdown_table(rows):
-    text = export.to_markdown(rows)
+    text = tables.to_markdown(rows)
     lines = text.splitlines()
     assert len(lines) == 2 + len(rows)
     assert all(line.startswith("| ") and line.endswith(" |") for line in lines[:1] + lines[2:])
@@ -192,7 +194,7 @@ def test_markdown_table(rows):
 
 def test_html_report_is_self_contained_with_table_curves_filters_and_mistakes(store, rows, made):
     page = Report()
-    page.feed(export.to_html(store, rows))
+    page.feed(html_export.to_html(store, rows))
     assert page.external == []
     table = page.tables[0]
     assert [c.strip() for c in table[0]] == [c.header for c in report.COLUMNS]
@@ -301,9 +303,9 @@ def test_the_validation_loss_travels_into_csv_json_and_html(tmp_path):
             s, spec, s.create_group(spec), 0, [(90.0, 89.0, 1.0), (91.0, 90.0, 1.0)], val_losses=[None, 0.1234567891]
         )
         rows = report.compare(s)
-        table = list(csv.DictReader(io.StringIO(export.to_csv(s, rows))))
-        doc = json.loads(export.to_json(s, rows))
-        page = export.to_html(s, rows)
+        table = list(csv.DictReader(io.StringIO(tables.to_csv(s, rows))))
+        doc = json.loads(tables.to_json(s, rows))
+        page = html_export.to_html(s, rows)
     assert [r["val_loss"] for r in table] == ["", "0.123457"]
     assert list(table[0]).index("val_loss") == list(table[0]).index("val_acc") + 1
     assert [e["val_loss"] for e in doc["runs"][0]["epochs"]] == [None, 0.123457]
@@ -332,7 +334,7 @@ def y_scale(root) -> tuple[list[float], list[float], callable]:
 
 
 def test_y_axis_labels_name_their_gridlines():
-    svg = export.svg_curves([("a", [(1, 81.0), (2, 86.0), (3, 92.0)])])
+    svg = pictures.svg_curves([("a", [(1, 81.0), (2, 86.0), (3, 92.0)])])
     values, grid, to_y = y_scale(ElementTree.fromstring(svg))
     assert len(values) >= 4 and len(set(values)) == len(values)
     steps = {round(b - a, 6) for a, b in zip(values, values[1:])}
@@ -340,12 +342,12 @@ def test_y_axis_labels_name_their_gridlines():
     assert [to_y(v) for v in values] == pytest.approx(grid, abs=0.15)
     labels = [t.text for t in ElementTree.fromstring(svg).iter(f"{SVG}text") if t.get("text-anchor") == "end"]
     assert "82.5" in labels and "82" not in labels
-    assert export._decimals(2.5) == 1 and export._decimals(0.25) == 2 and export._decimals(5.0) == 0
+    assert pictures._decimals(2.5) == 1 and pictures._decimals(0.25) == 2 and pictures._decimals(5.0) == 0
 
 
 def report_svg(store, rows) -> ElementTree.Element:
     page = Report()
-    page.feed(export.to_html(store, rows))
+    page.feed(html_export.to_html(store, rows))
     (svg,) = [image_of(i["src"])[1] for i in page.images if image_of(i["src"])[0] == "image/svg+xml"]
     return ElementTree.fromstring(svg.decode("utf-8"))
 
@@ -371,7 +373,7 @@ def test_curves_have_the_book_line_and_a_mean_sd_band_for_repeats(store, made):
 
 def test_each_row_has_its_confusion_matrix(store, rows, made):
     page = Report()
-    page.feed(export.to_html(store, rows))
+    page.feed(html_export.to_html(store, rows))
     matrices = [t for t in page.tables if len(t) == 11 and [c.strip() for c in t[0]] == [""] + list("0123456789")]
     finished = [r for r in rows if store.predictions((r.vote or r.best).id) is not None]
     assert len(matrices) == len(finished) == len(rows) - 1  # the interrupted run has no predictions
@@ -388,7 +390,7 @@ def test_each_row_has_its_confusion_matrix(store, rows, made):
 def test_sort_values_are_plain_numbers_or_text(store, rows):
     import re
 
-    text = export.to_html(store, rows)
+    text = html_export.to_html(store, rows)
     values = re.findall(r'data-v="([^"]*)"', text)
     assert values and not [v for v in values if "(" in v or "&#x27;" in v or "'" in v]
     data = [v for v in values if v.startswith(("plain ", "expanded "))]

@@ -2,7 +2,7 @@
 Network.forward: same loss, same gradients (float64, to rounding), same
 dropout masks from the same generator, on every preset's layers, with tied
 maxima in the pools (blank image rows). Which networks it covers and which
-it leaves to autograd."""
+it leaves to autograd, and a torch without the private kernels it calls."""
 
 from __future__ import annotations
 
@@ -12,8 +12,12 @@ import torch.nn.functional as F
 
 from convlab.book import handwritten
 from convlab.book.model import Network
+from convlab.book.trainer import Trainer
 from convlab.config import spec as specs
 from convlab.config.spec import parse_text
+from convlab.runs import events
+
+from helpers import small_tensors
 
 PRESETS = ["shallow", "one-conv", "no-fc", "two-conv", "tanh", "relu", "extra-fc", "dropout"]
 
@@ -100,3 +104,49 @@ def test_what_it_leaves_to_autograd():
     assert handwritten.supports(Network(_two_conv(3).layers), x) is False  # 8 by 3: a border the pool ignores
     if torch.cuda.is_available():  # pragma: no cover - a GPU run
         assert not handwritten.supports(Network(relu.layers), x.cuda())
+
+
+class _AtenWithout:
+    """torch.ops.aten as a torch release without one of its private kernels
+    (`raises`: with it, but refusing every call) would show it."""
+
+    def __init__(self, name: str, raises: bool = False):
+        self.name, self.raises = name, raises
+
+    def __getattr__(self, name: str):
+        if name != self.name:
+            return getattr(torch.ops.aten, name)
+        if not self.raises:
+            raise AttributeError(f"'_OpNamespace' 'aten' object has no attribute '{name}'")
+
+        def refuse(*args, **kwargs):
+            raise RuntimeError(f"aten::{name}: no such overload")
+
+        return refuse
+
+
+def _first_epoch(mnist, spec):
+    """One epoch of 15 mini-batches by the trainer; its loss, accuracy and parameters."""
+    trainer = Trainer(spec, small_tensors(mnist, 150, 200), torch.device("cpu"), seed=5)
+    epoch = next(e for e in trainer.run() if isinstance(e, events.Epoch))
+    return (epoch.train_loss, epoch.val_acc), [p.detach().clone() for p in trainer.params], trainer
+
+
+@pytest.mark.parametrize(
+    "missing", [("_slow_conv2d_backward", False), ("_slow_conv2d_backward", True), ("_log_softmax_backward_data", True)]
+)
+def test_a_torch_without_a_private_kernel_trains_by_autograd(mnist, monkeypatch, missing):
+    """pyproject admits torch 2.2 to 3: where a private kernel of this step is
+    missing or refuses its arguments, the network takes the autograd step and
+    trains to the autograd path's numbers, exactly."""
+    spec = specs.load("relu").with_train(epochs=1)  # two conv layers: the second needs _slow_conv2d_backward
+    with monkeypatch.context() as m:
+        m.setattr(handwritten, "supports", lambda net, x: False)
+        expected, expected_params, _ = _first_epoch(mnist, spec)
+    hand, _, trainer = _first_epoch(mnist, spec)
+    assert handwritten.supports(trainer.net, trainer.tensors.train_x[:10])  # with every kernel: the hand-written step
+    monkeypatch.setattr(handwritten, "aten", _AtenWithout(*missing))
+    got, params, trainer = _first_epoch(mnist, spec)
+    assert not handwritten.supports(trainer.net, trainer.tensors.train_x[:10])
+    assert got == expected and hand[0] == pytest.approx(expected[0], rel=1e-4)
+    assert all(torch.equal(p, q) for p, q in zip(params, expected_params))

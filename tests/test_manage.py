@@ -15,6 +15,7 @@ from dataclasses import replace
 import pytest
 
 from convlab.config.spec import load
+from convlab.runs import events
 from convlab.store import RUN_TABLES, Store
 
 from helpers import assert_user_error
@@ -104,7 +105,21 @@ def test_gc_drops_finished_checkpoints_and_keeps_what_show_compare_export_read(r
     assert trained.returncode == 0, trained.stderr
     with Store(store) as s:  # an interrupted run keeps its checkpoint: a resume needs it
         stopped = s.create_run(load("relu"), group_id=None, device="cpu")
-        s.add_epoch(stopped, {"epoch": 1, "val_acc": 50.0, "best_val": 50.0, "best_epoch": 1}, checkpoint=b"state")
+        s.add_epoch(
+            stopped,
+            events.Epoch(
+                epoch=1,
+                train_loss=2.0,
+                val_acc=50.0,
+                test_acc=None,
+                best_val=50.0,
+                best_epoch=1,
+                test_at_best=49.0,
+                seconds=1.0,
+                learning_rate=0.03,
+                checkpoint=b"state",
+            ),
+        )
         s.finish(stopped, "interrupted")
         n, nbytes = s.checkpoint_bytes("finished")
     assert n == 1 and nbytes > 100_000  # the relu network's parameters, twice, and its generators

@@ -12,7 +12,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from convlab.book.model import BookLayer, Network
+from convlab.book.model import BookLayer, Network, activation_function
 from convlab.book.trainer import sgd_step
 from convlab.config import spec as specs
 from convlab.config.spec import Layer, parse_text
@@ -155,6 +155,16 @@ def test_conv_pool_is_conv_then_pool_then_bias_then_activation(activation, act):
     np.testing.assert_allclose(got.detach().numpy(), expected, rtol=1e-10, atol=1e-12)
     # and it is the same layer in training mode: conv-pool layers have no dropout
     assert torch.equal(got, book(x, train=True, gen=torch.Generator().manual_seed(0)))
+
+
+def test_every_activation_a_preset_may_name_has_its_function():
+    """The names live in config.spec.ACTIVATIONS (what a preset may choose), the functions in the model."""
+    z = torch.linspace(-3, 3, 13, dtype=torch.float64)
+    expected = {"sigmoid": torch.sigmoid(z), "tanh": torch.tanh(z), "relu": z.clamp(min=0), "linear": z}
+    assert set(specs.ACTIVATIONS) == set(expected)
+    for name in specs.ACTIVATIONS:
+        assert torch.equal(activation_function(name)(z), expected[name]), name
+    assert torch.equal(activation_function("softmax")(z), z)  # the softmax layer returns logits
 
 
 def test_conv_weight_layout_is_cross_correlation():

@@ -13,6 +13,8 @@ import pytest
 from convlab.config import spec as specs
 from convlab.config.paths import store_path as default_path
 from convlab.errors import UserError
+from convlab.runs import events
+from convlab.runs.jobs import JobTrainer
 from convlab.store import Mistake, Store
 
 from helpers import run_of_a_killed_process as _run_of_a_killed_process
@@ -24,20 +26,20 @@ def store(tmp_path):
         yield s
 
 
-def _epoch(n: int, **kw) -> dict:
-    record = {
+def _epoch(n: int, **kw) -> events.Epoch:
+    """An epoch event as the trainer yields it."""
+    fields = {
         "epoch": n,
         "train_loss": 1.0 / n,
         "val_acc": 90.0 + n,
         "test_acc": 89.5 + n,
         "seconds": 2.5,
-        "eta": 0.03,
+        "learning_rate": 0.03,
         "best_val": 90.0 + n,
         "best_epoch": n,
         "test_at_best": 89.5 + n,
     }
-    record.update(kw)
-    return record
+    return events.Epoch(**{**fields, **kw})
 
 
 def test_round_trip(store, tmp_path):
@@ -68,9 +70,18 @@ def test_round_trip(store, tmp_path):
 
     rng = np.random.default_rng(0)
     filters = [rng.normal(size=(20, 5, 5)).astype(np.float32) for _ in range(2)]
-    store.add_epoch(run_id, _epoch(1), filters[0], b"checkpoint-1")
+    store.add_epoch(run_id, _epoch(1, filters=filters[0], checkpoint=b"checkpoint-1"))
     store.add_epoch(
-        run_id, _epoch(2, test_acc=None, best_val=91.0, best_epoch=1, test_at_best=90.5), filters[1], b"checkpoint-2"
+        run_id,
+        _epoch(
+            2,
+            test_acc=None,
+            best_val=91.0,
+            best_epoch=1,
+            test_at_best=90.5,
+            filters=filters[1],
+            checkpoint=b"checkpoint-2",
+        ),
     )
     epochs = store.epochs(run_id)
     assert [(e.epoch, e.train_loss, e.val_acc, e.test_acc, e.seconds, e.eta) for e in epochs] == [
@@ -103,6 +114,21 @@ def test_round_trip(store, tmp_path):
     with Store(tmp_path / "runs.sqlite") as other:
         assert other.run(run_id).status == "finished"
         assert np.array_equal(other.predictions(run_id), predictions)
+
+
+def test_an_epoch_keeps_its_learning_rate_when_the_json_lines_drop_the_eta_alias(store, monkeypatch):
+    """The store takes the trainer's typed epoch event, not its JSON line: when
+    protocol 2 stops writing the old `eta` name of `learning_rate`, the epoch's
+    η is still stored (read from the line, it was silently NULL)."""
+    monkeypatch.setattr(events, "ALIASES", {})  # the JSON lines of protocol 2
+    assert "eta" not in _epoch(1).to_dict()
+    spec = specs.load("relu").with_train(epochs=2, train_limit=500)
+    run_id = store.create_run(spec, group_id=None, seed=1, device="cpu")
+    recorder = JobTrainer(store)  # the trainer's side of the store, as local and Ray runs record
+    recorder.record(run_id, _epoch(1, learning_rate=0.07, checkpoint=b"state-1"))
+    recorder.record(run_id, _epoch(2, learning_rate=0.035, val_loss=0.05))
+    assert [(e.epoch, e.eta, e.val_loss) for e in store.epochs(run_id)] == [(1, 0.07, None), (2, 0.035, 0.05)]
+    assert store.checkpoint(run_id) == (1, b"state-1") and store.run(run_id).epochs_done == 2
 
 
 def test_unknown_runs_are_user_errors(store):
@@ -214,7 +240,7 @@ def test_store_location(monkeypatch, tmp_path):
 
 
 def test_a_trained_run_records_the_versions_its_trainer_passes(store):
-    from convlab.book.trainer import library_versions
+    from convlab.versions import library_versions
 
     spec = specs.load("relu").with_train(epochs=1)
     versions = library_versions()

@@ -2,10 +2,12 @@
 (no network beyond the package index), installed with its dependencies into a
 fresh virtual environment, and `convlab run relu` trains from another folder
 on the MNIST and presets inside the installed package, storing the run in the
-user's data folder."""
+user's data folder. Its metadata name the distribution nndl-convlab and both
+licences: MIT for the code, CC BY-SA 3.0 for the bundled MNIST files."""
 
 from __future__ import annotations
 
+import email.parser
 import os
 import shutil
 import subprocess
@@ -22,6 +24,7 @@ pytestmark = pytest.mark.slow
 SHIPPED = (
     "convlab/_shipped/presets/relu.toml",
     "convlab/_shipped/presets/ensemble.toml",
+    "convlab/_shipped/presets/sweeps/relu-lambda.toml",
     "convlab/_shipped/data/mnist/SHA256SUMS",
     "convlab/_shipped/data/mnist/README.md",
     "convlab/_shipped/data/mnist/train-images-idx3-ubyte.gz",
@@ -81,7 +84,24 @@ def test_the_wheel_holds_presets_mnist_and_the_stylesheet(installed):
     _, wheel, _ = installed
     names = set(zipfile.ZipFile(wheel).namelist())
     assert set(SHIPPED) <= names
-    assert len([n for n in names if n.startswith("convlab/_shipped/presets/") and n.endswith(".toml")]) == 14
+    presets = [n for n in names if n.startswith("convlab/_shipped/presets/") and n.endswith(".toml")]
+    assert len([n for n in presets if n.count("/") == 3]) == 14  # beside them, presets/sweeps/
+
+
+def test_the_wheel_is_nndl_convlab_under_both_licences(installed):
+    _, wheel, venv = installed
+    archive = zipfile.ZipFile(wheel)
+    (metadata,) = [n for n in archive.namelist() if n.endswith(".dist-info/METADATA")]
+    headers = email.parser.Parser().parsestr(archive.read(metadata).decode("utf-8"), headersonly=True)
+    assert headers["Name"] == "nndl-convlab"
+    assert headers["License-Expression"] == "MIT AND CC-BY-SA-3.0"  # the code; the bundled MNIST files
+    assert sorted(headers.get_all("License-File")) == ["LICENSE", "data/mnist/LICENSE"]
+    licences = metadata.rpartition("/")[0] + "/licenses"
+    assert archive.read(f"{licences}/LICENSE").startswith(b"MIT License")
+    assert b"Creative Commons Attribution-ShareAlike 3.0" in archive.read(f"{licences}/data/mnist/LICENSE")
+    code = "import importlib.metadata as m; print(sorted(set(m.packages_distributions()['convlab'])))"
+    installed_as = run(venv / "bin" / "python", "-c", code, cwd=venv)
+    assert installed_as.stdout.strip() == "['nndl-convlab']"  # the import package convlab comes from nndl-convlab
 
 
 def test_installed_convlab_trains_from_another_folder(installed):

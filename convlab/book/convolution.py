@@ -1,10 +1,10 @@
 """The conv-pool layers' valid convolution (cross-correlation), by the path
 measured fastest for the presets' shapes on a CPU (mini-batch 10, 1–40 maps).
 
-oneDNN, PyTorch's default CPU path, is slow for a single input map: on
-10×1×28×28 with 20 maps of 5×5 its forward and backward took about 1.6 ms
-where the im2col-and-GEMM path (`thnn_conv2d`) took about 0.5 ms. With 20
-input maps oneDNN is as fast or faster, so it keeps those. On other devices
+oneDNN, PyTorch's default CPU path, is slow for a single input map: on the
+first conv layer of the presets the im2col-and-GEMM path (`thnn_conv2d`)
+takes a fraction of its time. With 20 input maps oneDNN is as fast or
+faster, so it keeps those. On other devices
 `F.conv2d` is used as is. The choice depends only on the shapes, so a run
 computes the same numbers every time (resume equals uninterrupted).
 """

@@ -1,12 +1,11 @@
 """One SGD step's loss and gradients written by hand (no autograd), for the CPU.
 
-Why: at a mini-batch of 10 the engine's step was dominated by fixed costs,
+Why: at a mini-batch of 10 the engine's step is dominated by fixed costs,
 not arithmetic: oneDNN's convolution (slower here than PyTorch's own im2col
 kernel, `_slow_conv2d`, at both conv layers' shapes), pooling on tensors
 whose innermost dimension is a 2-wide window, and autograd's bookkeeping for
-~40 small operations. Measured at one thread on the relu preset, quiet
-machine: about 2.0–2.1 ms a step; bench/bench_engine.py: 1.48× the autograd
-path's rate, bench/bench_network3.py: 1.37× the book's network3.py.
+~40 small operations. bench/bench_engine.py measures this path against
+autograd's, bench/bench_network3.py against the book's network3.py.
 
 - The first conv layer (one input map) is an im2col of ours and one GEMM,
   with the im2col's columns ordered by (a, b, n, i, j): window row a and
@@ -23,20 +22,24 @@ path's rate, bench/bench_network3.py: 1.37× the book's network3.py.
   GEMM gives (k·k, N·ph·pw·maps), pooled as above. The weights' gradient is
   one GEMM with the saved patches; the input's gradient is PyTorch's im2col
   kernel (`_slow_conv2d_backward`, input part only), whose col2im is faster
-  than any of ours, given everything in channels-last memory. Measured at
-  one thread, relu preset, second layer forward and backward: 1.19 ms
-  against 1.51 ms for `_slow_conv2d_forward/backward` with pooling.py's 2×2
-  pool.
+  than any of ours, given everything in channels-last memory.
 - FC and softmax layers: addmm/mm, dropout masks drawn as Network.forward
   draws them (same shapes, same order, same generator).
 
 The numbers are the autograd path's up to rounding (the golden fixtures pin
-this path through engine.sgd_step; tests/test_handwritten.py compares it
+this path through trainer.sgd_step; tests/test_handwritten.py compares it
 with autograd in float64 on every preset's layers). What it covers:
 conv-pool layers first (valid convolution whose output the pool divides
 exactly; the "theano" pool rule), then FC
 and softmax layers, any of the book's activations, dropout. Anything else,
 and any device but the CPU, takes the autograd path (`supports`).
+
+The step calls private ATen kernels (`_slow_conv2d_backward`,
+`_log_softmax_backward_data`), which a torch release may drop or change: a
+network's first step is tried here once, and if it raises (a kernel missing
+or refusing its arguments) autograd takes every step of that network. The
+decision depends on the torch build only, never on the data, so a resumed
+run takes the path its first part took.
 """
 
 from __future__ import annotations
@@ -50,12 +53,13 @@ MEAN = 1  # ATen's reduction code for a mean
 
 
 def supports(net, x: torch.Tensor) -> bool:
-    """Whether this network's step can be taken here (decided once per network)."""
+    """Whether this network's step can be taken here (decided once per network,
+    by its layers and one trial step on `x`)."""
     if x.device.type != "cpu":
         return False
     ok = _decided.get(net)
     if ok is None:
-        ok = _decided[net] = _network_ok(net)
+        ok = _decided[net] = _network_ok(net) and _runs_here(net, x)
     return ok
 
 
@@ -74,6 +78,16 @@ def _network_ok(net) -> bool:
                 return False  # a border the pool ignores: the autograd path handles it
         else:
             seen_dense = True
+    return True
+
+
+def _runs_here(net, x: torch.Tensor) -> bool:
+    """Whether this torch takes the step: one trial on `x`, with labels of
+    its own and a generator of its own (the run's dropout stream is not touched)."""
+    try:
+        loss_and_grads(net, x, torch.zeros(len(x), dtype=torch.long), torch.Generator().manual_seed(0))
+    except Exception:  # noqa: BLE001 - whatever this torch lacks, autograd takes the step
+        return False
     return True
 
 
@@ -185,8 +199,8 @@ def _conv_backward(layer, g: torch.Tensor, saved, need_input: bool):
     g_w = torch.mm(gz.view(-1, maps).t(), cols).view(maps, f, f, c).permute(0, 3, 1, 2).contiguous()
     g_in = None
     if need_input:  # PyTorch's col2im is faster than ours: its kernel, all in NHWC (channels-last)
-        # memory, which the kernel takes without a copy (390 µs → 357 µs here, and gz's copy
-        # into that order moves runs of `maps` floats: 13 µs against 86 µs into NCHW)
+        # memory, which the kernel takes without a copy (and gz's copy into that order moves
+        # runs of `maps` floats, not single ones as into NCHW)
         ph, pw = (h - f + 1) // k, (wd - f + 1) // k
         gz_nhwc = torch.empty((n, ph, k, pw, k, maps), dtype=gz.dtype)
         gz_nhwc.copy_(gz.view(k, k, n, ph, pw, maps).permute(2, 3, 0, 4, 1, 5))
@@ -223,7 +237,7 @@ def loss_and_grads(
 
     # the cost: mean negative log-likelihood of the last layer's output as logits
     # (autograd's own kernels for it, called directly: fewer operations than
-    # gather, exp and an indexed subtraction; 2.5% of the step, A/B)
+    # gather, exp and an indexed subtraction)
     logp = torch.log_softmax(a, 1)
     loss, weight = aten.nll_loss_forward(logp, y, None, MEAN, -100)
     g_logp = aten.nll_loss_backward(torch.ones((), dtype=logp.dtype), logp, y, None, MEAN, -100, weight)

@@ -11,12 +11,13 @@ and the layer computes x·W + b; a conv weight is (maps, in_maps, 5, 5).
   *input* by a 0/1 mask keeping each unit with probability 1−p (no rescaling)
   in training; evaluation computes activation((1−p)·x·W + b).
 - softmax: W = 0, b = 0 at the start; dropout on its input as for FC. Returns
-  the logits z; the cost (cross-entropy in engine.sgd_step) applies log-softmax.
+  the logits z; the cost (cross-entropy in trainer.sgd_step) applies log-softmax.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -25,20 +26,27 @@ from convlab.book.convolution import conv2d
 from convlab.book.pooling import max_pool
 from convlab.config.spec import Layer
 
-ACTIVATIONS = {
+# The function of each activation a preset may name (config.spec.ACTIVATIONS), and
+# of the softmax layer, which returns logits.
+_FUNCTIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "sigmoid": torch.sigmoid,
     "tanh": torch.tanh,
     "relu": torch.relu,
     "linear": lambda z: z,
-    "softmax": lambda z: z,  # the softmax layer returns logits
+    "softmax": lambda z: z,
 }
+
+
+def activation_function(name: str) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The function of a layer's `activation` (a name from config.spec.ACTIVATIONS, or "softmax")."""
+    return _FUNCTIONS[name]
 
 
 class BookLayer(nn.Module):
     def __init__(self, layer: Layer, pool_gradient: str = "theano"):
         super().__init__()
         self.spec, self.pool_gradient = layer, pool_gradient
-        self.act = ACTIVATIONS[layer.activation]
+        self.act = activation_function(layer.activation)
         if layer.type == "conv_pool":
             shape = (layer.maps, layer.in_shape[0], layer.filter, layer.filter)
             self.w = nn.Parameter(torch.empty(shape))

@@ -1,4 +1,4 @@
-"""Max-pooling (non-overlapping, border ignored) with either gradient rule.
+"""Max-pooling (non-overlapping, border ignored) with either gradient rule (config.spec.POOL_GRADIENTS).
 
 - "theano": the book's. network3.py pools with Theano's `pool_2d`, whose
   gradient goes to *every* element equal to its window's maximum. Ties are
@@ -7,11 +7,10 @@
 - "torch": PyTorch's `max_pool2d`, which sends it to one of them.
 
 The Theano rule is written with slices of the input, one per window position,
-so every operation is a plain elementwise one. Measured at one thread (CPU
-time, bench/bench_ops.py) on the relu preset's shapes, forward and backward
-together, autograd included: 10×20×24×24 about 0.6 ms against
-`F.max_pool2d`'s 0.87 ms; 10×40×8×8 about 0.24 against 0.15 ms (there the
-Python of a custom autograd function costs more than the arithmetic).
+so every operation is a plain elementwise one: on the relu preset's first
+pool faster than `F.max_pool2d`, on its small second pool slower (there the
+Python of a custom autograd function costs more than the arithmetic);
+bench/bench_ops.py measures both.
 """
 
 from __future__ import annotations
@@ -20,8 +19,6 @@ import itertools
 
 import torch
 import torch.nn.functional as F
-
-RULES = ("theano", "torch")
 
 
 def max_pool(x: torch.Tensor, k: int, rule: str = "theano") -> torch.Tensor:

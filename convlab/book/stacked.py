@@ -5,8 +5,8 @@ differ only in η, λ or seed) train as one model with stacked parameters.
 Each member keeps everything of its own separate run: its initialisation (from
 its seed, drawn exactly as `Network.init_` draws it), its dropout masks (from
 its own generator, in the same order), its η and λ, its best-validation
-bookkeeping, and a checkpoint in `Trainer`'s format, so a member can resume
-batched or alone. Batched members give the same parameters as separate runs
+bookkeeping, and a checkpoint in the one format (checkpoint.py), so a member
+can resume batched or alone. Batched members give the same parameters as separate runs
 (tests/test_batched.py).
 
 Layout: conv-pool activations are (N, M·maps, h, w), member-major along the
@@ -20,30 +20,29 @@ about the launches of one.
 
 from __future__ import annotations
 
-import io
 import math
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict
 from functools import partial
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from convlab.book import checkpoint
+from convlab.book.checkpoint import Position
 from convlab.book.convolution import conv2d
 from convlab.book.graph import Step
-from convlab.book.model import ACTIVATIONS, Network
+from convlab.book.model import Network, activation_function
 from convlab.book.pooling import max_pool
 from convlab.book.trainer import (
     DROPOUT_SEED_OFFSET,
     EVAL_CHUNK,
     PROGRESS_STEPS,
     SHUFFLE_SEED_OFFSET,
-    Diverged,
-    Interrupted,
-    Progress,
     Tensors,
+    TrainingDiverged,
+    TrainingStopped,
     eta_at,
 )
 from convlab.config.spec import Spec
@@ -103,7 +102,7 @@ class StackedNetwork:
         m, shared = self.m, True  # shared: x is still the one input of every member
         for i, layer in enumerate(self.layers):
             w, b = params[2 * i], params[2 * i + 1]
-            act = ACTIVATIONS[layer.activation]
+            act = activation_function(layer.activation)
             if layer.type == "conv_pool":
                 filters = w.reshape(m * layer.maps, *w.shape[2:])
                 z = conv2d(x, filters) if shared else F.conv2d(x, filters, groups=m)
@@ -175,52 +174,46 @@ class BatchedTrainer:
         why = batchable(specs)
         if why:
             raise ValueError(f"cannot batch these members: {why}")
-        self.specs, self.t, self.device, self.seeds = specs, tensors, device, seeds
+        self.specs, self.tensors, self.device, self.seeds = specs, tensors, device, seeds
         self.net = StackedNetwork(specs[0], seeds, device, dtype=tensors.train_x.dtype)
         self.best = [p.detach().clone() for p in self.net.params]
         self.dropout_gens = [torch.Generator(device=device).manual_seed(s + DROPOUT_SEED_OFFSET) for s in seeds]
         self.shuffle_gens = [torch.Generator(device=device).manual_seed(s + SHUFFLE_SEED_OFFSET) for s in seeds]
-        self.progress = [Progress() for _ in seeds]
+        self.positions = [Position() for _ in seeds]
         self.n_batches = len(tensors.train_y) // specs[0].train.batch_size
         self.epochs = specs[0].train.epochs
-        self.capture = capture  # on CUDA: the step as a CUDA graph (convlab/capture.py)
+        self.capture = capture  # on CUDA: the step as a CUDA graph (graph.py)
         self.step = None
 
     @property
     def m(self) -> int:
         return len(self.seeds)
 
-    # ------------------------------------------------------------ checkpoints (Trainer's format)
+    @property
+    def images(self) -> int:
+        """Training images per epoch (each member's)."""
+        return len(self.tensors.train_y)
+
+    # ------------------------------------------------------------ checkpoints (checkpoint.py, per member)
 
     def checkpoint(self, m: int) -> bytes:
-        buf = io.BytesIO()
-        torch.save(
-            {
-                "params": [p[m].detach().cpu().clone() for p in self.net.params],
-                "best": [p[m].cpu().clone() for p in self.best],
-                "dropout_gen": self.dropout_gens[m].get_state(),
-                "shuffle_gen": self.shuffle_gens[m].get_state(),
-                "progress": asdict(self.progress[m]),
-            },
-            buf,
+        return checkpoint.save(
+            self.net.member_params(m),
+            [p[m] for p in self.best],
+            self.dropout_gens[m],
+            self.shuffle_gens[m],
+            self.positions[m],
         )
-        return buf.getvalue()
 
     def restore(self, m: int, blob: bytes) -> None:
-        state = torch.load(io.BytesIO(blob), map_location="cpu", weights_only=True)
-        with torch.no_grad():
-            for p, saved in zip(self.net.params, state["params"]):
-                p[m].copy_(saved)
-            for p, saved in zip(self.best, state["best"]):
-                p[m].copy_(saved)
-        self.dropout_gens[m].set_state(state["dropout_gen"])
-        self.shuffle_gens[m].set_state(state["shuffle_gen"])
-        self.progress[m] = Progress(**state["progress"])
+        self.positions[m] = checkpoint.restore(
+            blob, self.net.member_params(m), [p[m] for p in self.best], self.dropout_gens[m], self.shuffle_gens[m]
+        )
 
     # ------------------------------------------------------------ training
 
     def run(self, should_stop: Callable[[], bool] = lambda: False) -> Iterator[tuple[int, events.Event]]:
-        start_epoch = {p.epoch for p in self.progress}
+        start_epoch = {p.epoch for p in self.positions}
         if len(start_epoch) != 1:
             raise ValueError("batched members must resume from the same epoch")
         for epoch in range(start_epoch.pop() + 1, self.epochs + 1):
@@ -247,7 +240,7 @@ class BatchedTrainer:
                 [_per_member(neg_eta, p) for p in self.net.params],
                 [_per_member(keeps, w) for w in self.net.weights],
                 gens,
-                (self.specs[0].train.batch_size, *self.t.train_x.shape[1:]),
+                (self.specs[0].train.batch_size, *self.tensors.train_x.shape[1:]),
                 self.device,
                 capture=self.capture,
             )
@@ -257,13 +250,13 @@ class BatchedTrainer:
         return self.step
 
     def train_epoch(self, epoch: int, should_stop: Callable[[], bool]) -> Iterator[tuple[int, events.Progress]]:
-        t, bs, n = self.t, self.specs[0].train.batch_size, self.n_batches
+        t, bs, n = self.tensors, self.specs[0].train.batch_size, self.n_batches
         step = self._step_for(epoch)
         every = max(1, n // PROGRESS_STEPS)
         start = time.perf_counter()
         for i in range(n):
             if should_stop():
-                raise Interrupted
+                raise TrainingStopped
             step(t.train_x[i * bs : (i + 1) * bs], t.train_y[i * bs : (i + 1) * bs])
             if (i + 1) % every == 0 or i + 1 == n:
                 elapsed = time.perf_counter() - start
@@ -287,7 +280,7 @@ class BatchedTrainer:
 
     @torch.inference_mode()
     def _evaluate(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Each member's percent correct and mean NLL (M,), as engine.evaluate, still on the device."""
+        """Each member's percent correct and mean NLL (M,), as trainer.evaluate, still on the device."""
         correct = torch.zeros(self.m, dtype=torch.float64, device=x.device)
         nll = torch.zeros(self.m, dtype=torch.float64, device=x.device)
         for i in range(0, len(x), EVAL_CHUNK):
@@ -303,7 +296,7 @@ class BatchedTrainer:
         return correct / len(y) * 100.0, nll / len(y)
 
     def end_epoch(self, epoch: int, losses: torch.Tensor, started: float) -> Iterator[tuple[int, events.Epoch]]:
-        t = self.t
+        t = self.tensors
         val, val_loss = self._evaluate(t.val_x, t.val_y)
         if self.device.type == "cuda":
             # evaluating the test set every epoch costs a GPU little and saves a second wait
@@ -314,8 +307,8 @@ class BatchedTrainer:
             test = None
         diverged = [m for m, loss in enumerate(losses) if not math.isfinite(loss)]
         if diverged:  # checked once an epoch, with the host sync above; nothing NaN gets stored
-            raise Diverged(epoch, self.n_batches, eta_at(self.specs[diverged[0]], epoch), members=diverged)
-        improved = [v >= p.best_val for v, p in zip(val, self.progress)]  # ties count, as in the book
+            raise TrainingDiverged(epoch, self.n_batches, eta_at(self.specs[diverged[0]], epoch), members=diverged)
+        improved = [v >= p.best_val for v, p in zip(val, self.positions)]  # ties count, as in the book
         if test is None:
             test = self._accuracies(t.test_x, t.test_y).tolist() if any(improved) else [None] * self.m
         with torch.no_grad():
@@ -323,7 +316,7 @@ class BatchedTrainer:
                 if better:
                     for best, p in zip(self.best, self.net.params):
                         best[m].copy_(p[m])
-        for m, p in enumerate(self.progress):
+        for m, p in enumerate(self.positions):
             if improved[m]:
                 p.best_val, p.best_epoch, p.test_at_best, p.since_best = val[m], epoch, test[m], 0
             else:
@@ -332,7 +325,7 @@ class BatchedTrainer:
         seconds = time.perf_counter() - started  # the epoch, evaluation included
         first = self.net.layers[0]
         filters = self.net.params[0].detach()[:, :, 0].float().cpu().numpy() if first.type == "conv_pool" else None
-        for m, p in enumerate(self.progress):
+        for m, p in enumerate(self.positions):
             yield (
                 m,
                 events.Epoch(
@@ -352,10 +345,10 @@ class BatchedTrainer:
             )
 
     def finish(self) -> Iterator[tuple[int, events.Finished]]:
-        predictions = self.net.predict(self.t.test_x, params=self.best).cpu().numpy().astype(np.uint8)
+        predictions = self.net.predict(self.tensors.test_x, params=self.best).cpu().numpy().astype(np.uint8)
         with torch.no_grad():
             torch._foreach_copy_(self.net.params, self.best)
-        for m, p in enumerate(self.progress):
+        for m, p in enumerate(self.positions):
             yield (
                 m,
                 events.Finished(

@@ -1,28 +1,28 @@
 """Training and evaluation by the book's rules; knows nothing of screens or storage.
 
-`train` is a generator of events (plain dicts): `progress` within an epoch,
-`epoch` after each one (with a checkpoint to store), and `finished` with the
-test predictions of the best-validation epoch. The caller records, prints or
-draws them.
+`Trainer.run` is a generator of events (convlab/runs/events.py): `Progress`
+within an epoch, `Epoch` after each one (with a checkpoint to store), and
+`Finished` with the test predictions of the best-validation epoch. The caller
+records, prints or draws them.
 
 Speed: the data sit on the run's device and batches are slices of it (or of a
 permutation, when reshuffling); the running loss stays a device tensor, so the
 host waits on the device only at the epoch's progress points (to stop a run
-whose loss became NaN, `Diverged`), not once per step.
+whose loss became NaN, `TrainingDiverged`), not once per step.
 """
 
 from __future__ import annotations
 
-import io
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from convlab.book import handwritten
+from convlab.book import checkpoint, handwritten
+from convlab.book.checkpoint import Position
 from convlab.book.model import Network
 from convlab.config.spec import Spec
 from convlab.data import mnist as mnist_data
@@ -35,11 +35,12 @@ DROPOUT_SEED_OFFSET = 1_000_003
 SHUFFLE_SEED_OFFSET = 2_000_003
 
 
-class Interrupted(Exception):
-    """Raised between mini-batches when the caller asks the run to stop."""
+class TrainingStopped(Exception):
+    """Raised between mini-batches when the caller asks the run to stop
+    (the run is then stored as interrupted: events.Interrupted)."""
 
 
-class Diverged(Exception):
+class TrainingDiverged(Exception):
     """The training loss stopped being a number: nothing after it can learn."""
 
     def __init__(self, epoch: int, batch: int, eta: float, members: list[int] | None = None):
@@ -51,7 +52,7 @@ class Diverged(Exception):
         )
 
     def __reduce__(self):  # so that it crosses from a worker process whole
-        return Diverged, (self.epoch, self.batch, self.eta, self.members)
+        return TrainingDiverged, (self.epoch, self.batch, self.eta, self.members)
 
 
 def pick_device(name: str | None = None) -> torch.device:
@@ -107,27 +108,6 @@ def prepare(spec: Spec, mnist: mnist_data.MNIST, device: torch.device) -> Tensor
     )
 
 
-@dataclass
-class Progress:
-    """What a run carries from one epoch to the next, besides its parameters."""
-
-    epoch: int = 0  # last finished epoch
-    best_val: float = -1.0
-    best_epoch: int = 0
-    test_at_best: float | None = None
-    since_best: int = 0
-
-
-def library_versions() -> dict[str, str]:
-    """What a trained run records: python, convlab, numpy, torch and CUDA."""
-    from convlab.store import base_versions
-
-    versions = {**base_versions(), "torch": torch.__version__}
-    if torch.cuda.is_available():
-        versions["cuda"] = str(torch.version.cuda)
-    return versions
-
-
 def eta_at(spec: Spec, epoch: int) -> float:
     t = spec.train
     if not t.eta_decay_every:
@@ -173,9 +153,8 @@ def sgd_step(
     """One step of the book's SGD: p ← p − η·∂C/∂p with C = NLL + 0.5·λ·ΣW²/n.
     The L2 part of the gradient, (λ/n)·W, is applied to weights only.
     `params` is net.book_params(). On the CPU the gradients are written by
-    hand (convlab/book/handwritten.py: 1.48× the autograd path's rate on the relu
-    preset, bench/bench_engine.py);
-    elsewhere, and for what that path does not cover, autograd computes them."""
+    hand (convlab/book/handwritten.py, the faster path there); elsewhere, and
+    for what that path does not cover, autograd computes them."""
     if handwritten.supports(net, x):
         loss, grads = handwritten.loss_and_grads(net, x, y, gen)
     else:
@@ -192,7 +171,7 @@ class Trainer:
     """One network trained by a spec: build it, run its epochs, report."""
 
     def __init__(self, spec: Spec, tensors: Tensors, device: torch.device, seed: int):
-        self.spec, self.t, self.device, self.seed = spec, tensors, device, seed
+        self.spec, self.tensors, self.device, self.seed = spec, tensors, device, seed
         self.net = Network(spec.layers, spec.train.pool_gradient)
         self.net.init_(seed)
         self.net.to(device)
@@ -201,40 +180,26 @@ class Trainer:
         self.best = [p.detach().clone() for p in self.params]
         self.dropout_gen = torch.Generator(device=device).manual_seed(seed + DROPOUT_SEED_OFFSET)
         self.shuffle_gen = torch.Generator(device=device).manual_seed(seed + SHUFFLE_SEED_OFFSET)
-        self.progress = Progress()
+        self.position = Position()
         self.n_batches = len(tensors.train_y) // spec.train.batch_size
 
-    # ------------------------------------------------------------ checkpoints
+    @property
+    def images(self) -> int:
+        """Training images per epoch."""
+        return len(self.tensors.train_y)
+
+    # ------------------------------------------------------------ checkpoints (checkpoint.py)
 
     def checkpoint(self) -> bytes:
-        buf = io.BytesIO()
-        torch.save(
-            {
-                "params": [p.detach().cpu() for p in self.params],
-                "best": [p.cpu() for p in self.best],
-                "dropout_gen": self.dropout_gen.get_state(),
-                "shuffle_gen": self.shuffle_gen.get_state(),
-                "progress": asdict(self.progress),
-            },
-            buf,
-        )
-        return buf.getvalue()
+        return checkpoint.save(self.params, self.best, self.dropout_gen, self.shuffle_gen, self.position)
 
     def restore(self, blob: bytes) -> None:
-        state = torch.load(io.BytesIO(blob), map_location="cpu", weights_only=True)
-        with torch.no_grad():
-            for p, saved in zip(self.params, state["params"]):
-                p.copy_(saved)
-            for p, saved in zip(self.best, state["best"]):
-                p.copy_(saved)
-        self.dropout_gen.set_state(state["dropout_gen"])
-        self.shuffle_gen.set_state(state["shuffle_gen"])
-        self.progress = Progress(**state["progress"])
+        self.position = checkpoint.restore(blob, self.params, self.best, self.dropout_gen, self.shuffle_gen)
 
     # ------------------------------------------------------------ training
 
     def run(self, should_stop: Callable[[], bool] = lambda: False) -> Iterator[events.Event]:
-        spec, p = self.spec, self.progress
+        spec, p = self.spec, self.position
         for epoch in range(p.epoch + 1, spec.train.epochs + 1):
             if spec.train.patience and p.since_best >= spec.train.patience:
                 break  # early stopping: no new best for `patience` epochs
@@ -244,7 +209,7 @@ class Trainer:
         yield self.finish()
 
     def train_epoch(self, epoch: int, should_stop: Callable[[], bool]) -> Iterator[events.Progress]:
-        t, bs, n = self.t, self.spec.train.batch_size, self.n_batches
+        t, bs, n = self.tensors, self.spec.train.batch_size, self.n_batches
         eta = eta_at(self.spec, epoch)
         decay = self.spec.train.lmbda / n
         order = None
@@ -256,7 +221,7 @@ class Trainer:
         start = time.perf_counter()
         for i in range(n):
             if should_stop():
-                raise Interrupted
+                raise TrainingStopped
             if order is None:
                 x, y = t.train_x[i * bs : (i + 1) * bs], t.train_y[i * bs : (i + 1) * bs]
             else:
@@ -265,7 +230,7 @@ class Trainer:
             total += sgd_step(self.net, self.params, self.weights, x, y, eta, decay, gen)
             if (i + 1) % every == 0 or i + 1 == n:
                 if not torch.isfinite(total):  # one host sync per progress point, PROGRESS_STEPS an epoch
-                    raise Diverged(epoch, i + 1, eta)
+                    raise TrainingDiverged(epoch, i + 1, eta)
                 elapsed = time.perf_counter() - start
                 rate = (i + 1) * bs / elapsed if elapsed > 0 else 0.0
                 yield events.Progress(
@@ -280,7 +245,7 @@ class Trainer:
 
     def end_epoch(self, epoch: int, train_loss: float, started: float) -> events.Epoch:
         """Evaluate; `started` (perf_counter at the epoch's start) makes `seconds` include evaluation."""
-        p, t = self.progress, self.t
+        p, t = self.position, self.tensors
         val, val_loss = evaluate(self.net, t.val_x, t.val_y)
         test = None
         if val >= p.best_val:  # ties count as a new best, as in the book
@@ -311,8 +276,8 @@ class Trainer:
         """Predictions of the best-validation parameters on the test set."""
         with torch.no_grad():
             torch._foreach_copy_(self.params, self.best)
-        predictions = predict(self.net, self.t.test_x).cpu().numpy().astype(np.uint8)
-        p = self.progress
+        predictions = predict(self.net, self.tensors.test_x).cpu().numpy().astype(np.uint8)
+        p = self.position
         return events.Finished(
             best_val=p.best_val,
             best_epoch=p.best_epoch,

@@ -3,7 +3,8 @@ subcommand works headless, for a terminal reached over SSH.
 
 One module per group of commands (browse: presets/runs/show; run; compare:
 compare/export; ensemble; reproduce; sweep), each adding its parsers through
-`add_<command>(sub)`; `training` and `printers` hold what they share.
+`add_<command>(sub)`; `options` declares the options they share, `training`
+and `printers` hold the rest of what they share.
 
 Every error a user can cause ends in one line on stderr and exit status 2.
 torch is imported only by the commands that train, so `convlab --help`,
@@ -33,8 +34,8 @@ examples:
 
 environment: {STORE_VAR} (the run store; default ./convlab.sqlite if there is
 one, else convlab.sqlite in your user data folder), {PRESETS_VAR} (your presets;
-default ./presets if there is one, else presets/ in your user data folder),
-{DATA_VAR} (the MNIST folder, default the copy inside the package)."""
+default ./presets if there is one that is not the shipped folder, else presets/
+in your user data folder), {DATA_VAR} (the MNIST folder, default the shipped one)."""
 
 
 def commands() -> tuple:

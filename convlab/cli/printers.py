@@ -7,14 +7,14 @@ import sys
 from collections.abc import Callable, Sequence
 
 from convlab.runs import events
-from convlab.term.text import CELL_WIDTH, printable, shown
+from convlab.term.text import PRINTED_CELL_WIDTH, printable, shown
 
 
 def print_table(header: Sequence[str], rows: Sequence[Sequence[str]], file=None) -> None:
     """Left-aligned columns two spaces apart, trailing blanks trimmed; every
-    cell shown safely (control characters escaped) and cut to CELL_WIDTH with
-    an ellipsis, so a 100,000-character name pads nothing."""
-    cells = [[shown(str(x), CELL_WIDTH) for x in row] for row in (header, *rows)]
+    cell shown safely (control characters escaped) and cut to PRINTED_CELL_WIDTH
+    with an ellipsis, so a 100,000-character name pads nothing."""
+    cells = [[shown(str(x), PRINTED_CELL_WIDTH) for x in row] for row in (header, *rows)]
     widths = [max(len(c) for c in col) for col in zip(*cells)]
     for row in cells:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip(), file=file)
@@ -22,7 +22,7 @@ def print_table(header: Sequence[str], rows: Sequence[Sequence[str]], file=None)
 
 class JsonPrinter:
     """One JSON object per event, per line, flushed: for scripts and the lab
-    (the fields are documented in the README and in convlab/events.py)."""
+    (the fields are documented in docs/guide/events.md and convlab/runs/events.py)."""
 
     last_run: int | None = None
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import sys
 import time
 
-from convlab.cli.options import common, output
+from convlab.cli import options
 from convlab.cli.printers import JsonPrinter, TextPrinter
-from convlab.cli.training import StopFlag, add_worker_options, train_guarded, worker_options
+from convlab.cli.training import StopFlag, schedule, train_guarded, worker_options
 
 
 def add_reproduce(sub) -> None:
@@ -16,33 +16,26 @@ def add_reproduce(sub) -> None:
         "reproduce",
         help="run every chapter-6 preset, then the book-versus-convlab table and an export",
         description="Runs the presets in the chapter's order with their stored schedules "
-        "(--quick: minutes on a CPU). Interrupted, the same command resumes where it stopped.",
+        "(--quick: minutes on a CPU); preset i's runs take seeds from SEED + 100·i. "
+        "Interrupted, the same command resumes where it stopped.",
     )
     p.add_argument("--quick", action="store_true", help="1 epoch on 2,000 training images, 2 repeats, an ensemble of 3")
     p.add_argument("--preset", action="append", metavar="NAME", help="only this preset (repeatable)")
-    p.add_argument("--epochs", type=int, metavar="N", help="epochs per run instead of the schedule's")
-    p.add_argument("--train-limit", type=int, metavar="N", help="train on the first N training images only")
-    p.add_argument("--seed", type=int, metavar="N", help="base seed of a new reproduction (random by default)")
-    p.add_argument("--device", metavar="DEV", help="auto (default), cpu, cuda, cuda:N or mps")
     p.add_argument("--new", action="store_true", help="start afresh instead of resuming an unfinished one")
-    p.add_argument("--json", action="store_true", help="print one JSON event per line while training")
-    add_worker_options(p)
-    output(p, default="reproduce.html")
-    common(p, data=True)
+    options.output(p, default="reproduce.html")
+    options.training(p)
     p.set_defaults(func=cmd_reproduce)
 
 
 def cmd_reproduce(args) -> int:
-    from convlab.config.spec import check_option
     from convlab.results import export
-    from convlab.results.export import to_markdown
+    from convlab.results.export.tables import to_markdown
     from convlab.runs import reproduce
     from convlab.store import Store
 
     fmt = export.format_for(args.output, args.format)  # a bad -o fails now, not after hours of training
-    specs = reproduce.plan(args.preset, args.quick, args.epochs, args.train_limit)
-    if args.seed is not None:
-        check_option("--seed", "seed", args.seed)
+    changes = schedule(args)
+    specs = reproduce.plan(args.preset, args.quick, changes.get("epochs"), changes.get("train_limit"))
     workers = worker_options(args)
     store = Store(args.store)
     printer = JsonPrinter() if args.json else TextPrinter(store)

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
-from convlab.cli.options import common
+from convlab.cli import options
 from convlab.cli.printers import JsonPrinter, TextPrinter
-from convlab.cli.training import StopFlag, add_worker_options, train_guarded, worker_options
+from convlab.cli.training import StopFlag, schedule, train_guarded, worker_options
 from convlab.errors import UserError
 
 
@@ -22,22 +21,14 @@ def add_run(sub) -> None:
     p.add_argument(
         "--resume", metavar="RUN", help="continue run RUN (and the rest of its repeats) from its last finished epoch"
     )
-    p.add_argument("--epochs", type=int, metavar="N", help="epochs per run (the preset's by default)")
     p.add_argument("--repeats", type=int, metavar="N", help="independent runs with seeds SEED, SEED+1, …")
-    p.add_argument("--seed", type=int, metavar="N", help="seed of the first run (random by default, always stored)")
-    p.add_argument("--device", metavar="DEV", help="auto (default: cuda, then mps, then cpu), cpu, cuda, cuda:N or mps")
-    p.add_argument(
-        "--train-limit", type=int, metavar="N", help="train on the first N training images only (a quick look)"
-    )
     p.add_argument(
         "--batch-members",
         action=argparse.BooleanOptionalAction,
         default=None,
         help="train repeats or ensemble members as one batched model (default: on CUDA only)",
     )
-    p.add_argument("--json", action="store_true", help="print one JSON event per line instead of text")
-    add_worker_options(p)
-    common(p, data=True)
+    options.training(p)
     p.set_defaults(func=cmd_run)
 
 
@@ -47,28 +38,19 @@ def _load_spec(args):
     if args.preset is None:
         raise UserError("run: give a PRESET (see `convlab presets`), a .toml file, or --resume RUN")
     spec = specs.load(args.preset)
-    changes: dict[str, Any] = {}
-    for option, field, low in (("epochs", "epochs", 1), ("repeats", "repeats", 1), ("train_limit", "train_limit", 1)):
-        value = getattr(args, option)
-        if value is not None:
-            if value < low:
-                raise UserError(f"--{option.replace('_', '-')} {value}: must be at least {low}")
-            changes[field] = specs.check_option(f"--{option.replace('_', '-')}", field, value)
+    changes = {**schedule(args), **specs.schedule_changes(repeats=args.repeats)}
     if "repeats" in changes and spec.train.ensemble > 1:
         raise UserError(f"--repeats: {spec.name} is an ensemble of {spec.train.ensemble}; it trains once")
     return spec.with_train(**changes) if changes else spec
 
 
 def cmd_run(args) -> int:
-    from convlab.config.spec import check_option
     from convlab.runs.runner import Runner, failure_line
     from convlab.store import Store
 
     if args.resume and (args.preset or args.epochs or args.repeats or args.seed is not None or args.train_limit):
         raise UserError("--resume RUN continues a run as it was configured; give no preset or other options with it")
     spec = None if args.resume else _load_spec(args)
-    if args.seed is not None:
-        check_option("--seed", "seed", args.seed)
     workers = worker_options(args)
     stop = StopFlag()
     store = Store(args.store)

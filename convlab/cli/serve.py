@@ -1,5 +1,5 @@
 """`convlab serve`: the lab in a browser tab, through textual-serve (pip
-install 'convlab[serve]'). Each browser tab gets its own lab process on this
+install 'nndl-convlab[serve]'). Each browser tab gets its own lab process on this
 machine, reading the same store, so it shows what `convlab` shows."""
 
 from __future__ import annotations

@@ -6,9 +6,9 @@ from __future__ import annotations
 import sys
 import time
 
-from convlab.cli.options import common
+from convlab.cli import options
 from convlab.cli.printers import JsonPrinter, TextPrinter, print_table
-from convlab.cli.training import StopFlag, add_worker_options, train_guarded, worker_options
+from convlab.cli.training import StopFlag, schedule, train_guarded, worker_options
 from convlab.errors import UserError
 
 
@@ -18,6 +18,7 @@ def add_sweep(sub) -> None:
         help="train a preset over a grid of values: --set train.lmbda=0,0.01,0.1",
         description="Every combination of the --set values (or of a sweep file's [set] table) "
         "is a point, trained as a group of runs; all points' runs go to the scheduler at once. "
+        "Every point starts from the same seed, so the points differ only in the swept fields. "
         "Interrupted, `convlab sweep --resume SWEEP` continues it.",
     )
     p.add_argument(
@@ -35,15 +36,9 @@ def add_sweep(sub) -> None:
         help="an axis of the grid: train.FIELD or layers[i].FIELD and its values (repeatable)",
     )
     p.add_argument("--repeats", type=int, metavar="N", help="runs per point, seeds SEED, SEED+1, … (default 1)")
-    p.add_argument("--epochs", type=int, metavar="N", help="epochs per run instead of the preset's")
-    p.add_argument("--train-limit", type=int, metavar="N", help="train on the first N training images only")
-    p.add_argument("--seed", type=int, metavar="N", help="seed of every point's first run (random by default)")
-    p.add_argument("--device", metavar="DEV", help="auto (default), cpu, cuda, cuda:N or mps")
     p.add_argument("--resume", metavar="SWEEP", help="continue sweep SWEEP (its unfinished points)")
     p.add_argument("--list", action="store_true", help="the sweeps in the store")
-    p.add_argument("--json", action="store_true", help="print one JSON event per line while training")
-    add_worker_options(p)
-    common(p, data=True)
+    options.training(p)
     p.set_defaults(func=cmd_sweep)
 
 
@@ -113,14 +108,11 @@ def _definition(args):
 
 
 def _changes(args) -> dict:
-    changes = {}
-    for option in ("epochs", "train_limit", "repeats"):
-        value = getattr(args, option)
-        if value is not None and value < 1:
-            raise UserError(f"--{option.replace('_', '-')} {value}: must be at least 1")
-        if value is not None and option != "repeats":
-            changes[option] = value
-    return changes
+    """Every point's schedule changes; --repeats is checked here, and is the sweep's own (Sweep.repeats)."""
+    from convlab.config.spec import schedule_changes
+
+    schedule_changes(repeats=args.repeats)
+    return schedule(args)
 
 
 def _latest(store, resume) -> str:
@@ -195,7 +187,7 @@ def export_sweep(store, sweep_id, pivot_field: str | None, fmt: str) -> str:
 def _html(store, record, rows, header, body) -> str:
     from html import escape
 
-    from convlab.results.export import svg_curves
+    from convlab.results.pictures import svg_curves
     from convlab.runs.sweep import curve_series
 
     series = curve_series(store, rows)

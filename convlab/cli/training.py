@@ -1,22 +1,21 @@
 """What the commands that train share: Ctrl-C / SIGTERM turned into a clean
 stop (StopFlag), the guard that maps the outcome to an exit status, and the
---workers, --threads and --ray options (how many runs at once, and where)."""
+reading of their shared options (declared in options.training)."""
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import signal
 import sys
 from collections.abc import Callable
 from typing import Any
 
-from convlab.config.paths import RAY_VAR, ray_address
+from convlab.config.paths import ray_address
 from convlab.errors import UserError
 
 
 class StopFlag:
-    """SIGINT / SIGTERM ask the engine to stop before its next mini-batch."""
+    """SIGINT / SIGTERM ask the trainer to stop before its next mini-batch."""
 
     def __init__(self):
         self.signum = 0
@@ -45,12 +44,12 @@ def train_guarded(
     """Run `work` (training) with Ctrl-C / SIGTERM turned into a clean stop.
     Returns the exit status: 0, 128+signal when stopped, 1 when a run failed
     (the store already says so). A UserError passes through (exit 2)."""
-    from convlab.book.trainer import Interrupted
+    from convlab.book.trainer import TrainingStopped
 
     with stop.installed():
         try:
             work()
-        except Interrupted:
+        except TrainingStopped:
             printer.close()
             print(f"convlab: {interrupted()}", file=sys.stderr)
             return 128 + stop.signum
@@ -65,29 +64,14 @@ def train_guarded(
     return 0
 
 
-def add_worker_options(p: argparse.ArgumentParser) -> None:
-    """How many runs train at once, with how many threads, and where (scheduler.py)."""
-    p.add_argument(
-        "--workers",
-        type=int,
-        metavar="N",
-        help="runs trained at once, each in its own process (default: one per core on a CPU, 1 on a GPU)",
-    )
-    p.add_argument(
-        "--threads",
-        type=int,
-        metavar="N",
-        help="CPU threads per run (default: $OMP_NUM_THREADS or 1, "
-        "which keeps its speed when other work shares the cores)",
-    )
-    p.add_argument(
-        "--ray",
-        nargs="?",
-        const="auto",
-        metavar="ADDRESS",
-        help="train on a Ray cluster "
-        f"(default: ${RAY_VAR}; no ADDRESS: a local cluster); needs `pip install 'nndl-convlab[ray]'`",
-    )
+def schedule(args) -> dict[str, int]:
+    """--epochs and --train-limit as changes to every run's [train] table, and
+    --seed: each checked before anything is stored."""
+    from convlab.config.spec import check_option, schedule_changes
+
+    if args.seed is not None:
+        check_option("--seed", "seed", args.seed)
+    return schedule_changes(epochs=args.epochs, train_limit=args.train_limit)
 
 
 def worker_options(args) -> dict[str, Any]:

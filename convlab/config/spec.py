@@ -415,6 +415,20 @@ def check_option(option: str, key: str, value: int) -> int:
         raise UserError(f"{option} {_short(value)}: {str(exc).split('; it ', 1)[1]}") from None
 
 
+def schedule_changes(**options: int | None) -> dict[str, int]:
+    """Command-line options that change a [train] field (`epochs`, `train_limit`,
+    `repeats`; None: not given), checked: at least 1 and in the field's range."""
+    changes = {}
+    for key, value in options.items():
+        if value is None:
+            continue
+        option = "--" + key.replace("_", "-")
+        if value < 1:
+            raise UserError(f"{option} {value}: must be at least 1")
+        changes[key] = check_option(option, key, value)
+    return changes
+
+
 def _short(value: Any, width: int = 40) -> str:
     """A value for an error message: repr, huge numbers by size, long text cut."""
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**20:

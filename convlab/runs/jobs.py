@@ -1,8 +1,9 @@
 """Jobs, the unit the scheduler hands out, and `JobTrainer`, which trains a
-job's members here and turns engine events into store rows.
+job's members here and turns the trainer's events into store rows.
 
 A job holds members of one group: one member, or, when members are batched
-(batched.py: several members of one architecture as one model), all of them. `JobTrainer` runs in the command's process, in a scheduler's
+(convlab/book/stacked.py: several members of one architecture as one model),
+all of them. `JobTrainer` runs in the command's process, in a scheduler's
 worker process, or, for Ray, records the events a remote worker streams back
 (ray_backend.py): every store write of a training run is here.
 """
@@ -18,6 +19,7 @@ from convlab.config.spec import Spec
 from convlab.data import mnist as mnist_data
 from convlab.runs import events
 from convlab.store import Store, mistakes_of
+from convlab.versions import library_versions
 
 Emit = Callable[[events.Event], None]
 PROGRESS_WRITE_EVERY = 0.5  # seconds between progress rows in the store
@@ -49,18 +51,22 @@ class JobTrainer:
         data_dir: str | None = None,
         emit: Emit = lambda e: None,
         should_stop: Callable[[], bool] = lambda: False,
+        mnist: mnist_data.MNIST | None = None,
     ):
         self.store, self.device_name, self.data_dir = store, device, data_dir
         self.emit, self.should_stop = emit, should_stop
-        self.mnist: mnist_data.MNIST | None = None
+        self.mnist = mnist  # the command's copy, or read here on first use (a worker process)
         self._tensors: dict[tuple, Any] = {}
         self._progress: dict[int, ProgressRecord] = {}
+
+    def data(self) -> mnist_data.MNIST:
+        if self.mnist is None:
+            self.mnist = mnist_data.load_mnist(self.data_dir)
+        return self.mnist
 
     def train(self, job: Job) -> None:
         from convlab.book.trainer import pick_device
 
-        if self.mnist is None:
-            self.mnist = mnist_data.load_mnist(self.data_dir)
         device = pick_device(self.device_name)
         if len(job.members) > 1:
             self._train_batched(job, device)
@@ -69,10 +75,10 @@ class JobTrainer:
             self._train_member(job, member, device)
 
     def _train_batched(self, job: Job, device) -> None:
-        """A job of several members as one batched model (batched.py); members
-        that resume from different epochs train as separate batches."""
+        """A job of several members as one batched model (convlab/book/stacked.py);
+        members that resume from different epochs train as separate batches."""
         from convlab.book.stacked import BatchedTrainer
-        from convlab.book.trainer import Diverged, Interrupted
+        from convlab.book.trainer import TrainingDiverged, TrainingStopped
 
         opened = {m: self.open_run(job, m, str(device)) for m in job.members}
         by_epoch: dict[int, list[Member]] = {}
@@ -93,18 +99,18 @@ class JobTrainer:
                         run_ids[i],
                         str(device),
                         trainer.n_batches,
-                        len(tensors.train_y),
+                        trainer.images,
                         saved[0] if saved else None,
                     )
                 )
             try:
                 for i, event in trainer.run(self.should_stop):
                     self.record(run_ids[i], event)
-            except Interrupted:
+            except TrainingStopped:
                 for run_id in self._unfinished(run_ids):
                     self.stopped(run_id, job.group_id)
                 raise
-            except Diverged as exc:
+            except TrainingDiverged as exc:
                 bad = {run_ids[i] for i in exc.members} if exc.members is not None else set(run_ids)
                 for run_id in self._unfinished(run_ids):
                     if run_id in bad:
@@ -121,7 +127,7 @@ class JobTrainer:
         return [r for r in run_ids if self.store.run(r).status != "finished"]
 
     def _train_member(self, job: Job, member: Member, device) -> None:
-        from convlab.book.trainer import Diverged, Interrupted, Trainer
+        from convlab.book.trainer import Trainer, TrainingDiverged, TrainingStopped
 
         trainer = Trainer(job.spec, self._tensors_for(job.spec, device), device, member.seed)
         run_id, saved = self.open_run(job, member, str(device))
@@ -129,16 +135,16 @@ class JobTrainer:
             trainer.restore(saved[1])
         self.emit(
             started_event(
-                job, member, run_id, str(device), trainer.n_batches, len(trainer.t.train_y), saved[0] if saved else None
+                job, member, run_id, str(device), trainer.n_batches, trainer.images, saved[0] if saved else None
             )
         )
         try:
             for event in trainer.run(self.should_stop):
                 self.record(run_id, event)
-        except Interrupted:
+        except TrainingStopped:
             self.stopped(run_id, job.group_id)
             raise
-        except Diverged as exc:
+        except TrainingDiverged as exc:
             self.diverged(run_id, exc)
             raise
         except Exception as exc:
@@ -151,8 +157,6 @@ class JobTrainer:
     def open_run(self, job: Job, member: Member, device: str) -> tuple[int, tuple[int, bytes] | None]:
         """The member's run row (new, or an unfinished one claimed by this
         process) and its last checkpoint, if any."""
-        from convlab.book.trainer import library_versions
-
         if member.run_id is None:
             return self.store.create_run(
                 job.spec,
@@ -166,16 +170,16 @@ class JobTrainer:
         return member.run_id, self.store.checkpoint(member.run_id)
 
     def record(self, run_id: int, event: events.Event) -> None:
-        """One engine event into the store, then to `emit`."""
+        """One trainer event into the store, then to `emit`."""
         event.run = run_id
         progress = self._progress.setdefault(run_id, ProgressRecord(self.store, run_id))
         if isinstance(event, events.Progress):
             progress.step(event)
         elif isinstance(event, events.Epoch):
             progress.evaluated()
-            self.store.add_epoch(run_id, event.to_dict(), event.filters, event.checkpoint)
+            self.store.add_epoch(run_id, event)
         elif isinstance(event, events.Finished):
-            test = self._test()
+            test = self.data().test
             self.store.save_outcome(run_id, event.predictions, mistakes_of(event.predictions, test))
             event.mistakes = int((event.predictions != test.labels).sum())
             self.store.finish(run_id, "finished")
@@ -194,18 +198,13 @@ class JobTrainer:
         self.store.finish(run_id, "failed", error=f"{type(exc).__name__}: {exc}")
         self.emit(events.Failed(run=run_id, error=f"{type(exc).__name__}: {exc}"))
 
-    def _test(self):
-        if self.mnist is None:
-            self.mnist = mnist_data.load_mnist(self.data_dir)
-        return self.mnist.test
-
     def _tensors_for(self, spec: Spec, device):
         """Built once per (data, limit, device) and shared by the jobs this trainer takes."""
         from convlab.book.trainer import prepare
 
         key = (spec.train.data, spec.train.train_limit, spec.train.batch_size, str(device))
         if key not in self._tensors:
-            self._tensors = {key: prepare(spec, self.mnist, device)}
+            self._tensors = {key: prepare(spec, self.data(), device)}
         return self._tensors[key]
 
 

@@ -66,26 +66,26 @@ class _Launch:
     def __init__(self, ray, jobs: list, scheduler):
         from ray.util.queue import Queue
 
-        from convlab.data import mnist as mnist_data
         from convlab.runs.jobs import JobTrainer
 
         self.ray, self.scheduler = ray, scheduler
-        self.recorder = JobTrainer(scheduler.store, scheduler.device, scheduler.data_dir, scheduler.emit)
-        self.recorder.mnist = mnist_data.load_mnist(scheduler.data_dir)
+        self.recorder = JobTrainer(
+            scheduler.store, scheduler.device, scheduler.data_dir, scheduler.emit, mnist=scheduler.mnist
+        )
         self.events = Queue()
         gpus = ray.cluster_resources().get("GPU", 0)
         self.device = scheduler.device or ("cuda" if gpus else "cpu")
         if self.device == "auto":
             self.device = "cuda" if gpus else "cpu"
         self.resources = {"num_gpus": 1, "num_cpus": 0} if self.device.startswith("cuda") else {"num_cpus": 1}
-        self.data = ray.put(self.recorder.mnist)  # once per launch; each node fetches it once
+        self.data = ray.put(self.recorder.data())  # once per launch; each node fetches it once
         self.tasks: dict[Any, tuple] = {}  # object ref -> (key, job, member)
         self.runs: dict[str, int] = {}  # key -> run id, once the worker said hello
         self.hellos: dict[int, Hello] = {}  # run id -> where it trains (worker pid, node)
         self.jobs = jobs
 
     def run(self) -> None:
-        from convlab.book.trainer import Interrupted
+        from convlab.book.trainer import TrainingStopped
 
         remote = self.ray.remote(max_retries=0)(train_member)
         for job in self.jobs:
@@ -102,7 +102,7 @@ class _Launch:
             while self.tasks:
                 if self.scheduler.should_stop():
                     self._cancel_all()
-                    raise Interrupted
+                    raise TrainingStopped
                 ready, _ = self.ray.wait(list(self.tasks), num_returns=len(self.tasks), timeout=0.2)
                 self._relay()  # a finished task's events are all queued before it returns
                 for ref in ready:
@@ -130,7 +130,7 @@ class _Launch:
             self._event(event)
 
     def _event(self, item: tuple[str, Any]) -> None:
-        """(key, Hello) when a worker starts a member, then (key, engine event)."""
+        """(key, Hello) when a worker starts a member, then (key, trainer event)."""
         key, event = item
         if isinstance(event, Hello):
             from convlab.runs.jobs import started_event
@@ -210,7 +210,7 @@ def train_member(
     # order): a task blocked in ray.get would lend its CPU to another task, and
     # the cluster would train more runs at once than it has CPUs.
     put = events.actor.put.remote
-    put((key, Hello(os.getpid(), socket.gethostname(), str(dev), trainer.n_batches, len(trainer.t.train_y))))
+    put((key, Hello(os.getpid(), socket.gethostname(), str(dev), trainer.n_batches, trainer.images)))
     last = None
     for event in trainer.run():
         last = put((key, event))

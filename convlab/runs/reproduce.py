@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from convlab.config.spec import Spec, check_option, list_presets
+from convlab.config.spec import Spec, list_presets, schedule_changes
 from convlab.errors import UserError
 from convlab.results import report
 from convlab.runs import events
@@ -65,11 +65,7 @@ def plan(
                 "repeats": min(t.repeats, QUICK.repeats),
                 "ensemble": min(t.ensemble, QUICK.ensemble),
             }
-        for option, value in (("epochs", epochs), ("train_limit", train_limit)):
-            if value is not None:
-                if value < 1:
-                    raise UserError(f"--{option.replace('_', '-')} {value}: must be at least 1")
-                changes[option] = check_option(f"--{option.replace('_', '-')}", option, value)
+        changes.update(schedule_changes(epochs=epochs, train_limit=train_limit))
         out.append(spec.with_train(**changes) if changes else spec)
     return out
 
@@ -136,8 +132,10 @@ def run(
 ) -> Reproduction:
     """Run (or resume) a reproduction of `specs` to the end: every unfinished
     preset's runs go to the scheduler together (`workers`: Runner's workers,
-    threads, backend). Raises engine.Interrupted when `should_stop` asks; the
-    store then holds all that is needed to resume."""
+    threads, backend). Every group is held by this process while it trains
+    (another process training one of them is refused). Raises
+    trainer.TrainingStopped when `should_stop` asks; the store then holds all
+    that is needed to resume."""
     from convlab.runs.runner import Runner
 
     store.mark_stale()
@@ -145,19 +143,26 @@ def run(
     runner = Runner(store, device=device, data_dir=data_dir, emit=emit, should_stop=should_stop, **workers)
     done = sum(rep.is_done(s) for s in specs)
     say(f"reproduction {rep.id}: {len(specs)} presets, {done} done" + (", resuming" if resumed else ""))
-    plans = []
-    for i, spec in enumerate(specs):
-        if rep.is_done(spec):
-            say(f"{spec.name}: done (group {rep.groups()[spec.name]}), skipped")
-            continue
-        group_id = rep.groups().get(spec.name)
-        members = [r for r in store.group_runs(group_id) if r.kind == "train"] if group_id is not None else []
-        if members:
-            say(f"{spec.name}: resuming group {group_id}")
-            plans.append(runner.reopen_group(members[0].id))
-        else:
-            plans.append(runner.open_group(spec, seed=rep.seed + SEED_STEP * i))
-            rep.record(spec.name, plans[-1].group_id)  # before its first run starts
-    runner.train(plans)
+    plans: dict[int, Any] = {}  # preset index -> its plan, its group held by this process
+    try:
+        # first the groups to continue: one another process trains is refused before any group is created
+        for i, spec in enumerate(specs):
+            if rep.is_done(spec):
+                say(f"{spec.name}: done (group {rep.groups()[spec.name]}), skipped")
+                continue
+            group_id = rep.groups().get(spec.name)
+            members = [r for r in store.group_runs(group_id) if r.kind == "train"] if group_id is not None else []
+            if members:
+                say(f"{spec.name}: resuming group {group_id}")
+                plans[i] = runner.reopen_group(members[0].id)
+        for i, spec in enumerate(specs):
+            if i not in plans and not rep.is_done(spec):
+                plans[i] = runner.open_group(spec, seed=rep.seed + SEED_STEP * i)
+                rep.record(spec.name, plans[i].group_id)  # before its first run starts
+    except BaseException:
+        for plan in plans.values():
+            runner.release_group(plan.group_id)
+        raise
+    runner.train([plans[i] for i in sorted(plans)])
     rep.finish()
     return rep

@@ -4,8 +4,13 @@ group from its members' last finished epochs.
 
 `Runner` decides *what* to train (the groups and their unfinished members);
 the scheduler (scheduler.py) decides *how many at once* and *where*; a
-`jobs.JobTrainer` turns engine events into store rows. Every event, with its
-run id, also goes to `emit` (the CLI prints them; `--json` writes them as lines).
+`jobs.JobTrainer` turns the trainer's events into store rows. Every event, with
+its run id, also goes to `emit` (the CLI prints them; `--json` writes them as lines).
+
+Every group it opens or reopens is this process's until its training ends: it
+holds the group's lock (convlab/store/liveness.py), so `run`, `run --resume`,
+`sweep` and `reproduce` never complete one group in two processes at once.
+MNIST is read once per Runner and handed to whatever trains in this process.
 """
 
 from __future__ import annotations
@@ -29,7 +34,9 @@ Emit = Callable[[events.Event], None]
 
 
 @dataclass
-class Summary:
+class GroupResult:
+    """A group once trained: its runs and its vote; `event()` is its events.Summary."""
+
     spec: Spec
     group_id: int
     runs: list[Run] = field(default_factory=list)
@@ -85,40 +92,33 @@ class Runner:
         batch_members: bool | None = None,
     ):
         self.store, self.device_name, self.data_dir = store, device, data_dir
-        self.batch_members = batch_members  # None: batch on CUDA only (batched.py)
+        self.batch_members = batch_members  # None: batch on CUDA only (convlab/book/stacked.py)
         self.emit, self.should_stop = emit, should_stop
         self.workers, self.threads, self.backend = workers, threads, backend
         self._mnist: mnist_data.MNIST | None = None
 
     # ------------------------------------------------------------ entry points
 
-    def start(self, spec: Spec, seed: int | None = None) -> Summary:
+    def start(self, spec: Spec, seed: int | None = None) -> GroupResult:
         """A new group: `repeats` runs (or `ensemble` members) of `spec`."""
         plan = self.open_group(spec, seed)
-        self.store.hold(f"group-{plan.group_id}")  # new: nobody else can hold it yet
         try:
             return self.train([plan])[0]
         finally:
             self.store.drop_group_if_empty(plan.group_id)  # it failed before its first run
-            self.store.release(f"group-{plan.group_id}")
 
-    def resume(self, run_id: int | str) -> Summary:
+    def resume(self, run_id: int | str) -> GroupResult:
         """Continue the group of `run_id`: finished members are kept,
         unfinished ones continue from their last finished epoch, missing ones start.
-        The group is this process's while it trains: a second resume is refused."""
-        run = self.store.run(run_id)
-        if run.group_id is not None and self.store.hold(f"group-{run.group_id}") is None:
-            raise UserError(f"run {run.id}: its group is being trained by another process; wait for it, or stop it")
-        try:
-            return self.train([self.reopen_group(run_id)])[0]
-        finally:
-            if run.group_id is not None:
-                self.store.release(f"group-{run.group_id}")
+        A second resume while it trains is refused."""
+        return self.train([self.reopen_group(run_id)])[0]
 
     def open_group(self, spec: Spec, seed: int | None = None) -> Plan:
+        """A new group of `spec`, held by this process until `train` ends."""
         self._check_data()
         device = self._device()
         group_id = self.store.create_group(spec)
+        self.hold_group(group_id)  # new: nobody else can hold it yet
         base_seed = secrets.randbelow(2**31) if seed is None else seed
         self.emit(
             events.Group(
@@ -128,8 +128,19 @@ class Runner:
         return Plan(spec, group_id, base_seed)
 
     def reopen_group(self, run_id: int | str) -> Plan:
+        """The group of `run_id`, to complete, held by this process until `train` ends;
+        refused while another process holds it."""
         self.store.mark_stale()
         run = self.store.run(run_id)
+        if run.group_id is not None and not self.hold_group(run.group_id):
+            raise UserError(f"run {run.id}: its group is being trained by another process; wait for it, or stop it")
+        try:
+            return self._reopen(run)
+        except BaseException:
+            self.release_group(run.group_id)
+            raise
+
+    def _reopen(self, run: Run) -> Plan:
         if run.status == "running":
             raise UserError(f"run {run.id} is still running (pid {run.pid} on {run.host}); stop it first")
         if run.kind == "ensemble":
@@ -146,23 +157,38 @@ class Runner:
         first = min(members, key=lambda r: r.member)
         return Plan(run.spec, run.group_id, first.seed - first.member)
 
-    def train(self, plans: list[Plan]) -> list[Summary]:
+    def hold_group(self, group_id: int) -> bool:
+        """Make the group this process's (its lock); False when another process holds it."""
+        return self.store.hold(f"group-{group_id}") is not None
+
+    def release_group(self, group_id: int | None) -> None:
+        if group_id is not None:
+            self.store.release(f"group-{group_id}")
+
+    def train(self, plans: list[Plan]) -> list[GroupResult]:
         """Every unfinished member of every plan, handed to the scheduler at
         once (so a sweep or a reproduction keeps every worker busy), then
-        each group's vote and summary."""
-        jobs = [job for plan in plans for job in self.jobs_of(plan)]
-        scheduler = Scheduler(
-            self.store,
-            workers=self.workers,
-            device=self.device_name,
-            data_dir=self.data_dir,
-            threads=self.threads,
-            emit=self.emit,
-            should_stop=self.should_stop,
-            backend=self.backend,
-        )
-        scheduler.run(jobs)
-        return [self._summarise(plan) for plan in plans]
+        each group's vote and summary. The plans' groups must be held (open_group,
+        reopen_group, hold_group); they are released when this ends."""
+        try:
+            self._check_data()
+            jobs = [job for plan in plans for job in self.jobs_of(plan)]
+            scheduler = Scheduler(
+                self.store,
+                workers=self.workers,
+                device=self.device_name,
+                data_dir=self.data_dir,
+                threads=self.threads,
+                emit=self.emit,
+                should_stop=self.should_stop,
+                backend=self.backend,
+                mnist=self._mnist,
+            )
+            scheduler.run(jobs)
+            return [self._summarise(plan) for plan in plans]
+        finally:
+            for plan in plans:
+                self.release_group(plan.group_id)
 
     def jobs_of(self, plan: Plan) -> list[Job]:
         """One job per unfinished member; or, when members are batched (on CUDA,
@@ -189,8 +215,8 @@ class Runner:
 
     # ------------------------------------------------------------ the work
 
-    def _summarise(self, plan: Plan) -> Summary:
-        summary = Summary(plan.spec, plan.group_id, self._member_runs(plan.group_id))
+    def _summarise(self, plan: Plan) -> GroupResult:
+        summary = GroupResult(plan.spec, plan.group_id, self._member_runs(plan.group_id))
         if plan.spec.train.ensemble > 1:
             done = [r for r in self.store.group_runs(plan.group_id) if r.kind == "ensemble"]
             summary.ensemble = done[0] if done else self._vote(plan.spec, plan.group_id, summary.runs)
@@ -229,8 +255,8 @@ def group_done(store: Store, spec: Spec, group_id: int) -> bool:
 
 def failure_line(run_id: int | None, exc: Exception) -> str:
     """The one line `convlab run` ends with when training raised `exc`."""
-    from convlab.book.trainer import Diverged
+    from convlab.book.trainer import TrainingDiverged
 
-    if isinstance(exc, Diverged):
+    if isinstance(exc, TrainingDiverged):
         return f"run {run_id} diverged: {exc}"
     return f"run {run_id} failed: {type(exc).__name__}: {exc}"

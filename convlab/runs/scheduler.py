@@ -11,7 +11,7 @@ events come back over a queue for the caller to print.
 Each job carries its members' seeds, so a group's numbers do not depend on
 how many workers train it. Ctrl-C or SIGTERM sets a shared stop flag: every
 worker stops before its next mini-batch and marks its run interrupted, jobs
-not yet started are dropped, and `Interrupted` reaches the caller.
+not yet started are dropped, and `TrainingStopped` reaches the caller.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def default_workers(device_name: str | None) -> int:
 def threads_per_run(threads: int | None) -> int:
     """--threads, else OMP_NUM_THREADS, else 1: at the book's mini-batch of 10
     a second thread gains little idle and loses many times over when anything
-    else holds a core (bench/bench_threads.py)."""
+    else holds a core (bench/bench_threads.py measures it)."""
     if threads is None:
         env = os.environ.get("OMP_NUM_THREADS", "")
         threads = int(env) if env.isdigit() else 1
@@ -66,17 +66,19 @@ class Scheduler:
         device: str | None = None,
         data_dir: str | None = None,
         threads: int | None = None,
-        emit: Callable[[dict], None] = lambda e: None,
+        emit: Callable[[Any], None] = lambda e: None,
         should_stop: Callable[[], bool] = lambda: False,
         backend: Any = None,
+        mnist: Any = None,
     ):
         check_workers(workers)
         self.store, self.workers, self.device, self.data_dir = store, workers, device, data_dir
         self.threads = threads_per_run(threads)
         self.emit, self.should_stop, self.backend = emit, should_stop, backend
+        self.mnist = mnist  # the command's MNIST, read once: training here and the Ray backend use it
 
     def run(self, jobs: list[Job]) -> None:
-        """Train every job; returns when all are done. Raises Interrupted when
+        """Train every job; returns when all are done. Raises TrainingStopped when
         stopped, or the first failure once the other workers finished."""
         if not jobs:
             return
@@ -93,12 +95,12 @@ class Scheduler:
         import torch
 
         torch.set_num_threads(self.threads)
-        trainer = JobTrainer(self.store, self.device, self.data_dir, self.emit, self.should_stop)
+        trainer = JobTrainer(self.store, self.device, self.data_dir, self.emit, self.should_stop, self.mnist)
         for job in jobs:
             trainer.train(job)
 
     def _pool(self, jobs: list[Job], n: int) -> None:
-        from convlab.book.trainer import Interrupted
+        from convlab.book.trainer import TrainingStopped
 
         ctx = multiprocessing.get_context("spawn")  # fork would copy torch's threads and a CUDA context
         events, stop = ctx.Queue(), ctx.Event()
@@ -115,14 +117,14 @@ class Scheduler:
                     exc = None if future.cancelled() else future.exception()
                     if exc is not None and failure is None:
                         failure = exc
-                        if isinstance(exc, Interrupted):  # a worker was stopped: stop them all
+                        if isinstance(exc, TrainingStopped):  # a worker was stopped: stop them all
                             stop.set()
                 if stop.is_set() or failure is not None:
                     for future in pending:
                         future.cancel()  # not started yet: dropped
             self._relay(events, POLL)
-        if stop.is_set() and (failure is None or isinstance(failure, Interrupted)):
-            raise Interrupted
+        if stop.is_set() and (failure is None or isinstance(failure, TrainingStopped)):
+            raise TrainingStopped
         if isinstance(failure, BrokenProcessPool):
             self.store.mark_stale()
             raise RuntimeError(

@@ -178,24 +178,41 @@ def start(store: Store, runner, sweep: Sweep, changes: dict[str, Any] | None = N
 
 def resume(store: Store, runner, sweep_id: int | str) -> int:
     """Continue a sweep: finished points are kept, the others complete."""
-    from convlab.runs.runner import Plan
-
     store.mark_stale()
     record = store.sweep(sweep_id)
     plans = []
-    for point in store.sweep_points(record["id"]):
-        runs = [r for r in store.group_runs(point["group_id"]) if r.kind == "train"]
-        spec = specs.spec_from_dict(store.group(point["group_id"])["config"])
-        if runner.group_done(spec, point["group_id"]):
-            continue
-        if any(r.status == "running" for r in runs):
-            raise UserError(f"sweep {record['id']} is still training (run {runs[0].id}); stop it first")
-        plans.append(Plan(spec, point["group_id"], record["seed"]))
+    try:
+        for point in store.sweep_points(record["id"]):
+            plan = _reopen_point(store, runner, record, point["group_id"])
+            if plan is not None:
+                plans.append(plan)
+    except BaseException:
+        for plan in plans:
+            runner.release_group(plan.group_id)
+        raise
     if not plans:
         raise UserError(f"sweep {record['id']} is already finished; nothing to resume")
     runner.train(plans)
     store.finish_sweep(record["id"])
     return record["id"]
+
+
+def _reopen_point(store: Store, runner, record: dict[str, Any], group_id: int):
+    """The plan that completes one point's group, held by this process; None when it is done.
+    Refused while another process trains the group (a second `sweep --resume`, a `run --resume`)."""
+    from convlab.runs.runner import Plan
+
+    if not runner.hold_group(group_id):
+        raise UserError(f"sweep {record['id']} is being trained by another process (group {group_id}); wait for it")
+    spec = specs.spec_from_dict(store.group(group_id)["config"])
+    runs = [r for r in store.group_runs(group_id) if r.kind == "train"]
+    if runner.group_done(spec, group_id):
+        runner.release_group(group_id)
+        return None
+    if any(r.status == "running" for r in runs):  # on another host: no lock of ours tells
+        runner.release_group(group_id)
+        raise UserError(f"sweep {record['id']} is still training (run {runs[0].id}); stop it first")
+    return Plan(spec, group_id, record["seed"])
 
 
 # ---------------------------------------------------------------- tables

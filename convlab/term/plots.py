@@ -37,7 +37,7 @@ def curves_text(store, rows, width: int = 100, height: int = 18) -> str:
     """The rows' validation curves overlaid, as a plotext text plot."""
     import plotext as plt
 
-    from convlab.results.export import curve_series
+    from convlab.results.curves import curve_series
 
     series = curve_series(store, rows)
     if not series:

@@ -164,22 +164,3 @@ def curve_text(
     plt.xlabel("epoch")
     # plain text: plotext 5.3 has no colorless(), and even the "clear" theme emits ANSI resets
     return re.sub(r"\x1b\[[0-9;]*m", "", plt.build())
-
-
-# ---------------------------------------------------------------- grey pictures (PNG, TensorBoard)
-
-
-def levels_to_grey(levels: np.ndarray) -> np.ndarray:
-    """Levels in [0, 1] → grey, darker for larger, as the book draws filters and digits."""
-    return np.round(255 * (1.0 - np.asarray(levels, dtype=np.float64))).astype(np.uint8)
-
-
-def filters_grey(filters: np.ndarray) -> np.ndarray:
-    """The first layer's filters tiled 10 to a row, grey, darker = larger weight."""
-    filters = np.asarray(filters).reshape(-1, *np.shape(filters)[-2:])  # (maps, k, k), also from (maps, 1, k, k)
-    return levels_to_grey(tile(list(filter_levels(filters)), columns=10))
-
-
-def digits_grey(images: list[np.ndarray], columns: int = 10) -> np.ndarray:
-    """Digits tiled `columns` to a row, dark ink on white as the book prints them."""
-    return levels_to_grey(tile([digit_levels(i) for i in images], columns=columns, gap=2))

@@ -36,4 +36,15 @@ def shown(text: str | None, width: int | None = None) -> str:
     return clip(text, width) if width else text
 
 
-CELL_WIDTH = 40  # a table cell longer than this is cut with an ellipsis
+# How much of a name or title a table cell shows before it is cut with an ellipsis:
+PRINTED_CELL_WIDTH = 40  # in the tables the commands print (several columns share a terminal line)
+LAB_CELL_WIDTH = 60  # in the lab's tables (they scroll sideways)
+
+FILE_NAME_LIMIT = 100  # characters: far under every file system's 255 bytes, even in UTF-8
+
+
+def safe_file_name(name: str) -> str:
+    """`name` as one file name that stays inside its folder: no separators, no
+    `.`/`..`, no controls, at most FILE_NAME_LIMIT characters."""
+    cleaned = "".join(c if c.isalnum() or c in "-_.+" else "_" for c in name).strip(".")
+    return cleaned[:FILE_NAME_LIMIT] or "_"

@@ -27,7 +27,7 @@ from convlab.store import Store
 from convlab.term.text import shown
 from convlab.tui.key_order import OrderedKeys
 from convlab.tui.keymap import APP_BINDINGS
-from convlab.tui.launcher import Job, Launcher
+from convlab.tui.launcher import Launch, Launcher
 from convlab.tui.plain import lines
 
 POLL_EVERY = 0.25  # seconds between looks at the store's data_version
@@ -78,7 +78,7 @@ class ConvlabApp(OrderedKeys, App):
         if self.store.mark_stale():
             self.store_version += 1
 
-    def _job_changed(self, job: Job) -> None:
+    def _job_changed(self, job: Launch) -> None:
         self.jobs_version += 1
         if job.state == "failed" and job.error:
             self.notify(f"{job.label}: {job.error}", title="Run failed", severity="error", timeout=10)
@@ -110,7 +110,7 @@ class ConvlabApp(OrderedKeys, App):
 
     # ------------------------------------------------------------ runs
 
-    def launch(self, preset: str, **options) -> Job:
+    def launch(self, preset: str, **options) -> Launch:
         job = self.launcher.launch(preset, **options)
         self.watch_job(job)
         return job
@@ -120,12 +120,12 @@ class ConvlabApp(OrderedKeys, App):
 
         self.push_screen(RunScreen(run_id=run_id, job=self.launcher.job_of_run(run_id)))
 
-    def watch_job(self, job: Job) -> None:
+    def watch_job(self, job: Launch) -> None:
         from convlab.tui.screens.run import RunScreen
 
         self.push_screen(RunScreen(job=job))
 
-    def cancel_run(self, run_id: int | None, job: Job | None = None) -> None:
+    def cancel_run(self, run_id: int | None, job: Launch | None = None) -> None:
         """Stop a run: the lab's own job by SIGTERM (or out of the queue), or a run
         started elsewhere on this machine by SIGTERM to the process that holds
         its lock (never to a pid the store merely names)."""

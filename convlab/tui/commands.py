@@ -10,7 +10,8 @@ from pathlib import Path
 from textual.app import SystemCommand
 from textual.screen import Screen
 
-from convlab.tui.plain import CELL_WIDTH, as_markup
+from convlab.term.text import LAB_CELL_WIDTH
+from convlab.tui.plain import as_markup
 
 RECENT_RUNS = 10
 
@@ -31,10 +32,10 @@ def lab_commands(app, screen: Screen) -> Iterable[SystemCommand]:
             lambda: app.compare(None, export=True),
         )
     for spec in app.presets():
-        name = as_markup(spec.name, CELL_WIDTH)  # the palette reads its prompts and help as markup
+        name = as_markup(spec.name, LAB_CELL_WIDTH)  # the palette reads its prompts and help as markup
         yield SystemCommand(
             f"Run {name}…",
-            f"Set up and launch: {as_markup(spec.title, CELL_WIDTH)}",
+            f"Set up and launch: {as_markup(spec.title, LAB_CELL_WIDTH)}",
             lambda spec=spec: app.push_screen(SettingsScreen(spec)),
         )
         yield SystemCommand(
@@ -49,7 +50,9 @@ def lab_commands(app, screen: Screen) -> Iterable[SystemCommand]:
         )
     for run in app.store.runs(limit=RECENT_RUNS):
         yield SystemCommand(
-            f"Watch run {run.id}", f"{as_markup(run.preset, CELL_WIDTH)}, {run.status}", partial(app.watch_run, run.id)
+            f"Watch run {run.id}",
+            f"{as_markup(run.preset, LAB_CELL_WIDTH)}, {run.status}",
+            partial(app.watch_run, run.id),
         )
     # The active screen's own keys, by name (bindings with a description).
     for binding in screen.BINDINGS:

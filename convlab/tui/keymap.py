@@ -1,5 +1,6 @@
 """The key map, read from the screens' own bindings so that the help screen
-and the README (`python -c "from convlab.tui.keymap import markdown; print(markdown())"`) cannot drift from what the keys do."""
+and the docs' key map (docs/guide/lab.md; `python -c "from convlab.tui.keymap import markdown; print(markdown())"`)
+cannot drift from what the keys do."""
 
 from __future__ import annotations
 

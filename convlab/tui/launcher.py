@@ -1,8 +1,9 @@
-"""Runs started from the lab: a queue of `convlab run --json` processes, each
-supervised by a Textual worker. Up to `workers` runs train at once (the
-lab's settings; one per core by default): a job takes as many of those slots
-as it has members to train in parallel (its process gets `--workers` that
-many and hands them to the scheduler), and waits while too few are free.
+"""Runs started from the lab: a queue of launches, `convlab run --json`
+processes each supervised by a Textual worker. Up to `workers` runs train at
+once (the lab's settings; one per core by default): a launch takes as many of
+those slots as it has members to train in parallel (its process gets
+`--workers` that many and hands them to the scheduler), and waits while too
+few are free.
 
 Training happens in its own process, so it never holds the UI's interpreter
 lock and a crash in training cannot take the lab down. Each process writes
@@ -32,8 +33,9 @@ TRAINING_NICE = 10  # training yields the CPU to the lab's UI, and trains at ful
 
 
 @dataclass
-class Job:
-    """One `convlab run` command: a new group of a preset, or a resume."""
+class Launch:
+    """One `convlab run` command of the lab's queue: a new group of a preset,
+    or a resume. (Its process hands the scheduler jobs of its own: runs/jobs.py.)"""
 
     number: int
     label: str  # what the user asked for: "relu", "resume run 7"
@@ -65,7 +67,7 @@ class Launcher:
     def __init__(
         self,
         store_path: str,
-        changed: Callable[[Job], None],
+        changed: Callable[[Launch], None],
         run_worker: Callable,
         python: str = sys.executable,
         workers: int | None = None,
@@ -77,16 +79,16 @@ class Launcher:
         self.run_worker = run_worker  # App.run_worker
         self.python = python
         self.workers = workers or available_cores()  # runs trained at once
-        self.jobs: list[Job] = []
-        self.waiting: deque[Job] = deque()
-        self.running: list[Job] = []
+        self.jobs: list[Launch] = []
+        self.waiting: deque[Launch] = deque()
+        self.running: list[Launch] = []
         self.folder = Path(tempfile.mkdtemp(prefix="convlab-jobs-"))
         self._next = 1
 
     # ------------------------------------------------------------ asking
 
     @property
-    def current(self) -> Job | None:
+    def current(self) -> Launch | None:
         """The job that started training first, of those training now."""
         return self.running[0] if self.running else None
 
@@ -100,7 +102,7 @@ class Launcher:
         seed: int | None = None,
         device: str | None = None,
         label: str | None = None,
-    ) -> Job:
+    ) -> Launch:
         args = [preset]
         for flag, value in (
             ("--epochs", epochs),
@@ -113,12 +115,12 @@ class Launcher:
                 args += [flag, str(value)]
         return self._submit(label or Path(preset).stem, args, device or "auto", _members(preset, repeats))
 
-    def resume(self, run_id: int) -> Job:
+    def resume(self, run_id: int) -> Launch:
         job = self._submit(f"resume run {run_id}", ["--resume", str(run_id)], "auto")
         job.resumes = run_id
         return job
 
-    def cancel(self, job: Job) -> None:
+    def cancel(self, job: Launch) -> None:
         """A waiting job leaves the queue; a training one gets SIGTERM and its
         run becomes 'interrupted' (resumable)."""
         job.cancel_asked = True
@@ -129,7 +131,7 @@ class Launcher:
         elif job.state == "training" and job.process is not None and job.process.returncode is None:
             job.process.send_signal(signal.SIGTERM)
 
-    def job_of_run(self, run_id: int) -> Job | None:
+    def job_of_run(self, run_id: int) -> Launch | None:
         return next((j for j in reversed(self.jobs) if run_id in j.run_ids or j.resumes == run_id), None)
 
     def temp_preset(self, name: str, text: str) -> Path:
@@ -146,13 +148,13 @@ class Launcher:
         run that keeps training has its files open and the store has its record."""
         shutil.rmtree(self.folder, ignore_errors=True)
 
-    def training(self) -> list[Job]:
+    def training(self) -> list[Launch]:
         return [j for j in self.jobs if j.state == "training"]
 
     # ------------------------------------------------------------ the queue
 
-    def _submit(self, label: str, args: list[str], device: str, members: int = 1) -> Job:
-        job = Job(self._next, label, args, device, slots=members)
+    def _submit(self, label: str, args: list[str], device: str, members: int = 1) -> Launch:
+        job = Launch(self._next, label, args, device, slots=members)
         self._next += 1
         self.jobs.append(job)
         self.waiting.append(job)
@@ -171,7 +173,7 @@ class Launcher:
             self.running.append(self.waiting.popleft())
             self.run_worker(self._run(job), name=f"job-{job.number}", group="launcher", exit_on_error=False)
 
-    async def _run(self, job: Job) -> None:
+    async def _run(self, job: Launch) -> None:
         try:
             await self._supervise(job)
         except OSError as exc:  # the process could not start or be followed
@@ -181,7 +183,7 @@ class Launcher:
             self.changed(job)
             self.start_ready()
 
-    def command(self, job: Job) -> list[str]:
+    def command(self, job: Launch) -> list[str]:
         return [
             self.python,
             "-m",
@@ -195,7 +197,7 @@ class Launcher:
             self.store_path,
         ]
 
-    async def _supervise(self, job: Job) -> None:
+    async def _supervise(self, job: Launch) -> None:
         events = self.folder / f"job-{job.number}.jsonl"
         errors = self.folder / f"job-{job.number}.err"
         with open(events, "wb") as out, open(errors, "wb") as err:
@@ -223,7 +225,7 @@ class Launcher:
                     pass
         self._ended(job, job.process.returncode, errors.read_text(errors="replace").strip())
 
-    def _event(self, job: Job, line: bytes) -> None:
+    def _event(self, job: Launch, line: bytes) -> None:
         try:
             event = json.loads(line)
         except ValueError:
@@ -237,7 +239,7 @@ class Launcher:
         elif kind in ("failed", "diverged"):
             job.error = event.get("error")
 
-    def _ended(self, job: Job, code: int, stderr: str) -> None:
+    def _ended(self, job: Launch, code: int, stderr: str) -> None:
         last = stderr.splitlines()[-1] if stderr else ""
         if code == 0:
             job.state = "finished"

@@ -7,12 +7,10 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from convlab.term.text import shown
-
-CELL_WIDTH = 60  # a longer name or title is cut with an ellipsis in tables
+from convlab.term.text import LAB_CELL_WIDTH, shown
 
 
-def literal(cell, width: int | None = CELL_WIDTH):
+def literal(cell, width: int | None = LAB_CELL_WIDTH):
     """A table cell or label: a str becomes Text (never markup), control
     characters escaped, long text cut; anything else is kept as it is."""
     return Text(shown(cell, width), end="") if isinstance(cell, str) else cell

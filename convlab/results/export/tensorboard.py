@@ -16,9 +16,9 @@ from pathlib import Path
 from convlab import api
 from convlab.errors import UserError
 from convlab.extras import require
+from convlab.results.pictures import digits_grey, filters_grey
 from convlab.results.report import Row, runs_of
 from convlab.store import Run, Store
-from convlab.term.render import digits_grey, filters_grey
 
 SCALARS = {
     "loss/train": "train_loss",

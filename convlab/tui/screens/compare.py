@@ -128,7 +128,7 @@ class CompareScreen(Screen):
             )
 
     def draw_curves(self, rows: list[report.Row]) -> None:
-        from convlab.results.export import curve_series
+        from convlab.results.curves import curve_series
 
         plot = self.query_one(PlotextPlot)
         plot.plt.clear_data()

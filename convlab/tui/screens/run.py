@@ -17,7 +17,7 @@ from textual.widgets import Header
 
 from convlab.store import Run
 from convlab.term.text import shown
-from convlab.tui.launcher import Job
+from convlab.tui.launcher import Launch
 from convlab.tui.widgets.confusion import ConfusionMatrix, confusion
 from convlab.tui.widgets.curve import CurvePlot, Series
 from convlab.tui.widgets.footer import KeyFooter
@@ -75,7 +75,7 @@ class RunScreen(Screen):
     panel: reactive[str] = reactive("filters")
     zoomed: reactive[bool] = reactive(False)
 
-    def __init__(self, run_id: int | None = None, job: Job | None = None):
+    def __init__(self, run_id: int | None = None, job: Launch | None = None):
         super().__init__()
         self.run_id = run_id if run_id is not None else (job.run_id if job else None)
         self.job = job

@@ -13,7 +13,7 @@ from convlab.store import Epoch, Run
 from convlab.term.format import duration
 from convlab.term.text import shown
 from convlab.tui.estimate import epoch_left, eval_seconds, evaluating_for, run_left
-from convlab.tui.launcher import Job
+from convlab.tui.launcher import Launch
 from convlab.tui.widgets.architecture import hyper_parameters
 
 BAR_WIDTH = 24
@@ -30,7 +30,7 @@ class RunStatus(Static):
     _height: int | None = None  # of the lines shown, wrapped to the width
 
     def show(
-        self, run: Run | None, epochs: list[Epoch], job: Job | None = None, ahead: list[Job] = (), here: str = ""
+        self, run: Run | None, epochs: list[Epoch], job: Launch | None = None, ahead: list[Launch] = (), here: str = ""
     ) -> None:
         self._shown = (run, epochs, job, ahead, here)
         if run is None:
@@ -64,7 +64,7 @@ class RunStatus(Static):
             self.show(*self._shown)  # the bar's width follows the widget's
 
     @staticmethod
-    def _waiting(job: Job | None, ahead: list[Job]) -> Text:
+    def _waiting(job: Launch | None, ahead: list[Launch]) -> Text:
         if job is None:
             return Text("No run.")
         if job.state == "waiting":
@@ -94,7 +94,7 @@ class RunStatus(Static):
             text.append(f" · on {shown(run.host)}", style="italic")
         return text
 
-    def _progress(self, run: Run, epochs: list[Epoch], job: Job | None) -> Text:
+    def _progress(self, run: Run, epochs: list[Epoch], job: Launch | None) -> Text:
         p = run.progress
         if job is not None and job.active and job.resumes == run.id and run.status != "running":
             return Text(f"resuming after epoch {run.epochs_done}/{run.epochs_planned} (loading MNIST)…", style="italic")

@@ -10,7 +10,7 @@ from textual.widgets import DataTable
 from convlab.config.spec import Spec
 from convlab.store import Run
 from convlab.term.format import DASH, count, data_label, pct, when
-from convlab.tui.launcher import Job
+from convlab.tui.launcher import Launch
 from convlab.tui.plain import literal
 
 STATUS_STYLE = {
@@ -124,7 +124,7 @@ class RunTable(RowTable):
         self._rows: list[tuple[str, tuple]] = []
         self.shown_columns: tuple[str, ...] = ()
 
-    def show(self, runs: list[Run], waiting: list[Job], marked: set[int]) -> None:
+    def show(self, runs: list[Run], waiting: list[Launch], marked: set[int]) -> None:
         rows = [
             (
                 f"job-{j.number}",

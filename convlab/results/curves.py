@@ -1,0 +1,45 @@
+"""The validation curves a comparison draws: each row's best run, epoch by
+epoch, and a mean ± sd band over a group's runs. The terminal (term/plots.py),
+the lab and the HTML report draw these same series."""
+
+from __future__ import annotations
+
+from convlab.results.report import Row
+from convlab.results.stats import mean_sd
+from convlab.store import Run, Store
+
+Points = list[tuple[int, float]]
+Band = list[tuple[int, float, float]]  # (epoch, low, high)
+
+
+def curve_rows(store: Store, rows: list[Row]) -> list[tuple[Row, str, Points]]:
+    """Each row with its best run's validation accuracy per epoch (a vote has
+    no curve of its own; its best member stands in, so labelled)."""
+    out = []
+    for row in rows:
+        if row.best is None:
+            continue
+        points = [(e.epoch, e.val_acc) for e in store.epochs(row.best.id) if e.val_acc is not None]
+        if points:
+            who = f"best member, run {row.best.id}" if row.kind == "ensemble" else f"run {row.best.id}"
+            out.append((row, f"{row.preset} ({who})", points))
+    return out
+
+
+def curve_series(store: Store, rows: list[Row]) -> list[tuple[str, Points]]:
+    return [(label, points) for _, label, points in curve_rows(store, rows)]
+
+
+def mean_sd_band(store: Store, runs: list[Run]) -> Band:
+    """Per epoch that two or more of the runs reached: mean ± sd of their validation accuracy."""
+    by_epoch: dict[int, list[float]] = {}
+    for run in runs:
+        for e in store.epochs(run.id):
+            if e.val_acc is not None:
+                by_epoch.setdefault(e.epoch, []).append(e.val_acc)
+    band = []
+    for epoch, values in sorted(by_epoch.items()):
+        if len(values) > 1:
+            mean, sd = mean_sd(values)
+            band.append((epoch, mean - sd, mean + sd))
+    return band

@@ -1,0 +1,103 @@
+"""What a run produces: each epoch's figures, first-layer filters and
+checkpoint, then its outcome (test predictions and misclassified digits)."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from convlab.store.connection import Connection
+from convlab.store.records import Epoch, Mistake, from_npy, to_npy
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from convlab.runs import events
+
+
+class Epochs(Connection):
+    # ------------------------------------------------------------ writing
+
+    def add_epoch(self, run_id: int, event: events.Epoch) -> None:
+        """One finished epoch with its filters and checkpoint, in one transaction:
+        a run killed at any moment resumes from the last epoch stored here."""
+        with self._tx():
+            self.db.execute(
+                "INSERT OR REPLACE INTO epochs (run_id, epoch, train_loss, val_acc, test_acc, seconds, eta, filters,"
+                " val_loss) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    run_id,
+                    event.epoch,
+                    event.train_loss,
+                    event.val_acc,
+                    event.test_acc,
+                    event.seconds,
+                    event.learning_rate,
+                    None if event.filters is None else to_npy(event.filters),
+                    event.val_loss,
+                ),
+            )
+            self.db.execute(
+                "UPDATE runs SET epochs_done=?, best_val=?, best_epoch=?, test_at_best=?, heartbeat=? WHERE id=?",
+                (event.epoch, event.best_val, event.best_epoch, event.test_at_best, time.time(), run_id),
+            )
+            if event.checkpoint is not None:
+                self.db.execute(
+                    "INSERT OR REPLACE INTO checkpoints (run_id, epoch, state) VALUES (?, ?, ?)",
+                    (run_id, event.epoch, event.checkpoint),
+                )
+
+    def save_outcome(self, run_id: int, predictions: np.ndarray, mistakes: list[Mistake]) -> None:
+        """The test-set predictions (for ensembles) and the misclassified digits."""
+        import numpy as np
+
+        with self._tx():
+            self.db.execute(
+                "INSERT OR REPLACE INTO predictions (run_id, test) VALUES (?, ?)",
+                (run_id, predictions.astype(np.uint8).tobytes()),
+            )
+            self.db.execute("DELETE FROM mistakes WHERE run_id=?", (run_id,))
+            self.db.executemany(
+                "INSERT INTO mistakes (run_id, idx, label, predicted, image) VALUES (?, ?, ?, ?, ?)",
+                [(run_id, m.index, m.label, m.predicted, np.asarray(m.image, np.uint8).tobytes()) for m in mistakes],
+            )
+
+    # ------------------------------------------------------------ reading
+
+    def epochs(self, run_id: int) -> list[Epoch]:
+        # a read-only store older than version 3 is not migrated: it lacks val_loss, read as NULL
+        loss = "val_loss" if self._has_column("epochs", "val_loss") else "NULL AS val_loss"
+        rows = self.db.execute(
+            f"SELECT epoch, train_loss, val_acc, test_acc, seconds, eta, {loss} FROM epochs WHERE run_id=? "
+            "ORDER BY epoch",
+            (run_id,),
+        )
+        return [Epoch(**dict(r)) for r in rows]
+
+    def filters(self, run_id: int, epoch: int | None = None) -> np.ndarray | None:
+        """The first layer's filters (maps, 5, 5) after `epoch` (default: the latest)."""
+        if epoch is None:
+            row = self.db.execute(
+                "SELECT filters FROM epochs WHERE run_id=? ORDER BY epoch DESC LIMIT 1", (run_id,)
+            ).fetchone()
+        else:
+            row = self.db.execute("SELECT filters FROM epochs WHERE run_id=? AND epoch=?", (run_id, epoch)).fetchone()
+        return None if row is None or row[0] is None else from_npy(row[0])
+
+    def checkpoint(self, run_id: int) -> tuple[int, bytes] | None:
+        row = self.db.execute("SELECT epoch, state FROM checkpoints WHERE run_id=?", (run_id,)).fetchone()
+        return None if row is None else (row[0], row[1])
+
+    def mistakes(self, run_id: int) -> list[Mistake]:
+        import numpy as np
+
+        rows = self.db.execute(
+            "SELECT idx, label, predicted, image FROM mistakes WHERE run_id=? ORDER BY idx", (run_id,)
+        )
+        return [Mistake(r[0], r[1], r[2], np.frombuffer(r[3], np.uint8).reshape(28, 28)) for r in rows]
+
+    def predictions(self, run_id: int) -> np.ndarray | None:
+        import numpy as np
+
+        row = self.db.execute("SELECT test FROM predictions WHERE run_id=?", (run_id,)).fetchone()
+        return None if row is None else np.frombuffer(row[0], np.uint8).copy()
