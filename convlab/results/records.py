@@ -1,0 +1,231 @@
+"""Results as data: one small JSON file per finished run (and per ensemble
+vote), written from the store by `convlab export --format records -o DIR`,
+and the book-against-convlab table generated from a folder of them.
+
+The files are what a reproduction keeps in the repository: they outlive the
+store they came from, and the docs' table is made from them alone. A run's
+file is named by its preset and seed (and its schedule, when shortened), so
+exporting again after more runs finish adds files and rewrites the same ones.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import socket
+from pathlib import Path
+from typing import Any
+
+from convlab.errors import UserError
+from convlab.results.stats import mean_sd
+from convlab.store import Run, Store
+from convlab.term.format import duration
+from convlab.term.text import safe_file_name
+
+FORMAT = 1  # the files' own version, for readers of an older folder
+TABLE = "TABLE.md"  # the folder's table, rewritten with every export
+TEST_DIGITS = 10_000
+
+
+# ---------------------------------------------------------------- writing
+
+
+def write(store: Store, runs: list[Run], folder: str | os.PathLike) -> list[Path]:
+    """A file for each finished run or vote among `runs`, then the folder's
+    table from every file in it; returns the files written."""
+    root = Path(folder)
+    done = [r for r in runs if r.status == "finished" and r.test_at_best is not None]
+    if not done:
+        raise UserError(f"nothing to export as records: none of the selected runs in {store.path} has finished")
+    written = [_write_one(root, record_of(store, r)) for r in done]
+    (root / TABLE).write_text(markdown(load(root)), encoding="utf-8")
+    return written
+
+
+def _write_one(root: Path, record: dict[str, Any]) -> Path:
+    path = root / safe_file_name(record["preset"]) / file_name(record)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(record, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise UserError(f"-o {root}: cannot write {path.name} ({exc.strerror or exc}); choose another folder") from None
+    return path
+
+
+def file_name(record: dict[str, Any]) -> str:
+    """seed-3.json; vote-seeds-1-5.json; with -epochs-N / -first-N when the schedule was shortened."""
+    if record["kind"] == "vote":
+        seeds = record["member_seeds"]
+        stem = f"vote-seeds-{min(seeds)}-{max(seeds)}" if seeds else f"vote-{record['run']}"
+    else:
+        stem = f"seed-{record['seed']}"
+    if record["epochs_planned"] != record["preset_epochs"]:
+        stem += f"-epochs-{record['epochs_planned']}"
+    if record["train_limit"]:
+        stem += f"-first-{record['train_limit']}"
+    return stem + ".json"
+
+
+def record_of(store: Store, run: Run) -> dict[str, Any]:
+    """What a reader needs to set this run beside the book, and no more."""
+    train = run.config.get("train", {})
+    base = {
+        "format": FORMAT,
+        "preset": run.preset,
+        "title": run.title,
+        "book_figure": run.book_figure,
+        "data": train.get("data", "plain"),
+        "train_limit": train.get("train_limit"),
+        "preset_epochs": _preset_epochs(run),
+        "epochs_planned": run.epochs_planned,
+        "test_at_best": run.test_at_best,
+        "digits_wrong": _digits_wrong(store, run),
+        "convlab": run.versions.get("convlab"),
+        "torch": run.versions.get("torch"),
+        "machine": _machine(run),
+        "run": run.id,
+    }
+    if run.kind == "ensemble":
+        members = [store.run(m) for m in run.members]
+        return {
+            **base,
+            "kind": "vote",
+            "torch": members[0].versions.get("torch") if members else None,
+            "member_seeds": sorted(m.seed for m in members if m.seed is not None),
+            "member_tests": [m.test_at_best for m in members],
+        }
+    epochs = store.epochs(run.id)
+    train_seconds = sum(e.seconds or 0.0 for e in epochs)
+    images = _train_images(train) * len(epochs)
+    return {
+        **base,
+        "kind": "run",
+        "seed": run.seed,
+        "epochs": run.epochs_done,
+        "best_epoch": run.best_epoch,
+        "best_validation": run.best_val,
+        "wall_seconds": round(run.duration, 1) if run.duration is not None else None,
+        "images_per_s": round(images / train_seconds, 1) if train_seconds else None,
+        "device": run.device,
+    }
+
+
+def _preset_epochs(run: Run) -> int | None:
+    """The preset's own schedule, to tell a shortened run from a full one."""
+    from convlab.config.spec import list_presets
+
+    shipped = {s.name: s.train.epochs for s in list_presets()}
+    return shipped.get(run.preset, run.epochs_planned)
+
+
+def _train_images(train: dict[str, Any]) -> int:
+    full = 250_000 if train.get("data") == "expanded" else 50_000
+    return min(full, train.get("train_limit") or full)
+
+
+def _digits_wrong(store: Store, run: Run) -> int:
+    predictions = store.predictions(run.id)
+    if predictions is not None:
+        return len(store.mistakes(run.id))
+    return round((100.0 - run.test_at_best) * TEST_DIGITS / 100.0)
+
+
+def _machine(run: Run) -> str | None:
+    """The machine a run trained on, where the store knows it or where the
+    export runs on that same host; None otherwise (never a guess)."""
+    if run.versions.get("machine"):
+        return run.versions["machine"]
+    if run.host != socket.gethostname():
+        return None
+    return f"{_cpu_model()}, {os.cpu_count()} cores, {platform.system()} {platform.machine()}"
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+# ---------------------------------------------------------------- reading
+
+
+def load(folder: str | os.PathLike) -> list[dict[str, Any]]:
+    """Every record under `folder` (one level of preset folders)."""
+    records = []
+    for path in sorted(Path(folder).glob("*/*.json")):
+        try:
+            records.append(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError) as exc:
+            raise UserError(f"{path}: not a convlab record ({exc}); remove it or export it again") from None
+    return records
+
+
+def _full(record: dict[str, Any]) -> bool:
+    return not record["train_limit"] and record["epochs_planned"] == record["preset_epochs"]
+
+
+# ---------------------------------------------------------------- the table
+
+
+def markdown(records: list[dict[str, Any]]) -> str:
+    """The book against convlab, one row per preset with full-schedule records:
+    best of N by validation (as the book chose its figure), mean ± sd, the time
+    a run took; a vote's row gives its accuracy and digits wrong."""
+    full = [r for r in records if _full(r)]
+    lines = [
+        "| preset | book | convlab, best of N | mean ± sd | N | digits wrong | time a run | images/s | torch |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for preset in sorted({r["preset"] for r in full}, key=lambda p: _order(full, p)):
+        runs = [r for r in full if r["preset"] == preset and r["kind"] == "run"]
+        votes = [r for r in full if r["preset"] == preset and r["kind"] == "vote"]
+        if runs:
+            lines.append(_runs_line(preset, runs, bool(votes)))
+        lines.extend(_vote_line(preset, v) for v in votes)
+    return "\n".join(lines) + "\n"
+
+
+def _order(records: list[dict[str, Any]], preset: str) -> tuple:
+    from convlab.config.spec import list_presets
+
+    rows = {s.name: s.row for s in list_presets()}
+    return (rows.get(preset) or 99, preset)
+
+
+def _runs_line(preset: str, runs: list[dict[str, Any]], members: bool) -> str:
+    best = max(runs, key=lambda r: (r["best_validation"], -r["run"]))
+    mean, sd = mean_sd([r["test_at_best"] for r in runs])
+    walls = [r["wall_seconds"] for r in runs if r["wall_seconds"]]
+    rates = [r["images_per_s"] for r in runs if r["images_per_s"]]
+    # an ensemble's members are single dropout networks: their book figure is the dropout preset's
+    name = f"`{preset}` members (single networks)" if members else f"`{preset}`"
+    book = _book_of("dropout") if members else runs[0]["book_figure"]
+    wall = duration(sum(walls) / len(walls)) if walls else "—"
+    rate = f"{sum(rates) / len(rates):,.0f}" if rates else "—"
+    return (
+        f"| {name} | {_pct(book)} | {_pct(best['test_at_best'])} | {mean:.2f} ± {sd:.2f} | {len(runs)} "
+        f"| {best['digits_wrong']} | {wall} | {rate} | {runs[0]['torch'] or '—'} |"
+    )
+
+
+def _vote_line(preset: str, vote: dict[str, Any]) -> str:
+    n = len(vote["member_seeds"])
+    return (
+        f"| `{preset}`: the vote of {n} | {_pct(vote['book_figure'])} | {_pct(vote['test_at_best'])} | — | 1 "
+        f"| {vote['digits_wrong']} | — | — | {vote['torch'] or '—'} |"
+    )
+
+
+def _book_of(preset: str) -> float | None:
+    from convlab.config.spec import list_presets
+
+    return next((s.book_figure for s in list_presets() if s.name == preset), None)
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}"

@@ -1,0 +1,95 @@
+"""Results as data: `convlab export --format records` writes one JSON file per
+finished run and per vote from a real store, and the book-against-convlab
+table is made from those files alone."""
+
+from __future__ import annotations
+
+import json
+
+from convlab.config.spec import load
+from convlab.results import records
+from convlab.runs.ensemble import vote
+from convlab.store import Store, mistakes_of
+
+from helpers import assert_user_error
+from report_fixtures import add_run, member_predictions, synthetic_test
+
+
+def test_export_writes_a_record_per_finished_run_and_the_table(run_cli, tmp_path):
+    trained = run_cli("run", "shallow", "--epochs", "1", "--train-limit", "300", "--repeats", "2", "--seed", "7")
+    assert trained.returncode == 0, trained.stderr
+    first = run_cli("export", "--format", "records", "-o", "out")
+    assert first.returncode == 0, first.stderr
+    files = sorted(p.name for p in (tmp_path / "out" / "shallow").iterdir())
+    assert files == ["seed-7-epochs-1-first-300.json", "seed-8-epochs-1-first-300.json"]
+    record = json.loads((tmp_path / "out" / "shallow" / files[0]).read_text())
+    with Store(tmp_path / "convlab.sqlite") as store:
+        run = store.run(record["run"])
+        assert record["test_at_best"] == run.test_at_best and record["best_validation"] == run.best_val
+        assert record["digits_wrong"] == len(store.mistakes(run.id))
+    assert record["seed"] == 7 and record["epochs"] == 1 and record["preset_epochs"] == 60
+    assert record["torch"] and record["convlab"] and record["machine"] and record["images_per_s"] > 0
+    assert record["book_figure"] == 97.80 and record["data"] == "plain" and record["train_limit"] == 300
+    # a shortened run is kept as data but never set beside the book
+    assert "shallow" not in (tmp_path / "out" / records.TABLE).read_text()
+    again = run_cli("export", "--format", "records", "-o", "out")
+    assert again.returncode == 0 and sorted(p.name for p in (tmp_path / "out" / "shallow").iterdir()) == files
+
+
+def test_records_need_a_folder(run_cli):
+    assert_user_error(run_cli("export", "--format", "records"), "--format records", "-o DIR")
+
+
+def full_store(path):
+    """Three full-schedule relu runs and a 3-member ensemble with its vote (5 digits wrong)."""
+    test = synthetic_test()
+    with Store(path) as store:
+        relu = load("relu")
+        group = store.create_group(relu)
+        for member, (val, acc) in enumerate([(99.0, 99.10), (99.4, 99.20), (99.2, 99.30)]):
+            add_run(store, relu, group, member, [(val, acc, 10.0)], test.labels.copy(), test, seed=member + 1)
+        ens = load("ensemble").with_train(ensemble=3)
+        group = store.create_group(ens)
+        members = []
+        for member, p in enumerate(member_predictions(test.labels)):
+            acc = float((p == test.labels).mean() * 100)
+            members.append(add_run(store, ens, group, member, [(acc, acc, 30.0)], p, test, seed=member + 1))
+        voted = vote(member_predictions(test.labels))
+        vote_id = store.create_run(ens, group_id=group, member=3, kind="ensemble", members=members, device="cpu")
+        store.set_result(vote_id, test_at_best=float((voted == test.labels).mean() * 100))
+        store.save_outcome(vote_id, voted, mistakes_of(voted, test))
+        store.finish(vote_id, "finished")
+        return records.write(store, store.runs(), path.parent / "results")
+
+
+def test_the_table_is_made_from_the_files(tmp_path):
+    written = full_store(tmp_path / "s.sqlite")
+    folder = tmp_path / "results"
+    assert {p.name for p in written} == {"seed-1.json", "seed-2.json", "seed-3.json", "vote-seeds-1-3.json"}
+    vote_record = json.loads((folder / "ensemble" / "vote-seeds-1-3.json").read_text())
+    assert (
+        vote_record["kind"] == "vote" and vote_record["digits_wrong"] == 5 and vote_record["member_seeds"] == [1, 2, 3]
+    )
+    table = records.markdown(records.load(folder))
+    assert table == (folder / records.TABLE).read_text()
+    relu = next(line for line in table.splitlines() if line.startswith("| `relu`"))
+    # best of 3 by validation is the 99.4 run (test 99.20); mean 99.20 ± 0.10
+    assert relu.split(" | ")[1:5] == ["99.23", "99.20", "99.20 ± 0.10", "3"]
+    members = next(line for line in table.splitlines() if "members" in line)
+    assert members.split(" | ")[1] == "99.60"  # single dropout networks: the dropout preset's figure
+    voted = next(line for line in table.splitlines() if "the vote of 3" in line)
+    assert voted.split(" | ")[1] == "99.67" and voted.split(" | ")[5] == "5"
+    # the table reads the files, not the store: it survives the store's removal
+    (tmp_path / "s.sqlite").unlink()
+    assert records.markdown(records.load(folder)) == table
+
+
+def test_a_damaged_record_is_named(tmp_path):
+    full_store(tmp_path / "s.sqlite")
+    (tmp_path / "results" / "relu" / "seed-1.json").write_text("{not json")
+    import pytest
+
+    from convlab.errors import UserError
+
+    with pytest.raises(UserError, match="seed-1.json: not a convlab record"):
+        records.load(tmp_path / "results")
