@@ -173,28 +173,35 @@ def _full(record: dict[str, Any]) -> bool:
 
 
 def markdown(records: list[dict[str, Any]]) -> str:
-    """The book against convlab, one row per preset with full-schedule records:
-    best of N by validation (as the book chose its figure), mean ± sd, the time
-    a run took; a vote's row gives its accuracy and digits wrong."""
+    """The book against convlab: a row for every chapter preset with a book
+    figure (in the chapter's order) and for any other preset with full-schedule
+    records. Best of N by validation (as the book chose its figure), mean ± sd,
+    the time a run took; a vote's row gives its accuracy and digits wrong."""
     full = [r for r in records if _full(r)]
     lines = [
         "| preset | book | convlab, best of N | mean ± sd | N | digits wrong | time a run | images/s | torch |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
-    for preset in sorted({r["preset"] for r in full}, key=lambda p: _order(full, p)):
+    for preset, book in _presets(full):
         runs = [r for r in full if r["preset"] == preset and r["kind"] == "run"]
         votes = [r for r in full if r["preset"] == preset and r["kind"] == "vote"]
         if runs:
-            lines.append(_runs_line(preset, runs, bool(votes)))
+            lines.append(_runs_line(preset, runs, members=preset == "ensemble"))
+        elif not votes:
+            lines.append(f"| `{preset}` | {_pct(book)} | not run as data yet | | | | | | |")
         lines.extend(_vote_line(preset, v) for v in votes)
     return "\n".join(lines) + "\n"
 
 
-def _order(records: list[dict[str, Any]], preset: str) -> tuple:
+def _presets(records: list[dict[str, Any]]) -> list[tuple[str, float | None]]:
+    """(name, book figure): the chapter's presets that have one, then the
+    presets of the records, in the chapter's order."""
     from convlab.config.spec import list_presets
 
-    rows = {s.name: s.row for s in list_presets()}
-    return (rows.get(preset) or 99, preset)
+    chapter = {s.name: (s.row, s.book_figure) for s in list_presets() if s.row}
+    found = {r["preset"]: (chapter.get(r["preset"], (99, None))[0], r["book_figure"]) for r in records}
+    shown = {name: v for name, v in chapter.items() if v[1] is not None} | found
+    return [(name, book) for name, (_, book) in sorted(shown.items(), key=lambda kv: (kv[1][0], kv[0]))]
 
 
 def _runs_line(preset: str, runs: list[dict[str, Any]], members: bool) -> str:
