@@ -1,11 +1,13 @@
 """The CUDA path against the CPU on tiny runs, within float32 tolerance.
 
-Trains a small network for one epoch of 300 images (30 steps) from the same
-seeds on the CPU and on CUDA, through every path a run can take there: the
-engine's Trainer, members batched (3), and the batched step captured as a
-CUDA graph; then compares every parameter and the validation accuracies.
-Without CUDA it checks what the CPU can: batched members against separate
-runs. Exits 1 when a comparison fails. Part of bench/device_check.sh.
+Trains each preset's network for one epoch of 300 images (30 steps) from the
+same seeds on the CPU and on CUDA, through every path a run can take there:
+the engine's Trainer, members batched (3), and the batched step captured as a
+CUDA graph (dropout included: its generators registered with the graph); then
+compares every parameter and the validation accuracies. Without CUDA it checks
+what the CPU can: batched members, captured by the CPU stand-in
+(convlab/book/graph.py), against separate runs. Exits 1 when a comparison
+fails. Part of bench/device_check.sh.
 
     python bench/device_check.py
 """
@@ -16,14 +18,22 @@ import sys
 
 import torch
 
+from convlab.book import graph
 from convlab.book.stacked import BatchedTrainer
 from convlab.book.trainer import Trainer, prepare
+from convlab.config import spec as specs
 from convlab.config.spec import parse_text
 from convlab.data import mnist as mnist_data
 from convlab.runs import events
 
 TOL = dict(rtol=1e-3, atol=1e-4)  # float32 over 30 steps, different kernels
 SEEDS = [1, 2, 3]
+SHAPES = ("shallow", "one-conv", "relu", "extra-fc", "dropout")  # every layer pattern of the chapter
+
+
+def shape(preset: str):
+    """The preset's network and rules on 300 images, one epoch."""
+    return specs.load(preset).with_train(epochs=1, train_limit=300, data="plain")
 
 
 def tiny(dropout: float = 0.0):
@@ -88,6 +98,8 @@ def main() -> int:
     batched_cpu = train(BatchedTrainer([spec] * 3, on_cpu, cpu, SEEDS))
     print("tiny runs (300 images, one epoch, seeds 1-3):")
     ok = compare("cpu: batched members = separate runs", batched_cpu, separate)
+    stand_in = train(BatchedTrainer([spec] * 3, on_cpu, cpu, SEEDS, seam=graph.StandIn(cpu)))
+    ok &= compare("cpu: captured by the stand-in = batched", stand_in, batched_cpu)
     if not torch.cuda.is_available():
         print("  (no CUDA device: the CUDA comparisons are skipped)")
         return 0 if ok else 1
@@ -113,6 +125,19 @@ def main() -> int:
     captured = train(BatchedTrainer([drop] * 3, on_gpu, cuda, SEEDS, capture=True))
     # dropout masks come from CUDA generators: the same in the graph as eagerly, if replay keeps their sequence
     ok &= compare("cuda dropout: captured = eager (the generators' sequence kept in the graph)", captured, eager)
+    print("every preset's shape (300 images, one epoch, seeds 1-3): cuda captured = cpu batched")
+    for preset in SHAPES:
+        s = shape(preset)
+        here, there = prepare(s, mnist, cpu), prepare(s, mnist, cuda)
+        cpu_batched = train(BatchedTrainer([s] * 3, here, cpu, SEEDS))
+        if preset == "dropout":  # masks come from each device's own generators: compare CUDA with CUDA
+            cpu_batched = train(BatchedTrainer([s] * 3, there, cuda, SEEDS, capture=False))
+        ok &= compare(f"{preset}: captured, batched 3", train(BatchedTrainer([s] * 3, there, cuda, SEEDS)), cpu_batched)
+        ok &= compare(
+            f"{preset}: captured, 1 member = eager Trainer",
+            train(BatchedTrainer([s], there, cuda, SEEDS[:1])),
+            train(Trainer(s, there, cuda, SEEDS[0])),
+        )
     return 0 if ok else 1
 
 

@@ -122,6 +122,73 @@ CLASSES = [
         "one line, exit 2; no empty group left",
         ["test_store_faults.py::test_show_of_an_id", "test_cli_faults.py::test_a_run_that_fails"],
     ),
+    (
+        "damaged rows in a valid store: config not JSON, garbage members, wrong types, bad figures and blobs",
+        "listed as unreadable with id and reason; the rest shows, compares, exports; rm removes it; nothing else changed",
+        ["test_store_faults.py::test_damaged_rows"],
+    ),
+    (
+        "convlab serve: a foreign Origin, no token, a wrong token; --host 0.0.0.0",
+        "403, no lab started; the printed address admitted; a loud warning and a reachable websocket address",
+        ["test_serve.py::test_only_the_token", "test_serve.py::test_a_non_local"],
+    ),
+    (
+        "preset names with ../, / and 100,000 characters in the TensorBoard export",
+        "one folder per run, a safe name inside -o; nothing outside it written or deleted",
+        ["test_confinement.py::test_a_tensorboard"],
+    ),
+    (
+        "lock files that are symlinks (run, group), a locks folder of another user, a forged lock file",
+        "one line, exit 2, the link's target untouched; only the real holder is signalled",
+        [
+            "test_confinement.py::test_a_lock_file",
+            "test_confinement.py::test_a_locks_folder",
+            "test_confinement.py::test_a_forged",
+        ],
+    ),
+    (
+        "sweep files and base presets: binary, nested 3,000 deep, not TOML, /etc/passwd, train = 5, layers = 5",
+        "one line, exit 2, nothing stored",
+        ["test_sweep_strict.py::test_a_bad_sweep_file", "test_sweep_strict.py::test_a_base_preset"],
+    ),
+    (
+        "sweep repeats and seeds out of range (file and options), a grid of 27 million points",
+        "one line naming the field and its range, exit 2, nothing stored",
+        [
+            "test_sweep_strict.py::test_a_sweep_files_repeats",
+            "test_sweep_strict.py::test_sweep_options",
+            "test_sweep_strict.py::test_a_grid",
+        ],
+    ),
+    (
+        "sweeps that fail before their first run; a sweep SIGKILLed, then two resumes",
+        "no row left; interrupted; the second resume: one line, exit 2, created nothing",
+        ["test_sweep_strict.py::test_a_sweep_that_fails", "test_sweep_strict.py::test_a_killed_sweep"],
+    ),
+    (
+        "the parent of `run` / `sweep --workers 2` SIGKILLed",
+        "every worker exits; its run is interrupted",
+        ["test_orphans.py::test_workers_exit"],
+    ),
+    (
+        "a Ray address that does not answer (a closed port, TEST-NET), a bad --ray-timeout",
+        "one line naming the address given, exit 2, nothing stored",
+        ["test_ray_connect.py::test_an_address", "test_ray_connect.py::test_the_timeout"],
+    ),
+    (
+        "escape codes in sweep output and the lab's compare legend; 200,000-character names and notes; long arguments",
+        "shown escaped, cut with …; one line, exit 2",
+        [
+            "test_printed_names.py::test_a_sweep_prints",
+            "test_printed_names.py::test_long_names_and_notes",
+            "test_hostile_legend.py::test_the_compare_legend",
+        ],
+    ),
+    (
+        "CSV cells with blanks or a newline before =, ESC in cells; Markdown `![img](…)`",
+        "quoted; escaped; the image stays text",
+        ["test_printed_names.py::test_exported_cells"],
+    ),
 ]
 
 

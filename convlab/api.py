@@ -7,6 +7,8 @@ and strings), or as pandas DataFrames with `frame=True` (pip install
     store = api.open_store("convlab.sqlite")
     api.runs(store, frame=True)                  # one row per run, hyper-parameters as columns
     api.epochs(store, frame=True).pivot_table(index="epoch", columns="eta", values="val_acc")
+    net = api.network(store, 7)                  # run 7's trained network, a torch.nn.Module
+    net(x).argmax(1)                             # x: (N, 1, 28, 28) in [0, 1]; net.spec is its spec
 
 Every function takes a Store, a path, or None (CONVLAB_STORE, else the default
 store). The CSV and JSON exports are written from these same records, so the
@@ -36,6 +38,7 @@ INTEGER_COLUMNS = {
     "epochs_planned",
     "epochs_done",
     "best_epoch",
+    "peak_memory",
     "epoch",
     "batch_size",
     "train_size",
@@ -116,6 +119,9 @@ def run_record(run: Run) -> dict[str, Any]:
             "status": run.status,
             "seed": run.seed,
             "device": run.device,
+            "device_name": run.device_name,
+            "path": run.path,
+            "peak_memory": run.peak_memory,
             "members": list(run.members),
             "started": iso(run.started),
             "ended": iso(run.ended),
@@ -152,7 +158,7 @@ def config(store, run_id: int) -> dict[str, Any]:
 
 
 # val_loss: the validation set's mean NLL (empty for epochs stored before store version 3)
-EPOCH_FIELDS = ("epoch", "train_loss", "val_acc", "val_loss", "test_acc", "seconds")
+EPOCH_FIELDS = ("epoch", "train_loss", "val_acc", "val_loss", "test_acc", "seconds", "images_per_s")
 
 
 def epochs(store=None, run_ids: list[int] | None = None, *, frame: bool = False):
@@ -252,6 +258,30 @@ def row_record(row) -> dict[str, Any]:
             **hparams(row.config),
         }
     )
+
+
+# ---------------------------------------------------------------- trained networks (torch, imported here only)
+
+
+def network(store, run_id: int):
+    """A finished run's best-validation network: the engine's `Network`, a
+    torch.nn.Module in evaluation mode on the CPU, taking (N, 1, 28, 28) images
+    in [0, 1] and giving the ten logits; `.spec` is its spec. A vote gives its
+    members' networks as a list."""
+    from convlab.inspect import trained
+
+    nets = []
+    for t in trained.load(open_store(store), run_id):
+        t.net.spec = t.spec
+        nets.append(t.net)
+    return nets if open_store(store).run(run_id).kind == "ensemble" else nets[0]
+
+
+def load_model(path: str | os.PathLike):
+    """A network written by `convlab export-model` (no store needed), with `.spec` and `.meta`."""
+    from convlab.inspect.trained import load_model as load
+
+    return load(path)
 
 
 # ---------------------------------------------------------------- DataFrames

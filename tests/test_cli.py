@@ -140,7 +140,9 @@ def test_show_of_a_run_without_conv_layers(lab):
     assert "validation accuracy (%)" in result.stdout and "book 97.80" in result.stdout
     with Store(store) as s:
         rows = [(e.epoch, e.val_loss) for e in s.epochs(2)]
-    table = result.stdout.split("val. loss  test\n")[1].splitlines()
+    lines = result.stdout.splitlines()
+    header = next(i for i, line in enumerate(lines) if "val. loss" in line and "test" in line)
+    table = lines[header + 1 :]
     assert [(int(line.split()[0]), line.split()[3]) for line in table[:2]] == [(n, f"{v:.4f}") for n, v in rows]
     assert "\x1b" not in result.stdout
     assert "misclassified test digits" in result.stdout
@@ -264,3 +266,42 @@ def test_the_commands_that_train_share_one_declaration_of_their_options():
     run, sweep, reproduce = (_options(c) for c in ("run", "sweep", "reproduce"))
     for flag in SHARED:
         assert run[flag] == sweep[flag] == reproduce[flag], flag
+
+
+def test_store_option_opens_the_lab_on_that_store(tmp_path):
+    """`convlab --store PATH` opens the lab (its header names the store) in a real
+    terminal, and `q` quits it; before, argparse refused the option."""
+    import pty
+    import select
+    import subprocess
+    import time
+
+    from helpers import cli_command, cli_env
+
+    store = tmp_path / "mine.sqlite"
+    main, child = pty.openpty()
+    proc = subprocess.Popen(
+        cli_command("--store", str(store)),
+        cwd=tmp_path,
+        env={**cli_env(None), "TERM": "xterm-256color", "COLUMNS": "120", "LINES": "30"},
+        stdin=child,
+        stdout=child,
+        stderr=child,
+        start_new_session=True,
+    )
+    os.close(child)
+    seen, deadline = b"", time.monotonic() + 90
+    try:
+        while b"mine.sqlite" not in seen and time.monotonic() < deadline and proc.poll() is None:
+            if select.select([main], [], [], 0.5)[0]:
+                seen += os.read(main, 65536)
+        assert b"mine.sqlite" in seen, seen[-2000:]
+        os.write(main, b"q")
+        assert proc.wait(30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(main)
+    assert store.exists()
+    assert_user_error(run_convlab("bogus", cwd=tmp_path), "convlab: argument COMMAND")
+    assert "convlab: convlab:" not in run_convlab("bogus", cwd=tmp_path).stderr

@@ -11,7 +11,7 @@ from convlab.results import records
 from convlab.runs.ensemble import vote
 from convlab.store import Store, mistakes_of
 
-from helpers import assert_user_error
+from helpers import REPO, assert_user_error
 from report_fixtures import add_run, member_predictions, synthetic_test
 
 
@@ -94,3 +94,13 @@ def test_a_damaged_record_is_named(tmp_path):
 
     with pytest.raises(UserError, match="seed-1.json: not a convlab record"):
         records.load(tmp_path / "results")
+
+
+def test_the_readme_table_is_generated_from_the_results_folder():
+    """results/TABLE.md is what the files in results/ make, and the README
+    (whose block the docs' front page includes) carries it word for word."""
+    table = (REPO / "results" / records.TABLE).read_text(encoding="utf-8")
+    assert table == records.markdown(records.load(REPO / "results"))
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    block = readme[readme.index("[start:book-table]") : readme.index("[end:book-table]")]
+    assert table in block

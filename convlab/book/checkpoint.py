@@ -52,6 +52,11 @@ def save(
     return buf.getvalue()
 
 
+def best_params(blob: bytes) -> list[torch.Tensor]:
+    """A checkpoint's best-validation parameters (per layer weight then bias), on the CPU."""
+    return torch.load(io.BytesIO(blob), map_location="cpu", weights_only=True)["best"]
+
+
 def restore(
     blob: bytes,
     params: Sequence[torch.Tensor],

@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from convlab.book import checkpoint
 from convlab.book.checkpoint import Position
 from convlab.book.convolution import conv2d
-from convlab.book.graph import Step
+from convlab.book.graph import Seam, Step, seam_for
 from convlab.book.model import Network, activation_function
 from convlab.book.pooling import max_pool
 from convlab.book.trainer import (
@@ -169,7 +169,13 @@ class BatchedTrainer:
     events, the events `Trainer` yields."""
 
     def __init__(
-        self, specs: list[Spec], tensors: Tensors, device: torch.device, seeds: list[int], capture: bool = True
+        self,
+        specs: list[Spec],
+        tensors: Tensors,
+        device: torch.device,
+        seeds: list[int],
+        capture: bool = True,
+        seam: Seam | None = None,
     ):
         why = batchable(specs)
         if why:
@@ -182,8 +188,19 @@ class BatchedTrainer:
         self.positions = [Position() for _ in seeds]
         self.n_batches = len(tensors.train_y) // specs[0].train.batch_size
         self.epochs = specs[0].train.epochs
-        self.capture = capture  # on CUDA: the step as a CUDA graph (graph.py)
+        self.seam = seam or seam_for(device)  # graph.py: CUDA's calls, or the CPU's stand-in in the tests
+        self.dropout = any(l.dropout for l in self.net.layers)
+        self.capture = capture and self.seam.why_not_capture(self.dropout) is None
         self.step = None
+        self.images_per_s: float | None = None  # the last epoch's training images per second, each member's
+
+    @property
+    def path(self) -> str:
+        """How it trains: "batched N", or "captured" (one member) / "captured, batched N"."""
+        batched = f"batched {self.m}" if self.m > 1 else ""
+        if not self.capture:
+            return batched or "eager"
+        return f"captured, {batched}" if batched else "captured"
 
     @property
     def m(self) -> int:
@@ -216,9 +233,12 @@ class BatchedTrainer:
         start_epoch = {p.epoch for p in self.positions}
         if len(start_epoch) != 1:
             raise ValueError("batched members must resume from the same epoch")
+        self.seam.reset_peak()
         for epoch in range(start_epoch.pop() + 1, self.epochs + 1):
             start = time.perf_counter()
             losses = yield from self.train_epoch(epoch, should_stop)
+            self.seam.synchronize()  # the epoch's training time is the device's, not the launches'
+            self.images_per_s = self.images / (time.perf_counter() - start)
             yield from self.end_epoch(epoch, losses, start)
         yield from self.finish()
 
@@ -232,7 +252,7 @@ class BatchedTrainer:
         """The training step (captured as a CUDA graph on CUDA), built once, its constants set per epoch."""
         neg_eta, keeps = self._constants(epoch)
         if self.step is None:
-            gens = self.dropout_gens if any(l.dropout for l in self.net.layers) else None
+            gens = self.dropout_gens if self.dropout else None
             body = partial(stacked_sgd_step, self.net)
             self.step = Step(
                 body,
@@ -241,7 +261,7 @@ class BatchedTrainer:
                 [_per_member(keeps, w) for w in self.net.weights],
                 gens,
                 (self.specs[0].train.batch_size, *self.tensors.train_x.shape[1:]),
-                self.device,
+                self.seam,
                 capture=self.capture,
             )
         else:
@@ -325,6 +345,7 @@ class BatchedTrainer:
         seconds = time.perf_counter() - started  # the epoch, evaluation included
         first = self.net.layers[0]
         filters = self.net.params[0].detach()[:, :, 0].float().cpu().numpy() if first.type == "conv_pool" else None
+        peak = self.seam.peak_memory()
         for m, p in enumerate(self.positions):
             yield (
                 m,
@@ -341,6 +362,8 @@ class BatchedTrainer:
                     learning_rate=eta_at(self.specs[m], epoch),
                     filters=None if filters is None else filters[m],
                     checkpoint=self.checkpoint(m),
+                    images_per_s=None if self.images_per_s is None else round(self.images_per_s, 1),
+                    peak_memory=peak,
                 ),
             )
 

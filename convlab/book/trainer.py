@@ -23,6 +23,7 @@ import torch.nn.functional as F
 
 from convlab.book import checkpoint, handwritten
 from convlab.book.checkpoint import Position
+from convlab.book.graph import Seam, seam_for
 from convlab.book.model import Network
 from convlab.config.spec import Spec
 from convlab.data import mnist as mnist_data
@@ -170,8 +171,11 @@ def sgd_step(
 class Trainer:
     """One network trained by a spec: build it, run its epochs, report."""
 
-    def __init__(self, spec: Spec, tensors: Tensors, device: torch.device, seed: int):
+    path = "eager"  # one network, its step launched op by op (docs/guide: which path a run takes)
+
+    def __init__(self, spec: Spec, tensors: Tensors, device: torch.device, seed: int, seam: Seam | None = None):
         self.spec, self.tensors, self.device, self.seed = spec, tensors, device, seed
+        self.seam = seam or seam_for(device)  # the device's figures: its name, synchronising, peak memory
         self.net = Network(spec.layers, spec.train.pool_gradient)
         self.net.init_(seed)
         self.net.to(device)
@@ -182,6 +186,7 @@ class Trainer:
         self.shuffle_gen = torch.Generator(device=device).manual_seed(seed + SHUFFLE_SEED_OFFSET)
         self.position = Position()
         self.n_batches = len(tensors.train_y) // spec.train.batch_size
+        self.images_per_s: float | None = None  # the last epoch's training images per second
 
     @property
     def images(self) -> int:
@@ -200,11 +205,13 @@ class Trainer:
 
     def run(self, should_stop: Callable[[], bool] = lambda: False) -> Iterator[events.Event]:
         spec, p = self.spec, self.position
+        self.seam.reset_peak()
         for epoch in range(p.epoch + 1, spec.train.epochs + 1):
             if spec.train.patience and p.since_best >= spec.train.patience:
                 break  # early stopping: no new best for `patience` epochs
             start = time.perf_counter()
-            loss = yield from self.train_epoch(epoch, should_stop)
+            loss = yield from self.train_epoch(epoch, should_stop)  # ends with a host sync (the loss)
+            self.images_per_s = self.images / (time.perf_counter() - start)
             yield self.end_epoch(epoch, loss, start)
         yield self.finish()
 
@@ -270,6 +277,8 @@ class Trainer:
             learning_rate=eta_at(self.spec, epoch),
             filters=None if filters is None else filters.float().cpu().numpy(),
             checkpoint=self.checkpoint(),
+            images_per_s=None if self.images_per_s is None else round(self.images_per_s, 1),
+            peak_memory=self.seam.peak_memory(),
         )
 
     def finish(self) -> events.Finished:

@@ -24,6 +24,7 @@ from convlab.term.text import printable
 EPILOG = f"""\
 examples:
   convlab                               open the lab (full-screen)
+  convlab --store runs.sqlite           the lab on another store
   convlab presets                       the chapter's networks
   convlab run relu --epochs 1 --train-limit 2000
   convlab run my-net.toml --repeats 3 --seed 1
@@ -42,7 +43,19 @@ def commands() -> tuple:
     """Each command's `add_<command>`, in the order of `convlab --help`. Imported
     here, not at the top, so that `convlab` alone (the lab) loads none of them:
     they bring numpy and the printers, a third of the lab's first frame."""
-    from convlab.cli import browse, compare, completion, ensemble, manage, reproduce, run, serve, sweep
+    from convlab.cli import (
+        browse,
+        compare,
+        completion,
+        ensemble,
+        export_model,
+        inspect,
+        manage,
+        reproduce,
+        run,
+        serve,
+        sweep,
+    )
 
     return (
         browse.add_presets,
@@ -52,6 +65,8 @@ def commands() -> tuple:
         compare.add_compare,
         ensemble.add_ensemble,
         compare.add_export,
+        inspect.add_inspect,
+        export_model.add_export_model,
         reproduce.add_reproduce,
         manage.add_rm,
         manage.add_note,
@@ -67,8 +82,9 @@ class OneLineParser(argparse.ArgumentParser):
     """A bad option is one line and exit 2, like every other user error."""
 
     def error(self, message: str):
+        where = "" if self.prog == "convlab" else f"{printable(self.prog)}: "  # never `convlab: convlab:`
         print(
-            f"convlab: {printable(self.prog)}: {printable(message)}; `{self.prog} --help` lists the options",
+            f"convlab: {where}{printable(message)}; `{self.prog} --help` lists the options",
             file=sys.stderr,
         )
         sys.exit(2)
@@ -85,6 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"convlab {__version__}")
+    # the lab's store (`convlab --store PATH`); its own dest, so a command's --store is never overwritten
+    parser.add_argument(
+        "--store", dest="lab_store", metavar="PATH", help=f"the lab's run store (default: ${STORE_VAR}, see below)"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for add in commands():
         add(sub)
@@ -100,7 +120,9 @@ def main(argv: list[str] | None = None) -> int:
         if args is None or args.command is None:
             from convlab.tui.app import main as tui_main
 
-            return tui_main(store=env_store())
+            return tui_main(store=(args and args.lab_store) or env_store())
+        if args.lab_store and getattr(args, "store", None) is None:  # `convlab --store PATH runs`
+            args.store = args.lab_store
         return args.func(args) or 0
     except UserError as exc:
         print(f"convlab: {printable(str(exc))}", file=sys.stderr)

@@ -71,7 +71,7 @@ def cmd_runs(args) -> int:
         return print_ids(args)
     store = Store(args.store)
     store.mark_stale()
-    runs = store.runs(limit=args.last, preset=args.preset, tag=args.tag)
+    runs = store.runs(limit=args.last, preset=args.preset, tag=args.tag, unreadable=True)
     if not runs:
         print(f"no runs in {store.path}; start one with `convlab run PRESET`")
         return 0
@@ -88,6 +88,8 @@ def cmd_runs(args) -> int:
             when(r.started),
             labels(r.tags, r.note),
         )
+        if not r.unreadable
+        else (str(r.id), r.status, r.preset, "—", "—", "—", "—", "—", "—", f"{r.error} (rm {r.id} removes it)")
         for r in runs
     ]
     print_table(

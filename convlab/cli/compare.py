@@ -88,6 +88,11 @@ def cmd_compare(args) -> int:
         if text:
             print()
             print(text)
+    device = report.device_lines(store, rows)
+    if device:
+        print("\ndevice figures (path on device · versions · peak memory · images/s of the last epoch)")
+        for line in device:
+            print("  " + shown(line, 200))
     if len(rows) == 2:
         print("\nconfig differences")
         for line in report.diff_lines(*rows):  # cut: a name may be 100,000 characters

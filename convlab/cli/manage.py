@@ -70,7 +70,7 @@ def _open(args):
 
 def check_removable(store, run_ids: list) -> list:
     """The runs, if none is running and no vote that stays counts one as a member."""
-    runs = [store.run(r) for r in dict.fromkeys(run_ids)]
+    runs = [store.run(r, unreadable=True) for r in dict.fromkeys(run_ids)]  # a damaged row can go
     ids = {r.id for r in runs}
     for run in runs:
         if run.status == "running":
@@ -167,5 +167,9 @@ def print_ids(args) -> int:
 
     if store_path(args.store).exists():
         with Store(args.store) as store:
-            print("\n".join(str(r.id) for r in store.runs(limit=args.last, preset=args.preset, tag=args.tag)))
+            print(
+                "\n".join(
+                    str(r.id) for r in store.runs(limit=args.last, preset=args.preset, tag=args.tag, unreadable=True)
+                )
+            )
     return 0

@@ -78,3 +78,9 @@ def _workers(p: argparse.ArgumentParser) -> None:
         help="train on a Ray cluster "
         f"(default: ${RAY_VAR}; no ADDRESS: a local cluster); needs `pip install 'nndl-convlab[ray]'`",
     )
+    p.add_argument(
+        "--ray-timeout",
+        type=float,
+        metavar="S",
+        help="seconds to wait for the --ray ADDRESS to answer (default 5)",
+    )

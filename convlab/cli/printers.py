@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from convlab.runs import events
-from convlab.term.text import PRINTED_CELL_WIDTH, printable, shown
+from convlab.term.text import IN_LINE_WIDTH, PRINTED_CELL_WIDTH, printable, shown
 
 
 def print_table(header: Sequence[str], rows: Sequence[Sequence[str]], file=None) -> None:
@@ -55,6 +55,7 @@ class TextPrinter:
             events.Summary: self.summary,
             events.Interrupted: lambda e: None,
             events.Failed: self.failed,
+            events.RunWarning: lambda e: self.say(f"warning: {e.message}"),
             events.Diverged: lambda e: None,  # the command's last line says it
         }
 
@@ -70,7 +71,7 @@ class TextPrinter:
 
     def group(self, e: events.Group) -> None:
         self.say(
-            f"{e.preset}: {e.members} {'member' if e.ensemble > 1 else 'run'}"
+            f"{shown(e.preset, IN_LINE_WIDTH)}: {e.members} {'member' if e.ensemble > 1 else 'run'}"
             f"{'s' if e.members > 1 else ''} on {e.device} (group {e.group})"
         )
 
@@ -80,7 +81,7 @@ class TextPrinter:
         resumed = f", resumed after epoch {e.resumed_from}" if e.resumed_from else ""
         self.say(
             f"run {e.run}: seed {e.seed}, {e.images:,} training images in {e.batches:,} "
-            f"mini-batches, {e.epochs} epochs{resumed}"
+            f"mini-batches, {e.epochs} epochs{resumed}, {e.path}"
         )
 
     def epoch(self, e: events.Epoch) -> None:
@@ -118,7 +119,7 @@ class TextPrinter:
 def summary_lines(e: events.Summary, store) -> list[str]:
     """The result of a group beside the book's figure."""
     book = e.book_figure
-    lines = [f"── {e.preset}: summary " + "─" * 40]
+    lines = [f"── {shown(e.preset, IN_LINE_WIDTH)}: summary " + "─" * 40]
     if e.test_at_best is not None:
         n = len(e.runs)
         what = f"best of {n} by validation" if n > 1 else "test accuracy at the best validation epoch"

@@ -134,7 +134,7 @@ def _list(store) -> int:
             str(s["id"]),
             s["preset"],
             " × ".join(f"{f}({len(v)})" for f, v in s["axes"]),
-            "finished" if s["finished"] else "unfinished",
+            s["status"],
             when(s["created"]),
         )
         for s in found
@@ -145,15 +145,15 @@ def _list(store) -> int:
 
 def print_sweep(store, sweep_id, pivot_field: str | None, out=sys.stdout) -> None:
     from convlab.runs import sweep
+    from convlab.term.text import IN_LINE_WIDTH, shown
 
     record, rows = sweep.table(store, sweep_id)
     if pivot_field:
         rows = sweep.pivot(rows, pivot_field)
     header, body = sweep.cells(rows)
-    grid = " × ".join(f"{f} ({len(v)})" for f, v in record["axes"])
-    print(
-        f"sweep {record['id']}: {record['preset']}, {grid}" + (f", by {pivot_field}" if pivot_field else ""), file=out
-    )
+    grid = " × ".join(f"{shown(f, IN_LINE_WIDTH)} ({len(v)})" for f, v in record["axes"])
+    by = f", by {shown(pivot_field, IN_LINE_WIDTH)}" if pivot_field else ""
+    print(f"sweep {record['id']}: {shown(record['preset'], IN_LINE_WIDTH)}, {grid}{by}", file=out)
     print_table(header, body, file=out)
 
 
@@ -163,6 +163,7 @@ def export_sweep(store, sweep_id, pivot_field: str | None, fmt: str) -> str:
     import io
     import json
 
+    from convlab.results.export.tables import csv_cell, md_cell
     from convlab.runs import sweep
 
     record, rows = sweep.table(store, sweep_id)
@@ -176,9 +177,10 @@ def export_sweep(store, sweep_id, pivot_field: str | None, fmt: str) -> str:
         writer = csv.DictWriter(buf, fieldnames=list(sweep.records(rows)[0]) if rows else ["runs"])
         writer.writeheader()
         for line in sweep.records(rows):
-            writer.writerow({k: " ".join(map(str, v)) if isinstance(v, list) else v for k, v in line.items()})
+            writer.writerow({k: csv_cell(" ".join(map(str, v)) if isinstance(v, list) else v) for k, v in line.items()})
         return buf.getvalue()
-    markdown = "\n".join("| " + " | ".join(line) + " |" for line in [header, ["---"] * len(header)] + body) + "\n"
+    lines = [[md_cell(c) for c in header], ["---"] * len(header)] + [[md_cell(c) for c in b] for b in body]
+    markdown = "\n".join("| " + " | ".join(line) + " |" for line in lines) + "\n"
     if fmt == "md":
         return markdown
     return _html(store, record, rows, header, body)
@@ -189,6 +191,7 @@ def _html(store, record, rows, header, body) -> str:
 
     from convlab.results.pictures import svg_curves
     from convlab.runs.sweep import curve_series
+    from convlab.term.text import printable
 
     series = curve_series(store, rows)
     table = (
@@ -199,7 +202,7 @@ def _html(store, record, rows, header, body) -> str:
         )
         + "</table>"
     )
-    title = escape(f"convlab sweep {record['id']}: {record['preset']}")
+    title = escape(printable(f"convlab sweep {record['id']}: {record['preset']}"))
     return (
         f"<!doctype html><meta charset=utf-8><title>{title}</title>"
         f"<style>body{{font-family:sans-serif}}td,th{{padding:2px 8px;text-align:right}}</style>"

@@ -74,6 +74,16 @@ def schedule(args) -> dict[str, int]:
     return schedule_changes(epochs=args.epochs, train_limit=args.train_limit)
 
 
+def connect_timeout(seconds: float | None) -> float:
+    from convlab.runs.ray_backend import CONNECT_TIMEOUT
+
+    if seconds is None:
+        return CONNECT_TIMEOUT
+    if not 0 < seconds <= 600:  # NaN fails too
+        raise UserError(f"--ray-timeout {seconds:g}: must be a number of seconds above 0 and at most 600")
+    return seconds
+
+
 def worker_options(args) -> dict[str, Any]:
     """Runner keywords from --workers, --threads and --ray (or CONVLAB_RAY)."""
     from convlab.config.spec import check_option
@@ -87,5 +97,6 @@ def worker_options(args) -> dict[str, Any]:
         from convlab.runs.ray_backend import RayBackend, import_ray
 
         import_ray()  # missing: one line saying what to install, before anything is stored
-        backend = RayBackend(address)
+        backend = RayBackend(address, timeout=connect_timeout(args.ray_timeout))
+        backend.probe()  # an address that does not answer: one line, before anything is stored
     return {"workers": args.workers, "threads": args.threads, "backend": backend}

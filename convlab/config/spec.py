@@ -18,7 +18,7 @@ from typing import Any
 
 from convlab.config.paths import preset_files
 from convlab.errors import UserError
-from convlab.term.text import printable
+from convlab.term.text import printable, shown
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "linear")
 LAYER_TYPES = ("conv_pool", "fc", "softmax")
@@ -171,20 +171,36 @@ def spec_from_dict(d: dict[str, Any]) -> Spec:
 def resolve(name_or_path: str) -> Path:
     """A preset name (`relu`) or a path to a TOML file of the user's."""
     path = Path(name_or_path)
-    if path.suffix == ".toml" or path.exists():
-        if not path.is_file():
-            raise UserError(f"{name_or_path}: no such preset file; check the path")
+    try:
+        exists, is_file = path.exists(), path.is_file()
+    except OSError as exc:  # a name too long for any file
+        raise UserError(f"{shown(name_or_path, 60)}: no such preset or file ({exc.strerror}); check the name") from None
+    if path.suffix == ".toml" or exists:
+        if not is_file:
+            raise UserError(f"{shown(name_or_path, 60)}: no such preset file; check the path")
         return path
     known = preset_files()
     if name_or_path in known:
         return known[name_or_path][0]
     close = difflib.get_close_matches(name_or_path, list(known), n=1)
     hint = f"did you mean '{close[0]}'?" if close else "`convlab presets` lists them"
-    raise UserError(f"{name_or_path}: no such preset; {hint}")
+    raise UserError(f"{shown(name_or_path, 60)}: no such preset; {hint}")
 
 
 def load(name_or_path: str) -> Spec:
+    path, doc = read_preset(name_or_path)
+    return _Checker(path.name).spec(doc, str(path))
+
+
+def read_preset(name_or_path: str) -> tuple[Path, dict[str, Any]]:
+    """A preset's file and its TOML table, not yet checked (a sweep changes fields first)."""
     path = resolve(name_or_path)
+    return path, read_toml(path)
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """A TOML file's table; a file that cannot be read, is not UTF-8, is not TOML
+    or nests too deeply is one line naming it."""
     try:
         text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -193,7 +209,16 @@ def load(name_or_path: str) -> Spec:
         ) from None
     except OSError as exc:
         raise UserError(f"{path}: cannot read it ({exc.strerror or exc})") from None
-    return parse_text(text, label=path.name, source=str(path))
+    return toml_table(text, path.name)
+
+
+def toml_table(text: str, label: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise UserError(printable(f"{label}: not valid TOML: {exc}")) from None
+    except RecursionError:
+        raise UserError(f"{label}: not valid TOML: arrays or tables nested too deeply") from None
 
 
 def chapter_order(spec: Spec) -> tuple:
@@ -209,13 +234,7 @@ def list_presets() -> list[Spec]:
 
 def parse_text(text: str, label: str = "<text>", source: str = "") -> Spec:
     """Parse and validate TOML text; `label` names the file in error messages."""
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise UserError(f"{label}: not valid TOML: {exc}") from None
-    except RecursionError:
-        raise UserError(f"{label}: not valid TOML: arrays or tables nested too deeply") from None
-    return _Checker(label).spec(doc, source)
+    return _Checker(label).spec(toml_table(text, label), source)
 
 
 class _Checker:

@@ -19,14 +19,14 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from convlab.config.spec import TRAIN_IMAGES
 from convlab.errors import UserError
 from convlab.results.stats import best_of, mean_sd
 from convlab.store import Run, Store
-from convlab.term.format import duration, id_ranges, pct
+from convlab.term.format import device_figures, duration, id_ranges, last_rate, pct
 
 
 @dataclass
@@ -338,6 +338,23 @@ def row_diff(a: Row, b: Row) -> list[tuple[str, Any, Any]]:
         if va != vb:
             diff.append((name, va, vb))
     return diff
+
+
+def device_lines(store: Store, rows: list[Row]) -> list[str]:
+    """Each row's device figures in one line (`compare` prints them under its
+    table): path, device, torch and CUDA, the largest peak memory and the mean
+    images per second of its runs' last epochs. Rows stored without them are left out."""
+    lines = []
+    for row in rows:
+        runs = [r for r in row.runs if r.path or r.device_name]
+        if not runs:
+            continue
+        rates = [rate for rate in (last_rate(store.epochs(r.id)) for r in runs) if rate]
+        paths = sorted({r.path for r in runs if r.path})
+        peaks = [r.peak_memory for r in runs if r.peak_memory]
+        like = replace(runs[0], path="; ".join(paths) or None, peak_memory=max(peaks) if peaks else None)
+        lines.append(f"{row.label}: {device_figures(like, statistics.fmean(rates) if rates else None)}")
+    return lines
 
 
 def diff_lines(a: Row, b: Row) -> list[str]:

@@ -90,3 +90,24 @@ def _ensemble_spec(runs: list[Run]):
             book = preset.book_figure
     title = f"Ensemble of runs {id_ranges([r.id for r in runs])} ({', '.join(names)})"
     return replace(spec.with_train(repeats=1, ensemble=len(runs)), name="+".join(names), title=title, book_figure=book)
+
+
+def split(store: Store, run: Run, labels: np.ndarray) -> list[dict]:
+    """The test digits on which a vote's members disagree: index, label, the
+    vote and each member's prediction (from their stored predictions)."""
+    if run.kind != "ensemble":
+        raise UserError(f"--split: run {run.id} is not a vote; `convlab ensemble RUNS` makes one of finished runs")
+    members = {m: store.predictions(m) for m in run.members}
+    if any(p is None for p in members.values()):
+        raise UserError(f"--split: a member of vote {run.id} has no stored test predictions")
+    stacked = np.stack(list(members.values()))
+    voted = vote(list(members.values()))
+    return [
+        {
+            "index": int(i),
+            "label": int(labels[i]),
+            "vote": int(voted[i]),
+            "votes": {str(m): int(p[i]) for m, p in members.items()},
+        }
+        for i in np.flatnonzero((stacked != stacked[0]).any(axis=0))
+    ]

@@ -64,6 +64,8 @@ class Started(Event):
     batches: int  # mini-batches per epoch
     images: int  # training images per epoch
     resumed_from: int | None  # the last finished epoch when resumed, else None
+    path: str = "eager"  # how it trains: eager, batched N, captured (book/graph.py, book/stacked.py)
+    device_name: str | None = None  # the card's or processor's name
 
 
 @dataclass(kw_only=True)
@@ -101,6 +103,8 @@ class Epoch(Event):
     filters: np.ndarray | None = None  # first layer's filters, for the store
     checkpoint: bytes | None = None  # the trainer's state, for the store
     run: int | None = None
+    images_per_s: float | None = None  # training images per second over the epoch (evaluation not counted)
+    peak_memory: int | None = None  # bytes: the device's peak allocation on CUDA, the process's peak RSS elsewhere
 
 
 @dataclass(kw_only=True)
@@ -144,6 +148,16 @@ class Summary(Event):
     test_sd: float | None  # sample standard deviation (n − 1); 0 for one run
     ensemble_run: int | None
     ensemble_accuracy: float | None
+
+
+@dataclass(kw_only=True)
+class RunWarning(Event):
+    """Something went wrong that the run survived, in one line (a device path that
+    failed, and the path it continues on)."""
+
+    kind: ClassVar[str] = "warning"
+    run: int
+    message: str
 
 
 @dataclass(kw_only=True)

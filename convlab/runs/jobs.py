@@ -17,6 +17,8 @@ from typing import Any
 
 from convlab.config.spec import Spec
 from convlab.data import mnist as mnist_data
+from convlab.errors import UserError
+from convlab.inspect import weights
 from convlab.runs import events
 from convlab.store import Store, mistakes_of
 from convlab.versions import library_versions
@@ -76,7 +78,10 @@ class JobTrainer:
 
     def _train_batched(self, job: Job, device) -> None:
         """A job of several members as one batched model (convlab/book/stacked.py);
-        members that resume from different epochs train as separate batches."""
+        members that resume from different epochs train as separate batches.
+        When the batched (or captured) path itself fails, each unfinished member
+        continues eagerly and alone from its last checkpoint (`_fall_back`)."""
+        from convlab.book import graph
         from convlab.book.stacked import BatchedTrainer
         from convlab.book.trainer import TrainingDiverged, TrainingStopped
 
@@ -86,24 +91,30 @@ class JobTrainer:
             by_epoch.setdefault(saved[0] if saved else 0, []).append(m)
         tensors = self._tensors_for(job.spec, device)
         for batch in by_epoch.values():
-            trainer = BatchedTrainer([job.spec] * len(batch), tensors, device, [m.seed for m in batch])
             run_ids = [opened[m][0] for m in batch]
-            for i, m in enumerate(batch):
-                saved = opened[m][1]
-                if saved is not None:
-                    trainer.restore(i, saved[1])
-                self.emit(
-                    started_event(
-                        job,
-                        m,
-                        run_ids[i],
-                        str(device),
-                        trainer.n_batches,
-                        trainer.images,
-                        saved[0] if saved else None,
-                    )
-                )
+            path = "batched"
             try:
+                seam = graph.seam_for(device)
+                trainer = BatchedTrainer([job.spec] * len(batch), tensors, device, [m.seed for m in batch], seam=seam)
+                path = trainer.path
+                for i, m in enumerate(batch):
+                    saved = opened[m][1]
+                    if saved is not None:
+                        trainer.restore(i, saved[1])
+                    self.record(
+                        run_ids[i],
+                        started_event(
+                            job,
+                            m,
+                            run_ids[i],
+                            device,
+                            trainer.n_batches,
+                            trainer.images,
+                            saved[0] if saved else None,
+                            path=path,
+                            device_name=seam.name(),
+                        ),
+                    )
                 for i, event in trainer.run(self.should_stop):
                     self.record(run_ids[i], event)
             except TrainingStopped:
@@ -119,24 +130,52 @@ class JobTrainer:
                         self.stopped(run_id, job.group_id, "stopped: another member of its batch diverged")
                 raise
             except Exception as exc:
-                for run_id in self._unfinished(run_ids):
-                    self.failed(run_id, exc)
-                raise
+                if out_of_memory(exc):
+                    self._out_of_memory(job, self._unfinished(run_ids), device, path)
+                self._fall_back(job, batch, run_ids, device, path, exc)
+
+    def _fall_back(self, job: Job, batch: list[Member], run_ids: list[int], device, path: str, exc: Exception) -> None:
+        """The batched path failed: each unfinished member continues eagerly and
+        unbatched from its last checkpoint, after a warning that says why."""
+        why = one_line(exc)
+        for member, run_id in zip(batch, run_ids):
+            if run_id not in self._unfinished([run_id]):
+                continue
+            saved = self.store.checkpoint(run_id)
+            start = saved[0] + 1 if saved else 1
+            self.emit(
+                events.RunWarning(
+                    run=run_id,
+                    message=f"run {run_id}: the {path} path failed ({why}); "
+                    f"it continues eagerly and unbatched from epoch {start}",
+                )
+            )
+            again = Member(member.member, member.seed, run_id)
+            self._train_member(job, again, device, path=f"{path} → eager from epoch {start}")
 
     def _unfinished(self, run_ids: list[int]) -> list[int]:
         return [r for r in run_ids if self.store.run(r).status != "finished"]
 
-    def _train_member(self, job: Job, member: Member, device) -> None:
+    def _train_member(self, job: Job, member: Member, device, path: str | None = None) -> None:
         from convlab.book.trainer import Trainer, TrainingDiverged, TrainingStopped
 
         trainer = Trainer(job.spec, self._tensors_for(job.spec, device), device, member.seed)
         run_id, saved = self.open_run(job, member, str(device))
         if saved is not None:
             trainer.restore(saved[1])
-        self.emit(
+        self.record(
+            run_id,
             started_event(
-                job, member, run_id, str(device), trainer.n_batches, trainer.images, saved[0] if saved else None
-            )
+                job,
+                member,
+                run_id,
+                device,
+                trainer.n_batches,
+                trainer.images,
+                saved[0] if saved else None,
+                path=path or trainer.path,
+                device_name=trainer.seam.name(),
+            ),
         )
         try:
             for event in trainer.run(self.should_stop):
@@ -148,8 +187,21 @@ class JobTrainer:
             self.diverged(run_id, exc)
             raise
         except Exception as exc:
+            if out_of_memory(exc):
+                self._out_of_memory(job, [run_id], device, path or trainer.path)
             self.failed(run_id, exc)
             raise
+
+    def _out_of_memory(self, job: Job, run_ids: list[int], device, path: str) -> None:
+        """The device's memory ran out: the runs are interrupted (resumable), and one line says what to lower."""
+        for run_id in run_ids:
+            self.stopped(run_id, job.group_id, f"out of memory on {device} ({path})")
+        first = run_ids[0] if run_ids else "?"
+        together = f" and {len(run_ids) - 1} more batched with it" if len(run_ids) > 1 else ""
+        raise UserError(
+            f"run {first}{together}: out of memory on {device} ({path}); lower --workers, or train the "
+            f"repeats unbatched (--no-batch-members); then `convlab run --resume {first}`"
+        )
 
     # ------------------------------------------------------------ the store side
     # (also used by the Ray backend, whose remote workers never see the store)
@@ -173,14 +225,17 @@ class JobTrainer:
         """One trainer event into the store, then to `emit`."""
         event.run = run_id
         progress = self._progress.setdefault(run_id, ProgressRecord(self.store, run_id))
-        if isinstance(event, events.Progress):
+        if isinstance(event, events.Started):
+            self.store.set_path(run_id, event.path, event.device_name)
+        elif isinstance(event, events.Progress):
             progress.step(event)
         elif isinstance(event, events.Epoch):
             progress.evaluated()
             self.store.add_epoch(run_id, event)
         elif isinstance(event, events.Finished):
             test = self.data().test
-            self.store.save_outcome(run_id, event.predictions, mistakes_of(event.predictions, test))
+            kept = weights.of_finished_run(self.store, run_id, event.best_epoch)  # gc keeps them
+            self.store.save_outcome(run_id, event.predictions, mistakes_of(event.predictions, test), kept)
             event.mistakes = int((event.predictions != test.labels).sum())
             self.store.finish(run_id, "finished")
         self.emit(event)
@@ -209,7 +264,15 @@ class JobTrainer:
 
 
 def started_event(
-    job: Job, member: Member, run_id: int, device: str, batches: int, images: int, resumed_from: int | None
+    job: Job,
+    member: Member,
+    run_id: int,
+    device,
+    batches: int,
+    images: int,
+    resumed_from: int | None,
+    path: str = "eager",
+    device_name: str | None = None,
 ) -> events.Started:
     spec = job.spec
     return events.Started(
@@ -218,12 +281,26 @@ def started_event(
         member=member.member,
         preset=spec.name,
         seed=member.seed,
-        device=device,
+        device=str(device),
         epochs=spec.train.epochs,
         batches=batches,
         images=images,
         resumed_from=resumed_from,
+        path=path,
+        device_name=device_name,
     )
+
+
+def out_of_memory(exc: BaseException) -> bool:
+    import torch
+
+    return isinstance(exc, torch.cuda.OutOfMemoryError) or "out of memory" in str(exc).lower()
+
+
+def one_line(exc: BaseException, width: int = 160) -> str:
+    """An exception as one line: its type and the first line of its message, cut to `width`."""
+    text = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}".rstrip(": ")
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 class ProgressRecord:

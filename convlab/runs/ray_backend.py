@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import os
 import queue
+import socket
 from dataclasses import dataclass
 from typing import Any
 
 from convlab.errors import UserError
 
 INSTALL = "pip install 'nndl-convlab[ray]'"
+CONNECT_TIMEOUT = 5.0  # seconds for a cluster's address to answer (--ray-timeout)
+DEFAULT_PORTS = {"ray": 10001, "": 6379}  # Ray Client (ray://), the GCS
 
 
 def import_ray():
@@ -33,13 +36,36 @@ def import_ray():
 
 
 class RayBackend:
-    def __init__(self, address: str = "auto"):
+    def __init__(self, address: str = "auto", timeout: float = CONNECT_TIMEOUT):
         self.address = address  # "auto": a running cluster if there is one, else a local one
+        self.timeout = timeout
         self.workers: dict[int, Hello] = {}
+
+    def probe(self) -> None:
+        """One TCP connection to the address the user gave, within `timeout`: Ray
+        itself retries an address that does not answer for minutes, deaf to Ctrl-C."""
+        if self.address in ("auto", "local"):
+            return
+        scheme, _, rest = self.address.rpartition("://")
+        host, colon, port = rest.rpartition(":")
+        if not colon:
+            host, port = rest, str(DEFAULT_PORTS.get(scheme, 6379))
+        if not port.isdigit() or not 0 < int(port) < 65536 or not host:
+            raise UserError(f"--ray {self.address}: not an address; write HOST:PORT or ray://HOST:PORT")
+        try:
+            socket.create_connection((host.strip("[]"), int(port)), timeout=self.timeout).close()
+        except OSError as exc:
+            timed_out = isinstance(exc, TimeoutError)
+            reason = f"no answer within {self.timeout:g} s" if timed_out else (exc.strerror or str(exc)).lower()
+            raise UserError(
+                f"--ray {self.address}: no Ray cluster there ({reason}); "
+                "check the address, start one with `ray start --head`, or raise --ray-timeout"
+            ) from None
 
     def connect(self, workers: int | None):
         ray = import_ray()
         if not ray.is_initialized():
+            self.probe()
             local = {"num_cpus": workers} if workers and self.address == "auto" else {}
             try:
                 ray.init(
@@ -139,10 +165,18 @@ class _Launch:
             run_id, saved = self.recorder.open_run(job, member, f"{event.device} (ray, {event.node})")
             self.runs[key] = run_id
             self.hellos[run_id] = event
-            self.scheduler.emit(
+            self.recorder.record(  # stores how and where it trains, then emits
+                run_id,
                 started_event(
-                    job, member, run_id, event.device, event.batches, event.images, saved[0] if saved else None
-                )
+                    job,
+                    member,
+                    run_id,
+                    event.device,
+                    event.batches,
+                    event.images,
+                    saved[0] if saved else None,
+                    device_name=event.device_name,
+                ),
             )
         elif key in self.runs:
             self.recorder.record(self.runs[key], event)
@@ -188,6 +222,7 @@ class Hello:
     device: str
     batches: int
     images: int
+    device_name: str | None = None
 
 
 def train_member(
@@ -210,7 +245,12 @@ def train_member(
     # order): a task blocked in ray.get would lend its CPU to another task, and
     # the cluster would train more runs at once than it has CPUs.
     put = events.actor.put.remote
-    put((key, Hello(os.getpid(), socket.gethostname(), str(dev), trainer.n_batches, trainer.images)))
+    put(
+        (
+            key,
+            Hello(os.getpid(), socket.gethostname(), str(dev), trainer.n_batches, trainer.images, trainer.seam.name()),
+        )
+    )
     last = None
     for event in trainer.run():
         last = put((key, event))

@@ -11,7 +11,9 @@ events come back over a queue for the caller to print.
 Each job carries its members' seeds, so a group's numbers do not depend on
 how many workers train it. Ctrl-C or SIGTERM sets a shared stop flag: every
 worker stops before its next mini-batch and marks its run interrupted, jobs
-not yet started are dropped, and `TrainingStopped` reaches the caller.
+not yet started are dropped, and `TrainingStopped` reaches the caller. A
+worker whose parent died (SIGKILL, a closed terminal) does the same on its own,
+then exits: nobody is left to hand it work.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ import multiprocessing
 import os
 import queue
 import signal
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -31,6 +35,8 @@ from convlab.errors import UserError
 from convlab.runs.jobs import Job, JobTrainer
 
 POLL = 0.2  # seconds between looks at the workers' events and the stop flag
+PARENT_POLL = 1.0  # seconds between a worker's looks at whether its parent lives
+STOP_GRACE = 60.0  # seconds a worker whose parent died gives its run to stop cleanly
 
 
 def default_workers(device_name: str | None) -> int:
@@ -104,7 +110,7 @@ class Scheduler:
 
         ctx = multiprocessing.get_context("spawn")  # fork would copy torch's threads and a CUDA context
         events, stop = ctx.Queue(), ctx.Event()
-        args = (str(self.store.path.resolve()), self.device, self.data_dir, self.threads, events, stop)
+        args = (str(self.store.path.resolve()), self.device, self.data_dir, self.threads, events, stop, os.getpid())
         failure: BaseException | None = None
         with ProcessPoolExecutor(n, mp_context=ctx, initializer=_init_worker, initargs=args) as pool:
             pending: list[Future] = [pool.submit(_train_job, job) for job in jobs]
@@ -149,9 +155,12 @@ class Scheduler:
 _worker: dict[str, Any] = {}
 
 
-def _init_worker(store_path: str, device: str | None, data_dir: str | None, threads: int, events, stop) -> None:
+def _init_worker(
+    store_path: str, device: str | None, data_dir: str | None, threads: int, events, stop, parent: int
+) -> None:
     """Once per worker process: the terminal's Ctrl-C is the launcher's to
-    handle (it sets `stop`); a SIGTERM sent to this worker stops its run."""
+    handle (it sets `stop`); a SIGTERM sent to this worker stops its run; so
+    does the death of `parent`, after which the worker exits."""
     import torch
 
     from convlab.store import Store
@@ -160,6 +169,9 @@ def _init_worker(store_path: str, device: str | None, data_dir: str | None, thre
     terminated = []
     signal.signal(signal.SIGTERM, lambda *_: terminated.append(True))
     torch.set_num_threads(threads)
+    _worker["idle"] = idle = threading.Event()
+    idle.set()
+    threading.Thread(target=_watch_parent, args=(parent, terminated, idle), daemon=True).start()
     _worker["trainer"] = JobTrainer(
         Store(store_path),
         device,
@@ -175,4 +187,18 @@ def light(event):
 
 
 def _train_job(job: Job) -> None:
-    _worker["trainer"].train(job)
+    _worker["idle"].clear()
+    try:
+        _worker["trainer"].train(job)
+    finally:
+        _worker["idle"].set()
+
+
+def _watch_parent(parent: int, terminated: list, idle: threading.Event) -> None:
+    """Once `parent` is gone (the pipes of a pool never close, since every worker
+    holds both ends): stop the run in hand, which marks it interrupted, and exit."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_POLL)
+    terminated.append(True)
+    idle.wait(STOP_GRACE)
+    os._exit(1)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import math
 import secrets
 import tomllib
 from dataclasses import dataclass
@@ -33,8 +34,10 @@ from convlab.config.spec import Spec
 from convlab.errors import UserError
 from convlab.results.stats import best_of, mean_sd
 from convlab.store import Run, Store
+from convlab.term.text import IN_LINE_WIDTH, shown
 
 FILE_KEYS = {"preset", "title", "description", "repeats", "seed", "set"}
+MAX_POINTS = 1000  # a grid beyond this is a typo more often than a plan (docs/guide/many-runs.md)
 
 
 @dataclass(frozen=True)
@@ -66,7 +69,7 @@ def parse_set(text: str) -> Axis:
 def _value(text: str, where: str) -> Any:
     try:
         return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
+    except (tomllib.TOMLDecodeError, RecursionError):
         if text and all(c.isalnum() or c in "-_" for c in text):
             return text  # a bare word, e.g. relu or expanded
         raise UserError(f"--set {where}: {text!r} is not a value; write numbers, true/false or words") from None
@@ -75,12 +78,7 @@ def _value(text: str, where: str) -> Any:
 def load_file(path: str | Path) -> Sweep:
     """A sweep file: preset, optional repeats and seed, and a [set] table of FIELD = [values]."""
     path = Path(path)
-    try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise UserError(f"{path}: cannot read it ({exc.strerror})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise UserError(f"{path.name}: not valid TOML: {exc}") from None
+    doc = specs.read_toml(path)
     unknown = set(doc) - FILE_KEYS
     if unknown:
         raise UserError(
@@ -93,26 +91,31 @@ def load_file(path: str | Path) -> Sweep:
     preset = doc["preset"]
     if preset.endswith(".toml") and not Path(preset).is_absolute():
         preset = str(path.parent / preset)  # a preset file beside the sweep file
-    return Sweep(preset, axes, doc.get("repeats"), doc.get("seed"))
+    return Sweep(preset, axes, *_checked_options(path.name, doc.get("repeats"), doc.get("seed")))
+
+
+def _checked_options(where: str, repeats: Any, seed: Any) -> tuple[int | None, int | None]:
+    """A sweep's repeats and seed, in the ranges `convlab run` applies."""
+    if repeats is not None:
+        specs.check_option(f"{where}: repeats", "repeats", repeats)
+    if seed is not None:
+        specs.check_option(f"{where}: seed", "seed", seed)
+    return repeats, seed
 
 
 def sweep_file(name: str) -> Path | None:
-    """A sweep file given by path, or by the name of a shipped one; None if `name` is not one."""
+    """A sweep file given by path, or by the name of a shipped one; None if `name`
+    is not one. A file that cannot be read as TOML is one line naming it."""
     from convlab.config.paths import sweeps_dir
 
     shipped = sweeps_dir() / f"{name}.toml"
     path = Path(name) if Path(name).suffix == ".toml" else shipped
-    return path if is_sweep_file(path) else None
-
-
-def is_sweep_file(name: str | Path) -> bool:
-    path = Path(name)
-    if path.suffix != ".toml" or not path.is_file():
-        return False
     try:
-        return "set" in tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError):
-        return False
+        if not path.is_file():
+            return None
+    except OSError:  # a name too long for a file: the preset's lookup says so
+        return None
+    return path if "set" in specs.read_toml(path) else None
 
 
 # ---------------------------------------------------------------- the grid
@@ -126,8 +129,12 @@ def points(sweep: Sweep, changes: dict[str, Any] | None = None) -> list[tuple[di
     for axis in sweep.axes:
         if not axis.values:
             raise UserError(f"--set {axis.field}: give at least one value")
-    path = specs.resolve(sweep.preset)
-    doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    size = math.prod(len(axis.values) for axis in sweep.axes)
+    if size > MAX_POINTS:
+        shape = " × ".join(str(len(axis.values)) for axis in sweep.axes)
+        raise UserError(f"sweep: a grid of {shape} = {size:,} points is above {MAX_POINTS:,}; give fewer values")
+    _checked_options("sweep", sweep.repeats, sweep.seed)
+    path, doc = specs.read_preset(sweep.preset)
     repeats = sweep.repeats or 1
     out = []
     for combo in itertools.product(*(axis.values for axis in sweep.axes)):
@@ -148,10 +155,15 @@ def _set_field(doc: dict, field: str, value: Any, preset: str) -> None:
     if not dot or not key or "." in key:
         raise UserError(f"--set {field}: not a field; write train.FIELD or layers[i].FIELD")
     if table == "train":
-        doc.setdefault("train", {})[key] = value
+        train = doc.setdefault("train", {})
+        if not isinstance(train, dict):
+            raise UserError(f"{preset}: train is not a table; write a [train] table of its fields")
+        train[key] = value
         return
     if table.startswith("layers[") and table.endswith("]") and table[7:-1].isdigit():
         layers, i = doc.get("layers", []), int(table[7:-1])
+        if not isinstance(layers, list) or not all(isinstance(layer, dict) for layer in layers):
+            raise UserError(f"{preset}: layers is not a list of tables; write each as a [[layers]] table")
         if i >= len(layers):
             raise UserError(f"--set {field}: {preset} has {len(layers)} layers, layers[0] to layers[{len(layers) - 1}]")
         layers[i][key] = value
@@ -163,37 +175,47 @@ def _set_field(doc: dict, field: str, value: Any, preset: str) -> None:
 
 
 def start(store: Store, runner, sweep: Sweep, changes: dict[str, Any] | None = None) -> int:
-    """Record a new sweep (its points and their groups), then train it."""
+    """Record a new sweep (its points and their groups), held by this process
+    (its lock), then train it. A sweep that fails before its first run leaves nothing."""
     grid = points(sweep, changes)
     seed = secrets.randbelow(2**30) if sweep.seed is None else sweep.seed
     sweep_id = store.create_sweep(grid[0][1].name, [[a.field, list(a.values)] for a in sweep.axes], seed)
     plans = []
-    for i, (fields, spec) in enumerate(grid):
-        plans.append(runner.open_group(spec, seed=seed))
-        store.add_sweep_point(sweep_id, i, fields, plans[-1].group_id)
-    runner.train(plans)
-    store.finish_sweep(sweep_id)
+    try:
+        for i, (fields, spec) in enumerate(grid):
+            plans.append(runner.open_group(spec, seed=seed))
+            store.add_sweep_point(sweep_id, i, fields, plans[-1].group_id)
+        runner.train(plans)
+        store.finish_sweep(sweep_id)
+    finally:
+        for plan in plans:
+            runner.release_group(plan.group_id)
+        store.drop_sweep_if_empty(sweep_id)
+        store.release(f"sweep-{sweep_id}")
     return sweep_id
 
 
 def resume(store: Store, runner, sweep_id: int | str) -> int:
-    """Continue a sweep: finished points are kept, the others complete."""
+    """Continue a sweep: finished points are kept, the others complete. The
+    sweep's lock comes first, so a second resume creates nothing."""
     store.mark_stale()
     record = store.sweep(sweep_id)
+    if not store.hold_sweep(record["id"]):
+        raise UserError(f"sweep {record['id']} is being trained by another process; wait for it, or stop it")
     plans = []
     try:
         for point in store.sweep_points(record["id"]):
             plan = _reopen_point(store, runner, record, point["group_id"])
             if plan is not None:
                 plans.append(plan)
-    except BaseException:
+        if not plans:
+            raise UserError(f"sweep {record['id']} is already finished; nothing to resume")
+        runner.train(plans)
+        store.finish_sweep(record["id"])
+    finally:
         for plan in plans:
             runner.release_group(plan.group_id)
-        raise
-    if not plans:
-        raise UserError(f"sweep {record['id']} is already finished; nothing to resume")
-    runner.train(plans)
-    store.finish_sweep(record["id"])
+        store.release(f"sweep-{record['id']}")
     return record["id"]
 
 
@@ -312,4 +334,4 @@ def curve_series(store: Store, rows: list[PointRow]) -> list[tuple[str, list[tup
 
 
 def _show(value: Any) -> str:
-    return f"{value:g}" if isinstance(value, float) else str(value)
+    return f"{value:g}" if isinstance(value, float) else shown(str(value), IN_LINE_WIDTH)

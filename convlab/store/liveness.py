@@ -9,6 +9,11 @@ the store, which any crash, copy or hand edit can leave pointing elsewhere.
 
 Groups have a lock of their own, held for the whole of `convlab run` (or a
 resume), so two processes never complete the same group at once.
+
+The locks folder may sit in a folder others can write: a lock file is never
+opened through a symbolic link (O_NOFOLLOW), a locks folder that is a link or
+belongs to another user is refused, and a pid is signalled only when that
+process, of this user, has the lock file open.
 """
 
 from __future__ import annotations
@@ -16,8 +21,11 @@ from __future__ import annotations
 import errno
 import os
 import signal
+import stat
 import time
 from pathlib import Path
+
+from convlab.errors import UserError
 
 try:
     import fcntl
@@ -52,8 +60,7 @@ def acquire(store_path: str | os.PathLike, key: str, wait: float = ACQUIRE_WAIT)
     """The lock `key` (e.g. "run-7"), or None when another process holds it.
     Waits up to `wait` seconds, since a probe takes a shared lock for an instant."""
     path = lock_path(store_path, key)
-    path.parent.mkdir(exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = _open_lock(path)
     deadline = time.monotonic() + wait
     while fcntl is not None:
         try:
@@ -69,14 +76,37 @@ def acquire(store_path: str | os.PathLike, key: str, wait: float = ACQUIRE_WAIT)
     return Lock(path, fd)
 
 
+def _open_lock(path: Path) -> int:
+    """The lock file's descriptor, never through a link, in a folder of this user's."""
+    folder = path.parent
+    try:
+        folder.mkdir(exist_ok=True)
+        info = os.lstat(folder)
+    except OSError as exc:
+        raise UserError(
+            f"{folder}: cannot create the store's locks folder ({exc.strerror}); choose another --store"
+        ) from None
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+        what = "a link or not a folder" if not stat.S_ISDIR(info.st_mode) else "owned by another user"
+        raise UserError(f"{folder}: the store's locks folder is {what}; remove it, or choose another --store")
+    try:
+        return os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise UserError(f"{path}: a symbolic link where a lock file belongs; remove it") from None
+        raise UserError(
+            f"{path}: cannot open this lock file ({exc.strerror}); check the folder's permissions"
+        ) from None
+
+
 def held(store_path: str | os.PathLike, key: str) -> bool:
     """Whether some live process holds the lock `key` (this one included)."""
     if fcntl is None:
         return True
     try:
-        fd = os.open(lock_path(store_path, key), os.O_RDONLY)
+        fd = os.open(lock_path(store_path, key), os.O_RDONLY | os.O_NOFOLLOW)
     except OSError:
-        return False  # never created: nobody ever held it
+        return False  # never created (or a link, which no run of ours ever held)
     try:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
         return False
@@ -92,14 +122,39 @@ def holder(store_path: str | os.PathLike, key: str) -> int | None:
     written beside it, so a pid reused by another program is never returned."""
     if not held(store_path, key):
         return None
+    path = lock_path(store_path, key)
     try:
-        pid_text, started = lock_path(store_path, key).read_text().split()
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        try:
+            pid_text, started = os.read(fd, 100).decode().split()
+        finally:
+            os.close(fd)
         pid = int(pid_text)
     except (OSError, ValueError):
         return None
-    if pid <= 1 or pid == os.getpid() or start_time(pid) != started:
+    if pid <= 1 or pid == os.getpid() or start_time(pid) != started or not has_open(pid, path):
         return None
     return pid
+
+
+def has_open(pid: int, path: Path) -> bool:
+    """Whether `pid`, a process of this user, has the file at `path` open: the
+    proof that it is the lock's holder and not a pid someone wrote there."""
+    try:
+        target = os.stat(path)
+        if os.stat(f"/proc/{pid}").st_uid != os.getuid():
+            return False
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            opened = os.stat(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if (opened.st_dev, opened.st_ino) == (target.st_dev, target.st_ino):
+            return True
+    return False
 
 
 def stop_holder(store_path: str | os.PathLike, key: str) -> int | None:

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 # reads the store without any, and numpy is a sixth of its first frame.
 
 STATUSES = ("running", "finished", "failed", "interrupted", "diverged")
+UNREADABLE = "unreadable"  # a run whose stored row cannot be read; its error says why
 
 
 def to_npy(array: np.ndarray) -> bytes:
@@ -59,18 +60,35 @@ class Run:
     progress: dict[str, Any] = field(default_factory=dict)
     members: list[int] = field(default_factory=list)
     error: str | None = None
+    device_name: str | None = None  # the card's or processor's name (store version 5)
+    path: str | None = None  # how it trained: eager, batched N, captured (book/graph.py)
+    peak_memory: int | None = None  # bytes: CUDA's peak allocation, or the process's peak RSS
     note: str = ""
     tags: list[str] = field(default_factory=list)
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Run:
-        """By column name: columns a store adds are ignored, missing ones read as empty."""
+        """By column name: columns a store adds are ignored, missing ones read as empty.
+        A row that cannot be read (a hand edit, a disk error inside a page, a future
+        version) becomes an unreadable run that keeps its id and says why."""
         d = dict(row)
+        try:
+            return cls._parse(d)
+        except ValueError as exc:
+            return cls(**{**_EMPTY, "id": d.get("id"), "preset": _text(d.get("preset")), "error": str(exc)})
+
+    @classmethod
+    def _parse(cls, d: dict[str, Any]) -> Run:
         values = {f.name: d.get(f.name) for f in fields(cls)}
-        values["config"] = json.loads(values["config"] or "{}")
-        values["versions"] = json.loads(values["versions"] or "{}")
-        values["progress"] = json.loads(values["progress"] or "{}")
-        values["members"] = json.loads(values["members"] or "[]")
+        for name, kinds in _COLUMN_TYPES.items():
+            value = values.get(name)
+            if value is not None and (not isinstance(value, kinds) or isinstance(value, bool)):
+                raise ValueError(f"{name} holds {_short(value)}, not {kinds[0].__name__}")
+        for name, default, kind in (("config", {}, dict), ("versions", {}, dict), ("progress", {}, dict)):
+            values[name] = _json(name, values[name], default, kind)
+        values["members"] = _json("members", values["members"], [], list)
+        if not all(isinstance(m, int) and not isinstance(m, bool) for m in values["members"]):
+            raise ValueError("members is not a list of run ids")
         values["note"] = values["note"] or ""
         values["tags"] = (values["tags"] or "").split()
         values["member"] = values["member"] or 0
@@ -79,6 +97,10 @@ class Run:
         values["title"] = values["title"] or ""
         values["status"] = values["status"] or "failed"
         return cls(**values)
+
+    @property
+    def unreadable(self) -> bool:
+        return self.status == UNREADABLE
 
     @property
     def spec(self):
@@ -97,6 +119,47 @@ class Run:
         return (self.ended or self.heartbeat or time.time()) - self.started
 
 
+# What each column of a run's row must hold when not NULL (SQLite stores any type in any column).
+_COLUMN_TYPES = {
+    **dict.fromkeys(
+        ("id", "group_id", "member", "seed", "pid", "epochs_planned", "epochs_done", "best_epoch", "peak_memory"),
+        (int,),
+    ),
+    **dict.fromkeys(("started", "ended", "heartbeat", "best_val", "test_at_best", "book_figure"), (float, int)),
+    **dict.fromkeys(
+        ("kind", "preset", "title", "device", "host", "status", "error", "device_name", "path", "note", "tags"),
+        (str,),
+    ),
+    **dict.fromkeys(("config", "versions", "progress", "members"), (str,)),
+}
+_EMPTY = {
+    **{f.name: None for f in fields(Run)},
+    **{"member": 0, "kind": "train", "title": "", "config": {}, "versions": {}, "epochs_done": 0},
+    **{"status": UNREADABLE, "progress": {}, "members": [], "note": "", "tags": []},
+}
+
+
+def _json(name: str, text: str | None, default, kind: type):
+    if not text:
+        return default
+    try:
+        value = json.loads(text)
+    except ValueError:
+        raise ValueError(f"{name} is not valid JSON") from None
+    if not isinstance(value, kind):
+        raise ValueError(f"{name} holds {_short(value)}, not a JSON {'object' if kind is dict else 'list'}")
+    return value
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 24 else text[:23] + "…"
+
+
+def _text(value) -> str:
+    return value if isinstance(value, str) else "?"
+
+
 @dataclass
 class Epoch:
     epoch: int
@@ -106,6 +169,7 @@ class Epoch:
     seconds: float | None
     eta: float | None  # the epoch's learning rate η
     val_loss: float | None = None  # None for epochs stored before store version 3
+    images_per_s: float | None = None  # training images per second; None before store version 5
 
 
 @dataclass

@@ -25,7 +25,7 @@ RUN_SELECT = (
     "AS tags FROM runs"
 )
 # What a run owns in the other tables, deleted with it.
-RUN_TABLES = ("epochs", "mistakes", "predictions", "checkpoints", "notes", "tags")
+RUN_TABLES = ("epochs", "mistakes", "predictions", "checkpoints", "weights", "notes", "tags")
 
 
 class Runs(Connection):
@@ -111,6 +111,11 @@ class Runs(Connection):
                 (os.getpid(), socket.gethostname(), time.time(), device, run_id),
             )
 
+    def set_path(self, run_id: int, path: str, device_name: str | None) -> None:
+        """How the run trains (eager, batched N, captured; a fallback is appended) and on what."""
+        with self._tx():
+            self.db.execute("UPDATE runs SET path=?, device_name=? WHERE id=?", (path, device_name, run_id))
+
     def alive(self, run: Run) -> bool:
         """Whether a process of this machine holds the run's lock (its own, too)."""
         return liveness.held(self.path, f"run-{run.id}")
@@ -173,7 +178,9 @@ class Runs(Connection):
 
     # ------------------------------------------------------------ reading
 
-    def run(self, run_id: int | str) -> Run:
+    def run(self, run_id: int | str, unreadable: bool = False) -> Run:
+        """The run `run_id`; one whose row cannot be read is refused in one line
+        (or returned, marked, with `unreadable`: for `rm`)."""
         try:
             key = int(run_id)
         except (TypeError, ValueError):
@@ -186,11 +193,20 @@ class Runs(Connection):
         row = self.db.execute(f"{RUN_SELECT} WHERE id=?", (key,)).fetchone()
         if row is None:
             raise UserError(f"run {key} does not exist in {self.path}; `convlab runs` lists them")
-        return Run.from_row(row)
+        run = Run.from_row(row)
+        if run.unreadable and not unreadable:
+            raise UserError(f"run {key} cannot be read ({run.error}); `convlab rm {key}` removes it")
+        return run
 
     def runs(
-        self, limit: int | None = None, preset: str | None = None, status: str | None = None, tag: str | None = None
+        self,
+        limit: int | None = None,
+        preset: str | None = None,
+        status: str | None = None,
+        tag: str | None = None,
+        unreadable: bool = False,
     ) -> list[Run]:
+        """Newest first; runs whose rows cannot be read only with `unreadable` (listings)."""
         sql, args = f"{RUN_SELECT} WHERE 1=1", []
         if tag:
             sql += " AND id IN (SELECT run_id FROM tags WHERE tag=?)"
@@ -204,11 +220,12 @@ class Runs(Connection):
         sql += " ORDER BY id DESC"
         if limit:
             sql += f" LIMIT {int(limit)}"
-        return [Run.from_row(r) for r in self.db.execute(sql, args)]
+        runs = [Run.from_row(r) for r in self.db.execute(sql, args)]
+        return runs if unreadable else [r for r in runs if not r.unreadable]
 
     def group_runs(self, group_id: int) -> list[Run]:
         rows = self.db.execute(f"{RUN_SELECT} WHERE group_id=? ORDER BY member, id", (group_id,))
-        return [Run.from_row(r) for r in rows]
+        return [run for run in map(Run.from_row, rows) if not run.unreadable]
 
     def group(self, group_id: int) -> dict[str, Any]:
         row = self.db.execute("SELECT * FROM groups WHERE id=?", (group_id,)).fetchone()

@@ -22,8 +22,10 @@ from urllib.parse import quote
 
 from convlab.errors import UserError
 
-VERSION = 3  # 0: the first stores, without a version; 1: the same tables, versioned; 2: sweeps;
-# 3: epochs.val_loss (older epochs keep NULL there: their loss was never measured)
+VERSION = 5  # 0: the first stores, without a version; 1: the same tables, versioned; 2: sweeps;
+# 3: epochs.val_loss (older epochs keep NULL there: their loss was never measured);
+# 4: weights (a finished run's best-validation parameters; runs finished before have none);
+# 5: the device figures: runs.device_name, runs.path, runs.peak_memory, epochs.images_per_s (NULL before)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS groups (
@@ -59,7 +61,10 @@ CREATE TABLE IF NOT EXISTS runs (
     book_figure REAL,
     progress TEXT,
     members TEXT,
-    error TEXT
+    error TEXT,
+    device_name TEXT,
+    path TEXT,
+    peak_memory INTEGER
 );
 CREATE INDEX IF NOT EXISTS runs_group ON runs(group_id);
 CREATE TABLE IF NOT EXISTS epochs (
@@ -72,6 +77,7 @@ CREATE TABLE IF NOT EXISTS epochs (
     eta REAL,
     filters BLOB,
     val_loss REAL,
+    images_per_s REAL,
     PRIMARY KEY (run_id, epoch)
 );
 CREATE TABLE IF NOT EXISTS mistakes (
@@ -105,6 +111,11 @@ CREATE TABLE IF NOT EXISTS checkpoints (
     run_id INTEGER PRIMARY KEY REFERENCES runs(id),
     epoch INTEGER NOT NULL,
     state BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS weights (
+    run_id INTEGER PRIMARY KEY REFERENCES runs(id),
+    epoch INTEGER NOT NULL,
+    params BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS reproductions (
     id INTEGER PRIMARY KEY,

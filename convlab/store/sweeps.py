@@ -1,5 +1,6 @@
 """Sweeps (`convlab sweep`): a sweep's points are groups of runs, one per
-combination of the swept fields."""
+combination of the swept fields. The process that trains a sweep holds its
+lock (`sweep-<id>`, liveness.py): an unfinished sweep nobody holds was interrupted."""
 
 from __future__ import annotations
 
@@ -8,18 +9,36 @@ import time
 from typing import Any
 
 from convlab.errors import UserError
+from convlab.store import liveness
 from convlab.store.connection import Connection
 
 
 class Sweeps(Connection):
     def create_sweep(self, preset: str, axes: list, seed: int) -> int:
-        """A sweep: its points are groups, added with `add_sweep_point`."""
+        """A sweep, held by this process: its points are groups, added with `add_sweep_point`."""
         with self._tx():
             cur = self.db.execute(
                 "INSERT INTO sweeps (preset, axes, seed, created) VALUES (?, ?, ?, ?)",
                 (preset, json.dumps(axes), seed, time.time()),
             )
+            self.hold(f"sweep-{cur.lastrowid}")  # before the commit: nobody sees it unheld
         return cur.lastrowid
+
+    def hold_sweep(self, sweep_id: int) -> bool:
+        """Make the sweep this process's; False while another process trains it."""
+        return self.hold(f"sweep-{sweep_id}") is not None
+
+    def drop_sweep_if_empty(self, sweep_id: int) -> None:
+        """A sweep that failed before its first run (no data, a schedule too short)
+        leaves neither itself nor its empty groups behind."""
+        with self._tx():
+            groups = [r[0] for r in self.db.execute("SELECT group_id FROM sweep_points WHERE sweep_id=?", (sweep_id,))]
+            marks = ",".join("?" * len(groups))
+            if groups and self.db.execute(f"SELECT 1 FROM runs WHERE group_id IN ({marks})", groups).fetchone():
+                return
+            self.db.execute("DELETE FROM sweep_points WHERE sweep_id=?", (sweep_id,))
+            self.db.execute(f"DELETE FROM groups WHERE id IN ({marks})", groups)
+            self.db.execute("DELETE FROM sweeps WHERE id=?", (sweep_id,))
 
     def add_sweep_point(self, sweep_id: int, point: int, fields: dict[str, Any], group_id: int) -> None:
         with self._tx():
@@ -40,7 +59,12 @@ class Sweeps(Connection):
         row = self.db.execute("SELECT * FROM sweeps WHERE id=?", (key,)).fetchone()
         if row is None:
             raise UserError(f"sweep {key} does not exist in {self.path}; `convlab sweep --list` lists them")
-        return {**dict(row), "axes": json.loads(row["axes"])}
+        return {**dict(row), "axes": json.loads(row["axes"]), "status": self._sweep_status(row)}
+
+    def _sweep_status(self, row) -> str:
+        if row["finished"]:
+            return "finished"
+        return "running" if liveness.held(self.path, f"sweep-{row['id']}") else "interrupted"
 
     def sweeps(self) -> list[dict[str, Any]]:
         return [self.sweep(r[0]) for r in self.db.execute("SELECT id FROM sweeps ORDER BY id DESC")]

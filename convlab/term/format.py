@@ -71,3 +71,23 @@ def id_ranges(ids: list[int]) -> str:
             parts.append(str(x) if x == start else f"{start}–{x}")
             start = None
     return ", ".join(parts)
+
+
+def device_figures(run, images_per_s: float | None = None) -> str | None:
+    """A run's device figures in one line (None for a run stored without them):
+    how it trained, on what, with which torch and CUDA, its peak memory and
+    `images_per_s` (its last epoch's, by default)."""
+    if not (run.path or run.device_name):
+        return None
+    versions = run.versions or {}
+    libs = f"torch {versions.get('torch', DASH)}" + (f", CUDA {versions['cuda']}" if versions.get("cuda") else "")
+    where = f"{run.path or DASH} on {run.device_name or run.device or DASH}"
+    memory = "peak memory " + size(run.peak_memory) if run.peak_memory else "peak memory —"
+    rate = DASH if images_per_s is None else f"{images_per_s:,.0f}"
+    return f"{where} · {libs} · {memory} · {rate} images/s"
+
+
+def last_rate(epochs) -> float | None:
+    """The images per second of the last epoch that measured them."""
+    rates = [e.images_per_s for e in epochs if getattr(e, "images_per_s", None)]
+    return rates[-1] if rates else None

@@ -10,18 +10,18 @@ from rich.console import Console
 
 from convlab.store import Run, Store
 from convlab.term import render
-from convlab.term.format import labels
-from convlab.term.text import printable
+from convlab.term.format import device_figures, labels, last_rate
+from convlab.term.text import IN_LINE_WIDTH, NOTE_WIDTH, printable, shown
 
 
-def _header(run: Run) -> list[str]:
+def _header(run: Run, epochs=()) -> list[str]:
     spec = run.spec
     t = spec.train
     when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(run.started)) if run.started else "—"
     took = f"{run.duration:.0f}s" if run.duration is not None else "—"
     versions = ", ".join(f"{k} {v}" for k, v in run.versions.items())
     lines = [
-        f"run {run.id}  {run.preset}: {run.title}",
+        f"run {run.id}  {shown(run.preset, IN_LINE_WIDTH)}: {shown(run.title, IN_LINE_WIDTH)}",
         f"  status {run.status}{' (' + run.error + ')' if run.error and run.status != 'finished' else ''}"
         f"   seed {run.seed}   device {run.device}   started {when}   took {took}",
         f"  layers: {spec.architecture}   ({spec.params:,} parameters)",
@@ -32,8 +32,11 @@ def _header(run: Run) -> list[str]:
         + (f"  η×{t.eta_decay:g} every {t.eta_decay_every}" if t.eta_decay_every else ""),
         f"  versions: {versions}",
     ]
+    device = device_figures(run, last_rate(epochs))
+    if device:
+        lines.append(f"  device: {device}")
     if run.tags or run.note:
-        lines.append("  " + labels(run.tags, run.note))
+        lines.append("  " + shown(labels(run.tags, run.note), NOTE_WIDTH))
     if run.kind == "ensemble":
         lines.append(
             f"  ensemble of runs {', '.join(map(str, run.members))}: plurality vote, ties to the smaller digit"
@@ -57,20 +60,25 @@ def _book(run: Run) -> str:
 def show_run(store: Store, run: Run, mistakes: int = 24, console: Console | None = None) -> None:
     console = console or Console(highlight=False, soft_wrap=True)
     pictures = console.is_terminal and console.color_system is not None
-    for line in _header(run):
-        console.print(printable(line), markup=False)  # names, titles and errors are the user's
     epochs = store.epochs(run.id)
+    for line in _header(run, epochs):
+        console.print(printable(line), markup=False)  # names, titles and errors are the user's
     if epochs:
-        console.print("\n  epoch  loss     validation  val. loss  test", markup=False)
-        for e in epochs:
-            test = f"{e.test_acc:.2f}" if e.test_acc is not None else ""
-            val_loss = f"{e.val_loss:.4f}" if e.val_loss is not None else ""  # none before store version 3
-            console.print(
-                f"  {e.epoch:>5}  {e.train_loss:.4f}   {e.val_acc:>6.2f}      {val_loss:>6}     {test:>6}", markup=False
+        rates = any(e.images_per_s for e in epochs)  # none before store version 5
+        console.print(
+            "\n  epoch  loss     validation  val. loss  test" + ("    images/s" if rates else ""), markup=False
+        )
+        for e in epochs:  # a figure may be missing: none before store version 3, or a damaged row
+            loss, val, val_loss, test = (
+                "" if v is None else f"{v:.{places}f}"
+                for v, places in ((e.train_loss, 4), (e.val_acc, 2), (e.val_loss, 4), (e.test_acc, 2))
             )
-        if len(epochs) > 1:
+            rate = f"  {e.images_per_s:>10,.0f}" if rates and e.images_per_s else ""
+            console.print(f"  {e.epoch:>5}  {loss:<6}   {val:>6}      {val_loss:>6}     {test:>6}{rate}", markup=False)
+        shown_val = [e.val_acc for e in epochs if e.val_acc is not None]
+        if len(shown_val) > 1:
             console.print(
-                render.curve_text([e.val_acc for e in epochs], width=min(console.width, 90), reference=run.book_figure),
+                render.curve_text(shown_val, width=min(console.width, 90), reference=run.book_figure),
                 markup=False,
                 highlight=False,
             )

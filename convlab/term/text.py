@@ -39,6 +39,8 @@ def shown(text: str | None, width: int | None = None) -> str:
 # How much of a name or title a table cell shows before it is cut with an ellipsis:
 PRINTED_CELL_WIDTH = 40  # in the tables the commands print (several columns share a terminal line)
 LAB_CELL_WIDTH = 60  # in the lab's tables (they scroll sideways)
+IN_LINE_WIDTH = 80  # a name or title inside a line of text: show's header, run's and sweep's messages, legends
+NOTE_WIDTH = 1000  # a note in show's header: a paragraph, not a 100,000-character line
 
 FILE_NAME_LIMIT = 100  # characters: far under every file system's 255 bytes, even in UTF-8
 

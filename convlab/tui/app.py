@@ -80,6 +80,9 @@ class ConvlabApp(OrderedKeys, App):
 
     def _job_changed(self, job: Launch) -> None:
         self.jobs_version += 1
+        if job.warning:
+            self.notify(job.warning, title="Warning", severity="warning", timeout=10)
+            job.warning = None
         if job.state == "failed" and job.error:
             self.notify(f"{job.label}: {job.error}", title="Run failed", severity="error", timeout=10)
         elif job.state == "waiting" and self.launcher.training():
@@ -189,15 +192,22 @@ class ConvlabApp(OrderedKeys, App):
         self.theme = LIGHT if self.theme == DARK else DARK
 
     def action_quit_lab(self) -> None:
-        """Quit; a run that trains keeps going (the store has it), waiting ones are dropped."""
+        """Quit; a run that trains keeps going (the store has it), waiting ones are cancelled."""
         from convlab.tui.screens.dialogs import QuitScreen
 
+        may_leave = getattr(self.screen, "may_leave", None)  # the editor asks about unsaved edits
+        if may_leave is not None and not may_leave():
+            return
         training = self.launcher.training()
         waiting = list(self.launcher.waiting)
         if not training and not waiting:
-            self.exit()
+            self._quit()
             return
-        self.push_screen(QuitScreen(training, waiting), lambda quit: self.exit() if quit else None)
+        self.push_screen(QuitScreen(training, waiting), lambda quit: self._quit() if quit else None)
+
+    def _quit(self) -> None:
+        self.launcher.close_queue()  # before exit cancels the workers, whose ends would start the next
+        self.exit()
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         from convlab.tui.commands import lab_commands

@@ -17,6 +17,7 @@ RECENT_RUNS = 10
 
 
 def lab_commands(app, screen: Screen) -> Iterable[SystemCommand]:
+    from convlab.tui.screens.draw import DrawScreen
     from convlab.tui.screens.editor import EditorScreen
     from convlab.tui.screens.settings import SettingsScreen
 
@@ -31,6 +32,9 @@ def lab_commands(app, screen: Screen) -> Iterable[SystemCommand]:
             "Write the comparison of every run as HTML, CSV, JSON or Markdown",
             lambda: app.compare(None, export=True),
         )
+    yield SystemCommand(
+        "Draw a digit", "Draw a digit and watch a finished run classify it", lambda: app.push_screen(DrawScreen())
+    )
     for spec in app.presets():
         name = as_markup(spec.name, LAB_CELL_WIDTH)  # the palette reads its prompts and help as markup
         yield SystemCommand(

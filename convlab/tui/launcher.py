@@ -46,6 +46,7 @@ class Launch:
     group: int | None = None
     resumes: int | None = None  # the run id a resume job continues
     error: str | None = None
+    warning: str | None = None  # the last `warning` event's line, until the lab has shown it
     process: asyncio.subprocess.Process | None = None
     cancel_asked: bool = False  # the user cancelled it (perhaps while its process was starting)
     slots: int = 1  # runs it trains at once (its --workers)
@@ -84,6 +85,7 @@ class Launcher:
         self.running: list[Launch] = []
         self.folder = Path(tempfile.mkdtemp(prefix="convlab-jobs-"))
         self._next = 1
+        self.closed = False  # the lab is closing: nothing more starts
 
     # ------------------------------------------------------------ asking
 
@@ -143,9 +145,19 @@ class Launcher:
         path.write_text(text, encoding="utf-8")
         return path
 
+    def close_queue(self) -> None:
+        """The lab quits: every waiting job is cancelled, and none starts later (a
+        training job's worker, cancelled at exit, would otherwise start the next)."""
+        self.closed = True
+        while self.waiting:
+            job = self.waiting.popleft()
+            job.cancel_asked, job.state = True, "cancelled"
+            self.changed(job)
+
     def close(self) -> None:
         """Remove the jobs folder (event files, presets written for launches). A
         run that keeps training has its files open and the store has its record."""
+        self.close_queue()
         shutil.rmtree(self.folder, ignore_errors=True)
 
     def training(self) -> list[Launch]:
@@ -164,8 +176,8 @@ class Launcher:
 
     def start_ready(self) -> None:
         """Start waiting jobs, in order, while they fit in the free slots
-        (a job wider than all the slots starts alone)."""
-        while self.waiting:
+        (a job wider than all the slots starts alone); none once the lab closes."""
+        while self.waiting and not self.closed:
             job = self.waiting[0]
             job.slots = max(1, min(job.slots, self.workers))
             if self.running and job.slots > self.workers - sum(j.slots for j in self.running):
@@ -238,6 +250,9 @@ class Launcher:
             self.changed(job)
         elif kind in ("failed", "diverged"):
             job.error = event.get("error")
+        elif kind == "warning":  # a run survived a failure (its device path): the lab says so
+            job.warning = event.get("message")
+            self.changed(job)
 
     def _ended(self, job: Launch, code: int, stderr: str) -> None:
         last = stderr.splitlines()[-1] if stderr else ""

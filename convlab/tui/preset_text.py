@@ -152,7 +152,53 @@ def as_users(spec: Spec, original: Spec) -> Spec:
         if new != old
     ]
     title = f"{original.name} with {', '.join(changes)}" if changes else f"a copy of {original.name}"
-    return replace(spec, title=title, book_figure=None, book_note="", row=0)
+    description = f"Derived from {original.name} ({original.title}); the book did not run it."
+    return replace(spec, title=title, description=description, book_figure=None, book_note="", row=0)
+
+
+def derived(text: str, original: Spec) -> str:
+    """The editor's text saved as a new preset: what it inherited from `original`
+    unchanged (title, description, book figure and note) says what it derives
+    from instead, with no book figure, as the settings form's copy does. What the
+    user typed there is kept."""
+    spec = parse_text(text, "derived.toml")
+    honest = as_users(spec, original)
+    for key, value, inherited in (
+        ("title", honest.title, spec.title == original.title),
+        ("description", honest.description, spec.description == original.description),
+        ("book_figure", None, spec.book_figure == original.book_figure),
+        ("book_note", None, spec.book_note == original.book_note),
+    ):
+        if inherited:
+            text = _with_top_key(text, key, value)
+    return text
+
+
+def _with_top_key(text: str, key: str, value) -> str:
+    """`key = value` among the keys above the first table (None: the key removed),
+    a multi-line string value included."""
+    lines, out, i = text.splitlines(), [], 0
+    while i < len(lines):
+        line = lines[i]
+        if HEADER.match(line):
+            out += lines[i:]
+            break
+        if re.match(rf"^\s*{key}\s*=", line):
+            rest = line.split("=", 1)[1].strip()
+            quote = rest[:3] if rest[:3] in ('"""', "'''") else None
+            if quote and rest.count(quote) < 2:  # a multi-line string: up to its closing quotes
+                while i + 1 < len(lines) and quote not in lines[i + 1]:
+                    i += 1
+                i += 1
+            if value is not None:
+                out.append(f"{key} = {_value(value)}")
+                value = None
+        else:
+            out.append(line)
+        i += 1
+    if value is not None:  # not there before: after the name
+        out.insert(1 if out and re.match(r"^\s*name\s*=", out[0]) else 0, f"{key} = {_value(value)}")
+    return "\n".join(out) + "\n"
 
 
 def save_target(name: str, own: Path | None = None) -> Path:

@@ -179,3 +179,43 @@ async def test_the_editor_panel_cuts_no_layer_name_and_keeps_its_width(seeded_st
         await pilot.press("e")
         await pilot.pause()
         assert "20×12×12" in screen_text(pilot.app)  # room for the shapes
+
+
+@run_async
+async def test_ctrl_q_in_the_editor_asks_before_discarding_edits(seeded_store):
+    app = ConvlabApp(store=seeded_store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await _select_preset(pilot, "tiny")
+        await pilot.press("e")
+        area = app.screen.query_one("#toml")
+        area.move_cursor((0, 0))
+        await pilot.press(*"# mine\n")
+        await pilot.press("ctrl+q")  # asks: the edit is not saved
+        await pilot.pause()
+        assert isinstance(app.screen, EditorScreen) and app.is_running
+        assert any("Unsaved changes" in n.message and "ctrl+q again quits" in n.message for n in app._notifications)
+        await pilot.press("ctrl+q")  # the same key again quits
+        await pilot.pause()
+    assert app.return_code == 0
+
+
+@run_async
+async def test_save_as_from_the_editor_drops_the_book_figure_it_did_not_earn(seeded_store, fixed_world):
+    """A changed copy of relu (λ 0.5) is not compared against the book: no book
+    figure, and its title and description say what it derives from."""
+    from convlab.config.spec import load
+
+    app = ConvlabApp(store=seeded_store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await _select_preset(pilot, "relu")
+        await pilot.press("e")
+        area = app.screen.query_one("#toml")
+        area.load_text(area.text.replace("lmbda = 0.1", "lmbda = 0.5"))
+        await pilot.press("ctrl+s")
+        app.screen.query_one("#name").value = "relu-half"
+        await pilot.press("enter")
+        assert isinstance(app.screen, EditorScreen)
+    copy = load(str(fixed_world / "relu-half.toml"))
+    assert copy.book_figure is None and copy.book_note == "" and copy.row == 0
+    assert copy.title == "relu with λ 0.5" and copy.description.startswith("Derived from relu")
+    assert copy.train.lmbda == 0.5

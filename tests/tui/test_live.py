@@ -5,6 +5,7 @@ while a run trains."""
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import subprocess
 import sys
@@ -228,5 +229,28 @@ async def test_two_runs_at_once_both_show_and_finish(empty_store):
             store = Store(empty_store)
             assert {store.run(j.run_id).status for j in (first, second)} == {"finished"}
             assert {store.run(j.run_id).seed for j in (first, second)} == {1, 2}
+    finally:
+        stop_jobs(app)
+
+
+@run_async
+async def test_quitting_never_starts_a_waiting_run(empty_store):
+    """Runs at once 1: one run trains, one waits. Quitting with y (the dialog
+    says the waiting one is cancelled) must not start it as the lab closes."""
+    app = ConvlabApp(store=empty_store)
+    app.launcher.workers = 1
+    try:
+        async with app.run_test(size=(100, 30)) as pilot:
+            first = app.launcher.launch("tiny", epochs=50)
+            second = app.launcher.launch("tiny", label="tiny again")
+            await wait_until(pilot, lambda: first.run_ids, timeout=90)
+            await pilot.press("q")
+            await pilot.pause()
+            assert "tiny again waits for the device and is cancelled: it will not start" in screen_text(app)
+            await pilot.press("y")
+        await asyncio.sleep(3)  # time for a process started at exit to show
+        assert second.process is None and second.state == "cancelled"
+        store = Store(empty_store)
+        assert [r.id for r in store.runs()] == first.run_ids
     finally:
         stop_jobs(app)

@@ -33,6 +33,9 @@ CSV_FIELDS = (
     "status",
     "seed",
     "device",
+    "device_name",
+    "path",
+    "peak_memory",
     "members",
     "started",
     "ended",
@@ -66,11 +69,14 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet would run such
 
 
 def csv_cell(value: Any) -> Any:
-    """Text that a spreadsheet would read as a formula (=cmd|…, +1, @SUM) gets a
-    leading quote, the usual neutralisation; numbers are left as they are."""
-    if isinstance(value, str) and value.startswith(FORMULA_START):
-        return "'" + value
-    return value
+    """Text that a spreadsheet would read as a formula (=cmd|…, +1, @SUM, also
+    after blanks: ` =HYPERLINK(…)`, a newline then `=1+1`) gets a leading quote,
+    the usual neutralisation; control characters but the newline (ESC, CR) are
+    written as escapes; numbers are left as they are."""
+    if not isinstance(value, str):
+        return value
+    text = "\n".join(printable(line) for line in value.split("\n"))  # a quoted CSV cell keeps its lines
+    return "'" + text if value.lstrip().startswith(FORMULA_START) or value.startswith(FORMULA_START) else text
 
 
 class _SafeWriter(csv.DictWriter):
@@ -137,6 +143,8 @@ def to_markdown(rows: list[Row]) -> str:
 
 
 def md_cell(text: str) -> str:
-    """Cell text as Markdown shows it, never as HTML (<svg/onload=…> stays text):
-    HTML escaped, pipes escaped, control characters and newlines written as escapes."""
-    return html.escape(printable(text), quote=False).replace("|", "\\|")
+    """Cell text as Markdown shows it, never as HTML (<svg/onload=…> stays text)
+    nor as a link or image (`![x](http://…)` stays text): HTML escaped, pipes,
+    brackets and backslashes escaped, control characters and newlines written as escapes."""
+    text = printable(text.replace("\\", "\\\\"))  # the user's backslashes: none may undo an escape below
+    return html.escape(text, quote=False).replace("|", "\\|").replace("[", "\\[").replace("]", "\\]")

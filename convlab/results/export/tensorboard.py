@@ -19,6 +19,7 @@ from convlab.extras import require
 from convlab.results.pictures import digits_grey, filters_grey
 from convlab.results.report import Row, runs_of
 from convlab.store import Run, Store
+from convlab.term.text import safe_file_name
 
 SCALARS = {
     "loss/train": "train_loss",
@@ -32,7 +33,8 @@ MISTAKES_SHOWN = 100
 
 
 def run_folder(run: Run) -> str:
-    return f"run-{run.id}-{run.preset}"
+    """One folder name inside -o, whatever the preset's name holds (`/`, `..`, 100,000 characters)."""
+    return safe_file_name(f"run-{run.id}-{run.preset}")
 
 
 def write(store: Store, rows: list[Row], folder: str) -> list[Path]:
@@ -46,7 +48,12 @@ def write(store: Store, rows: list[Row], folder: str) -> list[Path]:
     written = []
     for run in runs_of(store, rows):
         target = root / run_folder(run)
-        target.mkdir(parents=True, exist_ok=True)
+        try:
+            target.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserError(
+                f"-o {folder}: cannot write {target.name} ({exc.strerror or exc}); choose another folder"
+            ) from None
         for old in target.glob("events.out.tfevents.*"):  # a second export replaces the first
             old.unlink()
         with SummaryWriter(log_dir=str(target)) as writer:

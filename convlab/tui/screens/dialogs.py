@@ -68,7 +68,7 @@ class SaveAsScreen(ModalScreen[str | None]):
 
 
 class QuitScreen(ModalScreen[bool]):
-    """Quitting leaves a training run going (it is in the store); waiting ones are dropped."""
+    """Quitting leaves a training run going (it is in the store); waiting ones are cancelled."""
 
     BINDINGS = [Binding("escape", "stay", "Stay"), Binding("y", "quit", "Quit"), Binding("n", "stay", "Stay")]
 
@@ -84,7 +84,9 @@ class QuitScreen(ModalScreen[bool]):
                 "`convlab` shows it again, and x there stops it."
             )
         if self.waiting:
-            lines.append(", ".join(j.label for j in self.waiting) + " waits for the device and will not start.")
+            lines.append(
+                ", ".join(j.label for j in self.waiting) + " waits for the device and is cancelled: it will not start."
+            )
         with Vertical(classes="dialog"):
             yield Label("Quit the lab?", classes="dialog-title")
             yield Static(Text(plain_lines("\n".join(lines))))

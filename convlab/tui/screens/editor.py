@@ -66,6 +66,7 @@ class EditorScreen(Screen):
         super().__init__()
         self.path = Path(path)
         self.saved_text = self.path.read_text(encoding="utf-8")
+        self.original = _spec_or_none(self.saved_text, self.path.name)  # what a copy derives from
         self.own: Path | None = None  # a file this editor saved: saving under its name replaces it
         self.error: str | None = None
         self._leave_asked = False
@@ -127,7 +128,10 @@ class EditorScreen(Screen):
 
     def _save_as(self, name: str) -> None:
         """Called by the dialog; raises UserError (shown there) when the name cannot be used."""
-        path = preset_text.save(self.text, name, own=self.own)
+        text = self.text
+        if self.own is None and self.original is not None:  # a copy: no book figure it did not earn
+            text = preset_text.derived(text, self.original)
+        path = preset_text.save(text, name, own=self.own)
         self.own = self.path = path
         self.saved_text = path.read_text(encoding="utf-8")
         area = self.query_one("#toml", TextArea)
@@ -138,11 +142,24 @@ class EditorScreen(Screen):
         self.notify(f"Saved {path}", title="Preset saved")
 
     def action_back(self) -> None:
+        if self.may_leave("Esc again leaves"):
+            self.app.pop_screen()
+
+    def may_leave(self, again: str = "ctrl+q again quits") -> bool:
+        """Leaving (Esc) or quitting (ctrl+q, asked by the app) with unsaved edits
+        asks first: the same key again discards them."""
         if self.text != self.saved_text and not self._leave_asked:
             self._leave_asked = True
-            self.notify("Unsaved changes: ctrl+s saves them, Esc again leaves without saving.", severity="warning")
-            return
-        self.app.pop_screen()
+            self.notify(f"Unsaved changes: ctrl+s saves them, {again} without saving.", severity="warning")
+            return False
+        return True
+
+
+def _spec_or_none(text: str, name: str) -> Spec | None:
+    try:
+        return parse_text(text, name)
+    except UserError:
+        return None
 
 
 def _toml_language() -> str | None:

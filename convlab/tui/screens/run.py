@@ -65,6 +65,13 @@ class RunScreen(Screen):
             show=False,
             tooltip="The filters after the epoch after",
         ),
+        Binding(
+            "enter",
+            "inspect",
+            "Inspect",
+            key_display="⏎",
+            tooltip="Inside the network: the misclassified digits shown (or every test digit), layer by layer",
+        ),
         Binding("z", "zoom", "Enlarge", tooltip="Enlarge the current panel to the whole body, or back"),
         Binding("x", "cancel", "Cancel", tooltip="Cancel this run: it becomes interrupted, resumable"),
         Binding("r", "resume", "Resume", tooltip="Resume this run if it was interrupted"),
@@ -235,6 +242,16 @@ class RunScreen(Screen):
         gallery = self.query_one(MistakeGallery)
         gallery.show(gallery.all, cell=self.cell)
         self.action_panel("mistakes")
+
+    def action_inspect(self) -> None:
+        from convlab.tui.screens.inspect import InspectScreen
+
+        run = self.current_run
+        if run is None or run.status != "finished":
+            self.app.notify("Only a finished run can be inspected.", severity="warning")
+            return
+        shown = self.query_one(MistakeGallery).mistakes or []
+        self.app.push_screen(InspectScreen(run.id, [m.index for m in shown] or None))
 
     def action_zoom(self) -> None:
         self.zoomed = not self.zoomed

@@ -1,5 +1,6 @@
 """The top of the live view: which run, where it is within its epoch (with
-the images per second, the device and the time left), and its best so far."""
+the images per second, the device and the time left), its device figures
+(path, card, peak memory), and its best so far."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from convlab.store import Epoch, Run
-from convlab.term.format import duration
+from convlab.term.format import device_figures, duration, last_rate
 from convlab.term.text import shown
 from convlab.tui.estimate import epoch_left, eval_seconds, evaluating_for, run_left
 from convlab.tui.launcher import Launch
@@ -36,9 +37,9 @@ class RunStatus(Static):
         if run is None:
             self._update(self._waiting(job, ahead))
             return
-        self._update(
-            self._identity(run, here), self._config(run), self._progress(run, epochs, job), self._results(run, epochs)
-        )
+        lines = [self._identity(run, here), self._config(run), self._progress(run, epochs, job)]
+        lines += [self._device(run, epochs)] if device_figures(run) else []
+        self._update(*lines, self._results(run, epochs))
 
     def _update(self, *lines: Text) -> None:
         """Show `lines`; lay the screen out again only when their height changed.
@@ -56,6 +57,15 @@ class RunStatus(Static):
             return Text(f"a plurality vote of runs {', '.join(map(str, run.members))}", style="dim")
         layers = " → ".join(layer.describe() for layer in run.spec.layers)
         text = Text.assemble(hyper_parameters(run.spec), " · ", layers, style="dim")
+        text.no_wrap, text.overflow = True, "ellipsis"
+        return text
+
+    @staticmethod
+    def _device(run: Run, epochs: list[Epoch]) -> Text:
+        """How it trains and on what, how full the device is, how fast it goes:
+        the images per second of the epoch under way, else of the last one."""
+        p = run.progress if run.status == "running" else {}
+        text = Text(shown(device_figures(run, p.get("images_per_s") or last_rate(epochs))), style="dim")
         text.no_wrap, text.overflow = True, "ellipsis"
         return text
 
