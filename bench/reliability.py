@@ -189,6 +189,36 @@ CLASSES = [
         "quoted; escaped; the image stays text",
         ["test_printed_names.py::test_exported_cells"],
     ),
+    (
+        "damaged pages past the schema, then note, tag, ensemble, rm",
+        "reads that never touch them work; each write: one line, exit 2, file byte-identical",
+        ["test_store_damage.py::test_damaged_pages"],
+    ),
+    (
+        "a read-only folder with a `-wal` and no `-shm`",
+        "`runs` and `show` show the note and figure only the log holds; nothing written",
+        ["test_store_damage.py::test_a_read_only_folder"],
+    ),
+    (
+        "a full disk (tmpfs) and a read-only file: reads, note, tag, rm",
+        "reads work; writes: one line naming the full disk or the read-only file, never *damaged*",
+        ["test_store_damage.py::test_a_full_disk", "test_store_damage.py::test_a_read_only_store_is_called"],
+    ),
+    (
+        "data files: unreadable, a gzip bomb; a killed worker",
+        "one line naming the file, exit 2, nothing stored; the killed worker's own run named",
+        ["test_fault_lines.py::test_data_files", "test_fault_lines.py::test_a_killed_worker"],
+    ),
+    (
+        "a bad file in the presets folder, --train-limit above the data, run ids after `rm`, SIGHUP to the lab",
+        "the others listed, the bad one named; refused, nothing stored; a new id; jobs folder removed",
+        [
+            "test_fault_lines.py::test_one_bad_file",
+            "test_fault_lines.py::test_a_train_limit",
+            "test_store_damage.py::test_a_run_id",
+            "test_fault_lines.py::test_the_lab_removes",
+        ],
+    ),
 ]
 
 

@@ -46,10 +46,12 @@ def test_a_tensorboard_export_writes_only_safe_names_inside_o(tmp_path):
     assert victim.read_bytes() == b"the user's own events"
     added = files_under(tmp_path) - before
     assert added and all(p.startswith("work/tb3") for p in added), sorted(added)
-    folders = sorted(p.name for p in (work / "tb3").iterdir())
-    assert len(folders) == len(ids)  # one folder per run, none nested
-    assert all(p.is_dir() and len(p.name) <= 100 and p.name.startswith("run-") for p in (work / "tb3").iterdir())
-    for folder in (work / "tb3").iterdir():
+    # one folder per run, none nested, beside the folder's own hparams table (an event file at the top of -o)
+    folders = [p for p in (work / "tb3").iterdir() if p.is_dir()]
+    tops = [p for p in (work / "tb3").iterdir() if not p.is_dir()]
+    assert len(folders) == len(ids) and all(p.name.startswith("events.out.tfevents.") for p in tops)
+    assert all(len(p.name) <= 100 and p.name.startswith("run-") for p in folders)
+    for folder in folders:
         assert [f.name.startswith("events.out.tfevents.") for f in folder.iterdir()] == [True]
 
 

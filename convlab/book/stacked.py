@@ -66,6 +66,12 @@ def batchable(specs: list[Spec]) -> str | None:
             return "reshuffling gives each member its own order"
         if spec.train.patience:
             return "early stopping ends members at different epochs"
+        if spec.train.eta_schedule != "fixed":
+            return "the plateau schedule gives each member its own η and last epoch"
+        if spec.train.momentum:
+            return "momentum is not implemented for stacked members"
+        if "elastic" in spec.train.data:
+            return "elastic distortions give each member its own images"
     return None
 
 

@@ -26,6 +26,7 @@ from convlab.book.checkpoint import Position
 from convlab.book.graph import Seam, seam_for
 from convlab.book.model import Network
 from convlab.config.spec import Spec
+from convlab.data import distort
 from convlab.data import mnist as mnist_data
 from convlab.errors import UserError
 from convlab.runs import events
@@ -34,6 +35,7 @@ EVAL_CHUNK = 1000  # evaluation batch; accuracy equals the book's mean over mini
 PROGRESS_STEPS = 50  # progress events per epoch
 DROPOUT_SEED_OFFSET = 1_000_003
 SHUFFLE_SEED_OFFSET = 2_000_003
+DISTORT_SEED_OFFSET = 3_000_017
 
 
 class TrainingStopped(Exception):
@@ -94,7 +96,8 @@ class Tensors:
 def prepare(spec: Spec, mnist: mnist_data.MNIST, device: torch.device) -> Tensors:
     """The training set the spec asks for (plain or expanded, perhaps cut to
     its first `train_limit` images), validation and test, all on `device`."""
-    train = mnist_data.expand(mnist.train) if spec.train.data == "expanded" else mnist.train
+    expanded = spec.train.data in ("expanded", "expanded_elastic")  # elastic: distorted every epoch (Trainer)
+    train = mnist_data.expand(mnist.train) if expanded else mnist.train
     if spec.train.train_limit:
         train = mnist_data.Split(train.images[: spec.train.train_limit], train.labels[: spec.train.train_limit])
     if len(train) < spec.train.batch_size:
@@ -109,11 +112,30 @@ def prepare(spec: Spec, mnist: mnist_data.MNIST, device: torch.device) -> Tensor
     )
 
 
-def eta_at(spec: Spec, epoch: int) -> float:
+def eta_at(spec: Spec, epoch: int, halvings: int = 0) -> float:
+    """η of an epoch: the preset's, under today's step decay or after the
+    plateau schedule's `halvings` (Position.halvings)."""
     t = spec.train
     if not t.eta_decay_every:
-        return t.eta
+        return t.eta * 0.5**halvings
     return t.eta * t.eta_decay ** ((epoch - 1) // t.eta_decay_every)
+
+
+def schedule_step(spec: Spec, p: Position, new_best: bool) -> None:
+    """Chapter 3's schedule after an epoch: halve η when validation has not
+    reached a new best for `schedule_patience` epochs (counted afresh after
+    each halving); once η would fall to eta_floor·η₀ the run is over."""
+    t = spec.train
+    if t.eta_schedule != "halve_on_plateau":
+        return
+    p.plateau = 0 if new_best else p.plateau + 1
+    if p.plateau >= t.schedule_patience:
+        p.halvings, p.plateau = p.halvings + 1, 0
+
+
+def schedule_ended(spec: Spec, p: Position) -> bool:
+    """True once the plateau schedule has brought η down to its floor."""
+    return spec.train.eta_schedule == "halve_on_plateau" and 0.5**p.halvings <= spec.train.eta_floor * (1 + 1e-9)
 
 
 @torch.inference_mode()
@@ -150,9 +172,13 @@ def sgd_step(
     eta: float,
     decay: float,
     gen: torch.Generator | None,
+    velocity: list[torch.Tensor] | None = None,
+    momentum: float = 0.0,
 ) -> torch.Tensor:
     """One step of the book's SGD: p ← p − η·∂C/∂p with C = NLL + 0.5·λ·ΣW²/n.
-    The L2 part of the gradient, (λ/n)·W, is applied to weights only.
+    The L2 part of the gradient, (λ/n)·W, is applied to weights only. With
+    `velocity` (one tensor per param), chapter 3's momentum instead:
+    v ← μv − η·∂C/∂p, p ← p + v, with the same C.
     `params` is net.book_params(). On the CPU the gradients are written by
     hand (convlab/book/handwritten.py, the faster path there); elsewhere, and
     for what that path does not cover, autograd computes them."""
@@ -162,6 +188,14 @@ def sgd_step(
         loss = F.cross_entropy(net(x, train=True, gen=gen), y)
         grads = torch.autograd.grad(loss, params)
     with torch.no_grad():
+        if velocity is not None:
+            grads = list(grads)
+            if decay:
+                grads[0::2] = torch._foreach_add(grads[0::2], weights, alpha=decay)  # weights are params[0::2]
+            torch._foreach_mul_(velocity, momentum)
+            torch._foreach_add_(velocity, grads, alpha=-eta)
+            torch._foreach_add_(params, velocity)
+            return loss.detach()
         if decay:
             torch._foreach_mul_(weights, 1.0 - eta * decay)
         torch._foreach_add_(params, grads, alpha=-eta)
@@ -184,6 +218,12 @@ class Trainer:
         self.best = [p.detach().clone() for p in self.params]
         self.dropout_gen = torch.Generator(device=device).manual_seed(seed + DROPOUT_SEED_OFFSET)
         self.shuffle_gen = torch.Generator(device=device).manual_seed(seed + SHUFFLE_SEED_OFFSET)
+        self.distort_gen = (  # data "elastic": the run's own sequence of distortions
+            torch.Generator(device=device).manual_seed(seed + DISTORT_SEED_OFFSET)
+            if "elastic" in spec.train.data
+            else None
+        )
+        self.velocity = [torch.zeros_like(p) for p in self.params] if spec.train.momentum else None
         self.position = Position()
         self.n_batches = len(tensors.train_y) // spec.train.batch_size
         self.images_per_s: float | None = None  # the last epoch's training images per second
@@ -196,10 +236,26 @@ class Trainer:
     # ------------------------------------------------------------ checkpoints (checkpoint.py)
 
     def checkpoint(self) -> bytes:
-        return checkpoint.save(self.params, self.best, self.dropout_gen, self.shuffle_gen, self.position)
+        return checkpoint.save(
+            self.params,
+            self.best,
+            self.dropout_gen,
+            self.shuffle_gen,
+            self.position,
+            velocity=self.velocity,
+            distort_gen=self.distort_gen,
+        )
 
     def restore(self, blob: bytes) -> None:
-        self.position = checkpoint.restore(blob, self.params, self.best, self.dropout_gen, self.shuffle_gen)
+        self.position = checkpoint.restore(
+            blob,
+            self.params,
+            self.best,
+            self.dropout_gen,
+            self.shuffle_gen,
+            velocity=self.velocity,
+            distort_gen=self.distort_gen,
+        )
 
     # ------------------------------------------------------------ training
 
@@ -209,6 +265,8 @@ class Trainer:
         for epoch in range(p.epoch + 1, spec.train.epochs + 1):
             if spec.train.patience and p.since_best >= spec.train.patience:
                 break  # early stopping: no new best for `patience` epochs
+            if schedule_ended(spec, p):
+                break  # η has come down to its floor
             start = time.perf_counter()
             loss = yield from self.train_epoch(epoch, should_stop)  # ends with a host sync (the loss)
             self.images_per_s = self.images / (time.perf_counter() - start)
@@ -217,8 +275,13 @@ class Trainer:
 
     def train_epoch(self, epoch: int, should_stop: Callable[[], bool]) -> Iterator[events.Progress]:
         t, bs, n = self.tensors, self.spec.train.batch_size, self.n_batches
-        eta = eta_at(self.spec, epoch)
+        eta = eta_at(self.spec, epoch, self.position.halvings)
         decay = self.spec.train.lmbda / n
+        train_x = t.train_x
+        if self.distort_gen is not None:  # new distortions every epoch
+            train_x = distort.elastic(
+                t.train_x, self.spec.train.elastic_alpha, self.spec.train.elastic_sigma, self.distort_gen
+            )
         order = None
         if self.spec.train.shuffle:
             order = torch.randperm(len(t.train_y), generator=self.shuffle_gen, device=self.device)
@@ -230,11 +293,13 @@ class Trainer:
             if should_stop():
                 raise TrainingStopped
             if order is None:
-                x, y = t.train_x[i * bs : (i + 1) * bs], t.train_y[i * bs : (i + 1) * bs]
+                x, y = train_x[i * bs : (i + 1) * bs], t.train_y[i * bs : (i + 1) * bs]
             else:
                 idx = order[i * bs : (i + 1) * bs]
-                x, y = t.train_x[idx], t.train_y[idx]
-            total += sgd_step(self.net, self.params, self.weights, x, y, eta, decay, gen)
+                x, y = train_x[idx], t.train_y[idx]
+            total += sgd_step(
+                self.net, self.params, self.weights, x, y, eta, decay, gen, self.velocity, self.spec.train.momentum
+            )
             if (i + 1) % every == 0 or i + 1 == n:
                 if not torch.isfinite(total):  # one host sync per progress point, PROGRESS_STEPS an epoch
                     raise TrainingDiverged(epoch, i + 1, eta)
@@ -253,15 +318,18 @@ class Trainer:
     def end_epoch(self, epoch: int, train_loss: float, started: float) -> events.Epoch:
         """Evaluate; `started` (perf_counter at the epoch's start) makes `seconds` include evaluation."""
         p, t = self.position, self.tensors
+        eta = eta_at(self.spec, epoch, p.halvings)  # the η this epoch trained with
         val, val_loss = evaluate(self.net, t.val_x, t.val_y)
         test = None
-        if val >= p.best_val:  # ties count as a new best, as in the book
+        new_best = val >= p.best_val
+        if new_best:  # ties count as a new best, as in the book
             test = accuracy(self.net, t.test_x, t.test_y)
             p.best_val, p.best_epoch, p.test_at_best, p.since_best = val, epoch, test, 0
             with torch.no_grad():
                 torch._foreach_copy_(self.best, [q.detach() for q in self.params])
         else:
             p.since_best += 1
+        schedule_step(self.spec, p, new_best)
         p.epoch = epoch
         filters = self.net.first_filters()
         return events.Epoch(
@@ -274,7 +342,7 @@ class Trainer:
             best_epoch=p.best_epoch,
             test_at_best=p.test_at_best,
             seconds=time.perf_counter() - started,
-            learning_rate=eta_at(self.spec, epoch),
+            learning_rate=eta,
             filters=None if filters is None else filters.float().cpu().numpy(),
             checkpoint=self.checkpoint(),
             images_per_s=None if self.images_per_s is None else round(self.images_per_s, 1),

@@ -127,11 +127,11 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         print(f"convlab: {printable(str(exc))}", file=sys.stderr)
         return 2
-    except sqlite3.DatabaseError as exc:  # a store damaged after it opened: reads stop, nothing is written
-        print(
-            f"convlab: the store is damaged ({exc}); it was not changed; restore a copy or choose another --store",
-            file=sys.stderr,
-        )
+    except sqlite3.DatabaseError as exc:  # after the store opened: a full disk, a read-only file, damage
+        from convlab.config.paths import store_path
+        from convlab.store.schema import failure
+
+        print(f"convlab: {printable(failure(store_path(getattr(args, 'store', None)), exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("convlab: interrupted", file=sys.stderr)

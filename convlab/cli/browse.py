@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from convlab.cli.options import common
 from convlab.cli.printers import print_table
+from convlab.term.text import printable
 
 
 def add_presets(sub) -> None:
@@ -36,11 +38,14 @@ def add_show(sub) -> None:
 
 def cmd_presets(args) -> int:
     from convlab.config.paths import presets_dir, shipped_presets_dir
-    from convlab.config.spec import list_presets
+    from convlab.config.spec import scan_presets
     from convlab.term.format import data_label
 
+    presets, broken = scan_presets()
+    for line in broken:  # the others are listed all the same
+        print(f"convlab: {printable(line)}", file=sys.stderr)
     if args.names:
-        print("\n".join(s.name for s in list_presets()))
+        print("\n".join(s.name for s in presets))
         return 0
     shipped = shipped_presets_dir().resolve()
     rows = [
@@ -52,7 +57,7 @@ def cmd_presets(args) -> int:
             data_label(s.train.data),
             "shipped" if Path(s.source).resolve().parent == shipped else "user",
         )
-        for s in list_presets()
+        for s in presets
     ]
     print_table(("name", "title", "book %", "params", "data", "from"), rows)
     print(

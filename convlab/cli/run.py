@@ -28,6 +28,11 @@ def add_run(sub) -> None:
         default=None,
         help="train repeats or ensemble members as one batched model (default: on CUDA only)",
     )
+    p.add_argument(
+        "--tensorboard",
+        metavar="DIR",
+        help="also write each run's TensorBoard event files under DIR as it trains (`tensorboard --logdir DIR`)",
+    )
     options.training(p)
     p.set_defaults(func=cmd_run)
 
@@ -55,20 +60,38 @@ def cmd_run(args) -> int:
     stop = StopFlag()
     store = Store(args.store)
     printer = JsonPrinter() if args.json else TextPrinter(store)
+    emit = printer
+    if args.tensorboard:
+        from convlab.results.export.tensorboard import LiveWriter
+
+        live = LiveWriter(store, args.tensorboard)
+        emit = _both(printer, live)
     runner = Runner(
         store,
         device=args.device,
         data_dir=args.data_dir,
-        emit=printer,
+        emit=emit,
         should_stop=stop,
         batch_members=args.batch_members,
         **workers,
     )
     work = (lambda: runner.resume(args.resume)) if args.resume else (lambda: runner.start(spec, seed=args.seed))
-    return train_guarded(
-        work,
-        stop,
-        printer,
-        interrupted=lambda: f"interrupted; resume with `convlab run --resume {printer.last_run}`",
-        failed=lambda exc: failure_line(printer.last_run, exc),
-    )
+    try:
+        return train_guarded(
+            work,
+            stop,
+            printer,
+            interrupted=lambda: f"interrupted; resume with `convlab run --resume {printer.last_run}`",
+            failed=lambda exc: failure_line(printer.last_run, exc),
+        )
+    finally:
+        if args.tensorboard:
+            live.close()
+
+
+def _both(printer, live):
+    def emit(event) -> None:
+        printer(event)
+        live(event)
+
+    return emit

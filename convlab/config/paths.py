@@ -101,8 +101,11 @@ def preset_files() -> dict[str, tuple[Path, bool]]:
     name as a shipped one comes first (it is the one a name means)."""
     found = {p.stem: (p, True) for p in sorted(shipped_presets_dir().glob("*.toml"))}
     user = presets_dir()
-    if user.is_dir() and user.resolve() != shipped_presets_dir().resolve():
-        found.update({p.stem: (p, False) for p in sorted(user.glob("*.toml"))})
+    try:
+        if user.is_dir() and user.resolve() != shipped_presets_dir().resolve():
+            found.update({p.stem: (p, False) for p in sorted(user.glob("*.toml"))})
+    except OSError:  # a folder this user may not read: the shipped presets still list
+        pass
     return found
 
 

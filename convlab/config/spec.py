@@ -22,9 +22,11 @@ from convlab.term.text import printable, shown
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "linear")
 LAYER_TYPES = ("conv_pool", "fc", "softmax")
-DATA_KINDS = ("plain", "expanded")
+DATA_KINDS = ("plain", "expanded", "elastic", "expanded_elastic")
+ETA_SCHEDULES = ("fixed", "halve_on_plateau")  # fixed: η, or today's step decay (eta_decay)
 POOL_GRADIENTS = ("theano", "torch")  # see convlab/book/pooling.py
-TRAIN_IMAGES = {"plain": 50_000, "expanded": 250_000}  # the book's training set, and it expanded five times
+# the book's training set, and it expanded five times; elastic: the same sets distorted anew every epoch
+TRAIN_IMAGES = {"plain": 50_000, "expanded": 250_000, "elastic": 50_000, "expanded_elastic": 250_000}
 IMAGE_SHAPE = (1, 28, 28)
 MAX_LAYERS = 32
 MAX_PARAMS = 100_000_000  # 400 MB of float32 weights; the book's largest net has under 2 million
@@ -42,6 +44,11 @@ RANGES: dict[str, tuple[float, float, bool]] = {
     "patience": (0, 10_000, False),
     "eta_decay": (0, 10, True),
     "eta_decay_every": (0, 10_000, False),
+    "schedule_patience": (1, 10_000, False),
+    "eta_floor": (0, 1, True),
+    "momentum": (0, 0.999, False),
+    "elastic_alpha": (0, 1000, False),
+    "elastic_sigma": (0, 1_000_000, True),
     "maps": (1, 1024, False),
     "filter": (1, 28, False),
     "pool": (1, 28, False),
@@ -50,6 +57,7 @@ RANGES: dict[str, tuple[float, float, bool]] = {
     "in_maps": (1, 1024, False),
     "dropout": (0, 0.99, False),
     "book_figure": (0, 100, False),
+    "anchor_figure": (0, 100, False),
     "row": (0, 1000, False),
 }
 OPTION_RANGES = {
@@ -108,6 +116,14 @@ class Train:
     patience: int = 0  # stop after this many epochs without a new best (0 = never)
     eta_decay: float = 1.0  # multiply η by this ...
     eta_decay_every: int = 0  # ... every this many epochs (0 = never)
+    # Chapter 3's schedule: halve η after `schedule_patience` epochs without a new
+    # best validation accuracy; the run ends when η would fall to eta_floor·η₀.
+    eta_schedule: str = "fixed"
+    schedule_patience: int = 10
+    eta_floor: float = 1 / 128
+    momentum: float = 0.0  # chapter 3's momentum μ: v ← μv − η∇C, w ← w + v
+    elastic_alpha: float = 34.0  # data "elastic": Simard et al. 2003's scale α ...
+    elastic_sigma: float = 4.0  # ... and smoothing σ (pixels), their MNIST values
 
 
 @dataclass(frozen=True)
@@ -121,6 +137,9 @@ class Spec:
     book_note: str = ""
     row: int = 0  # the row of chapter 6's table, for ordering (0 = a user's own)
     source: str = ""  # the file it came from
+    # a preset beyond the book: the published figure it is measured against, and whose
+    anchor_figure: float | None = None
+    anchor_source: str = ""
 
     @property
     def params(self) -> int:
@@ -227,9 +246,23 @@ def chapter_order(spec: Spec) -> tuple:
 
 
 def list_presets() -> list[Spec]:
-    """The shipped presets and the user's (paths.preset_files), in the chapter's order."""
-    specs = [load(str(path)) for path, _ in preset_files().values()]
-    return sorted(specs, key=chapter_order)
+    """The shipped presets and the user's (paths.preset_files), in the chapter's order;
+    a file of the user's that is not a valid preset is left out (scan_presets names it)."""
+    return scan_presets()[0]
+
+
+def scan_presets() -> tuple[list[Spec], list[str]]:
+    """The presets in the chapter's order, and a line for each file of the user's
+    that is not a valid preset: one bad file never hides the others."""
+    specs, broken = [], []
+    for path, shipped in preset_files().values():
+        try:
+            specs.append(load(str(path)))
+        except UserError as exc:
+            if shipped:  # the install itself is damaged: say so
+                raise
+            broken.append(f"{path}: not listed ({exc}); fix or remove it")
+    return sorted(specs, key=chapter_order), broken
 
 
 def parse_text(text: str, label: str = "<text>", source: str = "") -> Spec:
@@ -278,12 +311,18 @@ class _Checker:
         return value
 
     def spec(self, doc: dict, source: str) -> Spec:
-        self.known_keys(doc, {"name", "title", "description", "book_figure", "book_note", "row", "train", "layers"}, "")
+        top = {"name", "title", "description", "book_figure", "book_note", "row", "train", "layers"}
+        self.known_keys(doc, top | {"anchor_figure", "anchor_source"}, "")
         name = self.text(doc, "name")
         title = self.text(doc, "title", name)
         book = doc.get("book_figure")
         if book is not None:
             book = self.number(doc, "book_figure", "", float, None)
+        anchor = doc.get("anchor_figure")
+        if anchor is not None:
+            anchor = self.number(doc, "anchor_figure", "", float, None)
+            if book is not None:
+                self.fail("anchor_figure", "is set beside book_figure; a preset beyond the book has no book figure")
         train_table = doc.get("train", {})
         if not isinstance(train_table, dict):
             self.fail("train", "must be a table: [train]")
@@ -299,6 +338,8 @@ class _Checker:
             book_note=self.text(doc, "book_note", ""),
             row=self.number(doc, "row", "", int, 0),
             source=source,
+            anchor_figure=anchor,
+            anchor_source=self.text(doc, "anchor_source", ""),
         )
         if spec.params > MAX_PARAMS:
             self.fail("layers", f"give the network {spec.params:,} parameters; at most {MAX_PARAMS:,} fit a run")
@@ -322,7 +363,14 @@ class _Checker:
             patience=self.number(t, "patience", w, int, 0),
             eta_decay=self.number(t, "eta_decay", w, float, 1.0),
             eta_decay_every=self.number(t, "eta_decay_every", w, int, 0),
+            eta_schedule=self.choice(t, "eta_schedule", w, ETA_SCHEDULES, "fixed"),
+            schedule_patience=self.number(t, "schedule_patience", w, int, 10),
+            eta_floor=self.number(t, "eta_floor", w, float, 1 / 128),
+            momentum=self.number(t, "momentum", w, float, 0.0),
+            elastic_alpha=self.number(t, "elastic_alpha", w, float, 34.0),
+            elastic_sigma=self.number(t, "elastic_sigma", w, float, 4.0),
         )
+        self.beyond_the_book(t, train)
         if not isinstance(train.shuffle, bool):
             self.fail("train.shuffle", f"is {_short(train.shuffle)}; it must be true or false")
         if train.train_limit and train.batch_size > train.train_limit:
@@ -336,6 +384,23 @@ class _Checker:
                 "train.repeats", "and train.ensemble are both above 1; an ensemble is trained once, so set repeats = 1"
             )
         return train, activation
+
+    def beyond_the_book(self, t: dict, train: Train) -> None:
+        """Options that only mean something together with another one."""
+        plateau = train.eta_schedule == "halve_on_plateau"
+        if plateau and train.eta_decay_every:
+            self.fail(
+                "train.eta_schedule",
+                'is "halve_on_plateau" and train.eta_decay_every is set; choose one schedule and remove the other',
+            )
+        for key in ("schedule_patience", "eta_floor"):
+            if key in t and not plateau:
+                self.fail(
+                    f"train.{key}", 'is set but train.eta_schedule is not "halve_on_plateau"; set it or remove this'
+                )
+        for key in ("elastic_alpha", "elastic_sigma"):
+            if key in t and "elastic" not in train.data:
+                self.fail(f"train.{key}", f'is set but train.data is "{train.data}"; use "elastic" or remove this')
 
     def layers(self, raw: Any, activation: str) -> tuple[Layer, ...]:
         if not isinstance(raw, list) or not raw:

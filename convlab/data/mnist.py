@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import os
 import re
 import zlib
@@ -32,6 +33,7 @@ RESTORE = "reinstall convlab (pip install --force-reinstall nndl-convlab) or, in
 TRAIN_SIZE = TRAIN_IMAGES["plain"]  # the first 50,000 train, the last 10,000 validate
 SUM_LINE = re.compile(r"([0-9a-fA-F]{64}) [ *]?(\S.*)")  # as sha256sum writes it: digest, space, [*]name
 EXPAND_SEED = 12345678  # the expanded set is shuffled once, always the same way
+MAX_INFLATED = 128 * 2**20  # an IDX file inflated: MNIST's largest is 47 MB
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,10 @@ def _read_checked(folder: Path, name: str, expected: str) -> bytes:
         raise UserError(
             f"{path}: missing; {RESTORE}, or set --data-dir / CONVLAB_DATA to a folder holding the four MNIST files"
         )
-    raw = path.read_bytes()
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:  # unreadable: permissions, a disk error
+        raise UserError(f"{path}: cannot be read ({exc.strerror}); check its permissions, or {RESTORE}") from None
     if hashlib.sha256(raw).hexdigest() != expected:
         raise UserError(f"{path}: checksum does not match SHA256SUMS (truncated or altered); {RESTORE}")
     return raw
@@ -89,9 +94,14 @@ def _parse_idx(raw: bytes, path: Path, magic: int, item_shape: tuple[int, ...]) 
     """An IDX array of uint8 whose items have `item_shape`, or a UserError naming
     the file and what is wrong (its sum may have been updated to match bad content)."""
     try:
-        data = gzip.decompress(raw)
+        with gzip.GzipFile(fileobj=io.BytesIO(raw)) as inflating:
+            data = inflating.read(MAX_INFLATED + 1)
     except (OSError, EOFError, zlib.error) as exc:
         raise UserError(f"{path}: not a gzip file ({exc}); {RESTORE}") from None
+    except MemoryError:  # under a memory limit
+        raise UserError(f"{path}: inflates beyond the memory available; {RESTORE}") from None
+    if len(data) > MAX_INFLATED:  # a few kB that would inflate to gigabytes
+        raise UserError(f"{path}: inflates to more than {MAX_INFLATED >> 20} MiB, far beyond MNIST; {RESTORE}")
     dims = magic & 0xFF
     if len(data) < 4 * (1 + dims) or int(np.frombuffer(data, dtype=">u4", count=1)[0]) != magic:
         raise UserError(f"{path}: not an IDX file of the expected kind; {RESTORE}")

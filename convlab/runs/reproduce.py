@@ -46,9 +46,12 @@ SEED_STEP = 100  # preset i starts at seed base + 100·i; its repeats take base 
 def plan(
     names: list[str] | None = None, quick: bool = False, epochs: int | None = None, train_limit: int | None = None
 ) -> list[Spec]:
-    """The presets to run, in the chapter's order, with their schedules."""
+    """The presets to run, in the chapter's order, with their schedules: by
+    default the chapter's own (presets beyond the book are run by name only)."""
     specs = list_presets()
-    if names:
+    if not names:
+        specs = [s for s in specs if s.row]
+    else:
         known = {s.name for s in specs}
         for name in names:
             if name not in known:

@@ -20,15 +20,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from convlab.config.spec import Spec
+from convlab.config.spec import TRAIN_IMAGES, Spec
 from convlab.data import mnist as mnist_data
 from convlab.errors import UserError
 from convlab.results.stats import best_of, mean_sd
 from convlab.runs import events
 from convlab.runs.ensemble import store_vote
 from convlab.runs.jobs import Job, Member
-from convlab.runs.scheduler import Scheduler
+from convlab.runs.scheduler import Scheduler, WorkerDied
 from convlab.store import Run, Store
+from convlab.term.text import shown
 
 Emit = Callable[[events.Event], None]
 
@@ -115,6 +116,7 @@ class Runner:
 
     def open_group(self, spec: Spec, seed: int | None = None) -> Plan:
         """A new group of `spec`, held by this process until `train` ends."""
+        check_train_limit(spec)
         self._check_data()
         device = self._device()
         group_id = self.store.create_group(spec)
@@ -253,10 +255,23 @@ def group_done(store: Store, spec: Spec, group_id: int) -> bool:
     )
 
 
+def check_train_limit(spec: Spec) -> None:
+    """A slice larger than the training set would train on the whole set while
+    every table showed the slice: refused before anything is stored."""
+    limit, data = spec.train.train_limit, spec.train.data
+    if limit > TRAIN_IMAGES[data]:
+        raise UserError(
+            f"{shown(spec.name, 60)}: a train limit of {limit:,} images is more than the {TRAIN_IMAGES[data]:,} "
+            f'of the {data} training set; lower --train-limit (train.train_limit), or train on data = "expanded"'
+        )
+
+
 def failure_line(run_id: int | None, exc: Exception) -> str:
     """The one line `convlab run` ends with when training raised `exc`."""
     from convlab.book.trainer import TrainingDiverged
 
     if isinstance(exc, TrainingDiverged):
         return f"run {run_id} diverged: {exc}"
+    if isinstance(exc, WorkerDied):  # names its own runs: the last one printed may be another's
+        return str(exc)
     return f"run {run_id} failed: {type(exc).__name__}: {exc}"

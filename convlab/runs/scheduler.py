@@ -63,6 +63,20 @@ def check_workers(workers: int | None) -> None:
         raise UserError(f"--workers {workers}: must be at least 1")
 
 
+class WorkerDied(RuntimeError):
+    """A local worker process ended (killed) without finishing its run."""
+
+    def __init__(self, runs: list[int]):
+        self.runs = runs
+        names = ", ".join(map(str, runs)) or "its run"
+        first = runs[0] if runs else "RUN"
+        super().__init__(
+            f"a worker process ended without finishing; run{'s' * (len(runs) > 1)} {names} "
+            f"{'are' if len(runs) > 1 else 'is'} interrupted and resume{'s' * (len(runs) < 2)} with "
+            f"`convlab run --resume {first}`"
+        )
+
+
 class Scheduler:
     def __init__(
         self,
@@ -132,11 +146,9 @@ class Scheduler:
         if stop.is_set() and (failure is None or isinstance(failure, TrainingStopped)):
             raise TrainingStopped
         if isinstance(failure, BrokenProcessPool):
+            lost = self.store.orphaned()  # the runs whose worker died (the pool ends the others' too)
             self.store.mark_stale()
-            raise RuntimeError(
-                "a worker process ended without finishing its run; the run is interrupted "
-                "and resumes with `convlab run --resume RUN`"
-            ) from None
+            raise WorkerDied(lost) from None
         if failure is not None:
             raise failure
 

@@ -71,8 +71,14 @@ def acquire(store_path: str | os.PathLike, key: str, wait: float = ACQUIRE_WAIT)
                 os.close(fd)
                 return None
             time.sleep(0.05)
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, f"{os.getpid()} {start_time(os.getpid())}\n".encode(), 0)
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()} {start_time(os.getpid())}\n".encode(), 0)
+    except OSError as exc:  # a full disk: the holder could not be proven
+        os.close(fd)
+        raise UserError(
+            f"{path}: cannot write this lock file ({exc.strerror}); free some space and run it again"
+        ) from None
     return Lock(path, fd)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sqlite3
 import time
 from typing import Any
 
@@ -156,18 +157,26 @@ class Runs(Connection):
     def mark_stale(self) -> int:
         """Runs left 'running' on this host whose lock no process holds (killed,
         machine restarted) become 'interrupted', and so resumable. Only where
-        the store may be written: a read-only store is read as it is."""
-        if not self.writable:
+        the store may be written, and writing only when there is such a run: a
+        read-only, full or damaged store is read as it is."""
+        if not self.writable or not self.orphaned():
             return 0
-        with self._tx():  # no run can be claimed between the check and the mark
-            rows = self.db.execute("SELECT id FROM runs WHERE status='running' AND host=?", (socket.gethostname(),))
-            stale = [r["id"] for r in rows if not liveness.held(self.path, f"run-{r['id']}")]
-            for run_id in stale:
-                self.db.execute(
-                    "UPDATE runs SET status='interrupted', ended=?, error=? WHERE id=?",
-                    (time.time(), "the process running it ended without finishing", run_id),
-                )
+        try:
+            with self._tx():  # no run can be claimed between the check and the mark
+                stale = self.orphaned()
+                for run_id in stale:
+                    self.db.execute(
+                        "UPDATE runs SET status='interrupted', ended=?, error=? WHERE id=?",
+                        (time.time(), "the process running it ended without finishing", run_id),
+                    )
+        except (UserError, sqlite3.OperationalError):  # refused (damaged) or failed (full disk): reads go on
+            return 0
         return len(stale)
+
+    def orphaned(self) -> list[int]:
+        """Runs left 'running' on this host whose lock no process holds."""
+        rows = self.db.execute("SELECT id FROM runs WHERE status='running' AND host=?", (socket.gethostname(),))
+        return [r["id"] for r in rows if not liveness.held(self.path, f"run-{r['id']}")]
 
     def delete_runs(self, run_ids: list[int]) -> None:
         """The runs and everything they own, in one transaction."""

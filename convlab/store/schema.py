@@ -15,17 +15,21 @@ The version lives in `PRAGMA user_version`. Opening a store:
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import sqlite3
+import tempfile
 import time
 from pathlib import Path
 from urllib.parse import quote
 
 from convlab.errors import UserError
 
-VERSION = 5  # 0: the first stores, without a version; 1: the same tables, versioned; 2: sweeps;
+VERSION = 6  # 0: the first stores, without a version; 1: the same tables, versioned; 2: sweeps;
 # 3: epochs.val_loss (older epochs keep NULL there: their loss was never measured);
 # 4: weights (a finished run's best-validation parameters; runs finished before have none);
-# 5: the device figures: runs.device_name, runs.path, runs.peak_memory, epochs.images_per_s (NULL before)
+# 5: the device figures: runs.device_name, runs.path, runs.peak_memory, epochs.images_per_s (NULL before);
+# 6: runs.id AUTOINCREMENT (an id is never given twice, even after `rm` of the newest run)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS groups (
@@ -37,7 +41,7 @@ CREATE TABLE IF NOT EXISTS groups (
     created REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS runs (
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     group_id INTEGER REFERENCES groups(id),
     member INTEGER NOT NULL DEFAULT 0,
     kind TEXT NOT NULL DEFAULT 'train',
@@ -143,30 +147,75 @@ CREATE TABLE IF NOT EXISTS tags (
 """
 
 
-def open_db(path: Path, read_only: bool | None = None) -> tuple[sqlite3.Connection, bool]:
-    """A connection to the store at `path` (created if absent) and whether it
-    may write: read-only when asked, or when the file or its folder is."""
+def open_db(path: Path, read_only: bool | None = None) -> tuple[sqlite3.Connection, str | None]:
+    """A connection to the store at `path` (created if absent) and, where it may
+    not write, why: read-only when asked, when the file or its folder is, or when
+    its disk cannot take the index SQLite keeps beside it (full, failing)."""
     folder = path.parent if str(path.parent) else Path(".")
-    exists = path.exists()
-    writable = os.access(folder, os.W_OK) and (not exists or os.access(path, os.W_OK))
+    try:
+        exists = path.exists()
+    except OSError as exc:  # a folder on the way that this user may not enter
+        raise UserError(f"{path}: cannot be reached ({exc.strerror}); choose another --store") from None
+    unwritable = None
+    if not os.access(folder, os.W_OK) or (exists and not os.access(path, os.W_OK)):
+        unwritable = "its file or folder is read-only"
     if read_only and exists:
-        writable = False
-    if not exists and not writable:
+        unwritable = "it was opened read-only"
+    if not exists and unwritable:
         raise UserError(f"{path}: cannot create a store there (its folder is not writable); choose another --store")
-    db = _connect(path, writable)
+    db = _connect(path, unwritable is None)
+    if unwritable is None and (trouble := _disk_trouble(db, folder)):
+        db.close()
+        unwritable, db = trouble, _connect(path, False)
     try:
         version, tables = _inspect(db, path)
     except BaseException:
         db.close()
         raise
-    if writable:
+    if unwritable is None:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
         if version < VERSION or _missing_columns(db):
             migrate(db, path, version, bool(tables))
     else:
         _stand_in_tables(db, tables)
-    return db, writable
+    return db, unwritable
+
+
+def _disk_trouble(db: sqlite3.Connection, folder: Path) -> str | None:
+    """Why a store that may be written cannot even be read in place (SQLite makes
+    its `-wal` and `-shm` first): a full or failing disk. None when it can."""
+    try:
+        db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return None
+    except sqlite3.DatabaseError as exc:
+        name = getattr(exc, "sqlite_errorname", "")
+        if not name.startswith(("SQLITE_IOERR", "SQLITE_FULL", "SQLITE_CANTOPEN")):
+            return None  # not a store, damaged: for _inspect to name
+        return "its disk is full" if disk_full(folder) else f"its disk failed ({exc})"
+
+
+def disk_full(folder: Path) -> bool:
+    """No free block or no free inode on the file system holding `folder`."""
+    try:
+        fs = os.statvfs(folder)
+    except OSError:
+        return False
+    return fs.f_bavail == 0 or (fs.f_files > 0 and fs.f_favail == 0)
+
+
+def failure(path: Path, exc: sqlite3.Error) -> str:
+    """One line for an SQLite error on the store at `path`, by its cause: a full
+    disk, a read-only file, a failing disk, or damage."""
+    name = getattr(exc, "sqlite_errorname", "")
+    folder = path.parent if str(path.parent) else Path(".")
+    if name.startswith("SQLITE_FULL") or (name.startswith("SQLITE_IOERR") and disk_full(folder)):
+        return f"{path}: its disk is full ({exc}); nothing more was written; free some space and run it again"
+    if name.startswith("SQLITE_READONLY"):
+        return f"{path}: the store is read-only ({exc}); nothing was written; make it writable or copy it elsewhere"
+    if name.startswith(("SQLITE_IOERR", "SQLITE_CANTOPEN")):
+        return f"{path}: its disk failed ({exc}); check the disk, then run it again"
+    return damaged(path, exc)
 
 
 def _stand_in_tables(db: sqlite3.Connection, tables: set[str]) -> None:
@@ -190,6 +239,10 @@ def _connect(path: Path, writable: bool) -> sqlite3.Connection:
     return db
 
 
+WAL_HEADER = 32  # bytes of a write-ahead log that holds no change
+READ_COPY_UP_TO = 512 * 2**20  # a store read through a private copy is read into memory
+
+
 def _connect_read_only(path: Path) -> sqlite3.Connection:
     uri = f"file:{quote(str(path.resolve()))}?mode=ro"
     db = sqlite3.connect(uri, uri=True, timeout=30, isolation_level=None, check_same_thread=False)
@@ -198,7 +251,35 @@ def _connect_read_only(path: Path) -> sqlite3.Connection:
         return db
     except sqlite3.OperationalError:  # a WAL store in a folder where its -shm cannot be made
         db.close()
+    wal = Path(f"{path}-wal")
+    if not wal.exists() or wal.stat().st_size <= WAL_HEADER:  # nothing in the log: the file alone is the store
         return sqlite3.connect(uri + "&immutable=1", uri=True, isolation_level=None, check_same_thread=False)
+    return _read_with_log(path, wal)
+
+
+def _read_with_log(path: Path, wal: Path) -> sqlite3.Connection:
+    """The store and the changes its log holds, when the log cannot be read in
+    place (SQLite needs to make `<store>-shm` beside it, and the folder is
+    read-only): both are copied to a private folder, read from there into
+    memory, and the copies removed. A store too large for that is refused."""
+    size = path.stat().st_size + wal.stat().st_size
+    if size > READ_COPY_UP_TO:
+        raise UserError(
+            f"{path}: its write-ahead log {wal.name} holds changes that cannot be read in a read-only folder "
+            f"without {path.name}-shm; open it once where the folder may be written, or copy the store and "
+            f"{wal.name} to such a folder"
+        )
+    with tempfile.TemporaryDirectory(prefix="convlab-read-") as folder:
+        copy = Path(folder) / "store.sqlite"
+        shutil.copyfile(path, copy)
+        shutil.copyfile(wal, Path(f"{copy}-wal"))
+        source = sqlite3.connect(copy)
+        db = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+        try:
+            source.backup(db)
+        finally:
+            source.close()
+    return db  # a copy in memory: nothing done through it reaches the file
 
 
 def _inspect(db: sqlite3.Connection, path: Path) -> tuple[int, set[str]]:
@@ -263,6 +344,7 @@ def migrate(db: sqlite3.Connection, path: Path, version: int, has_tables: bool) 
     try:
         if db.execute("PRAGMA user_version").fetchone()[0] > VERSION:
             raise UserError(f"{path}: a newer convlab upgraded it meanwhile; upgrade convlab")
+        _autoincrement_runs(db)
         for statement in SCHEMA.split(";"):
             if statement.strip():
                 db.execute(statement)
@@ -273,6 +355,24 @@ def migrate(db: sqlite3.Connection, path: Path, version: int, has_tables: bool) 
         db.execute("ROLLBACK")
         raise
     db.execute("COMMIT")
+
+
+RUNS_ID = re.compile(r"\bid\s+INTEGER\s+PRIMARY\s+KEY\b(?!\s+AUTOINCREMENT)", re.IGNORECASE)
+
+
+def _autoincrement_runs(db: sqlite3.Connection) -> None:
+    """Version 6: the runs table rebuilt with `id … AUTOINCREMENT`, every column and
+    row kept (a column added by hand too); SQLite cannot alter a key in place. The
+    highest id stored becomes the floor of the ids to come."""
+    row = db.execute("SELECT sql FROM sqlite_master WHERE type='table' AND name='runs'").fetchone()
+    if row is None or not RUNS_ID.search(row[0]):
+        return
+    create = RUNS_ID.sub("id INTEGER PRIMARY KEY AUTOINCREMENT", row[0], count=1)
+    create = re.sub(r"^CREATE TABLE\s+(IF NOT EXISTS\s+)?\"?runs\"?", "CREATE TABLE runs_v6", create, count=1)
+    db.execute(create)
+    db.execute("INSERT INTO runs_v6 SELECT * FROM runs")
+    db.execute("DROP TABLE runs")
+    db.execute("ALTER TABLE runs_v6 RENAME TO runs")  # the index on group_id is made again by SCHEMA
 
 
 def backup(db: sqlite3.Connection, path: Path, version: int) -> Path:

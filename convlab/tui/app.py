@@ -11,7 +11,10 @@ by the lab itself.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
+import signal
 import socket
 from collections.abc import Iterable
 from pathlib import Path
@@ -20,9 +23,7 @@ from textual.app import App, SystemCommand
 from textual.reactive import reactive
 from textual.screen import Screen
 
-from convlab.config.paths import preset_files
-from convlab.config.spec import Spec, chapter_order, load
-from convlab.errors import UserError
+from convlab.config.spec import Spec, scan_presets
 from convlab.store import Store
 from convlab.term.text import shown
 from convlab.tui.key_order import OrderedKeys
@@ -62,9 +63,27 @@ class ConvlabApp(OrderedKeys, App):
         self.push_screen(HomeScreen())
         self.set_interval(POLL_EVERY, self.poll_store)
         self.set_interval(STALE_EVERY, self._mark_stale)
+        self._on_hangup(self._hung_up)
 
     def on_unmount(self) -> None:
+        self._on_hangup(None)
         self.launcher.close()
+
+    def _on_hangup(self, handler) -> None:
+        """A closed terminal or SSH session (SIGHUP) leaves as `q` does; `None`
+        gives the signal back. Only where the loop may take signals (the main thread)."""
+        if not hasattr(signal, "SIGHUP"):
+            return
+        with contextlib.suppress(RuntimeError, ValueError, NotImplementedError):
+            loop = asyncio.get_running_loop()
+            if handler is None:
+                loop.remove_signal_handler(signal.SIGHUP)
+            else:
+                loop.add_signal_handler(signal.SIGHUP, handler)
+
+    def _hung_up(self) -> None:
+        self.launcher.close()  # first: the terminal is gone, so the exit's last writes may fail
+        self.exit()
 
     # ------------------------------------------------------------ the store
 
@@ -101,15 +120,10 @@ class ConvlabApp(OrderedKeys, App):
     def presets(self) -> list[Spec]:
         """The shipped presets and the user's own, each file parsed; a broken file is
         listed in a notification instead of failing the list."""
-        specs, broken = [], []
-        for path, _ in preset_files().values():
-            try:
-                specs.append(load(str(path)))
-            except UserError as exc:
-                broken.append(str(exc))
+        specs, broken = scan_presets()
         if broken:
             self.notify("\n".join(broken), title="Presets not listed", severity="warning")
-        return sorted(specs, key=chapter_order)
+        return specs
 
     # ------------------------------------------------------------ runs
 

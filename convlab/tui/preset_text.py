@@ -17,6 +17,8 @@ NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,40}$")
 HEADER = re.compile(r"^\s*\[")
 LAYERS_HEADER = re.compile(r"^\s*\[\[\s*layers\s*\]\]")
 TRAIN_HEADER = re.compile(r"^\s*\[\s*train\s*\]")
+# chapter 3's schedule and momentum, Simard's distortions: written only where set
+BEYOND = ("eta_schedule", "schedule_patience", "eta_floor", "momentum", "elastic_alpha", "elastic_sigma")
 
 
 def _value(v) -> str:
@@ -35,6 +37,10 @@ def to_toml(spec: Spec) -> str:
     lines.append(f"title = {_value(spec.title)}")
     if spec.book_figure is not None:
         lines.append(f"book_figure = {spec.book_figure}")
+    if spec.anchor_figure is not None:
+        lines.append(f"anchor_figure = {spec.anchor_figure}")
+    if spec.anchor_source:
+        lines.append(f"anchor_source = {_value(spec.anchor_source)}")
     if spec.book_note:
         lines.append(f"book_note = {_value(spec.book_note)}")
     if spec.description:
@@ -44,7 +50,7 @@ def to_toml(spec: Spec) -> str:
     defaults = Train()
     for key in ("epochs", "eta", "lmbda", "batch_size", "data", "repeats", "ensemble"):
         lines.append(f"{key} = {_value(getattr(spec.train, key))}")
-    for key in ("train_limit", "pool_gradient", "shuffle", "patience", "eta_decay", "eta_decay_every"):
+    for key in ("train_limit", "pool_gradient", "shuffle", "patience", "eta_decay", "eta_decay_every", *BEYOND):
         if getattr(spec.train, key) != getattr(defaults, key):
             lines.append(f"{key} = {_value(getattr(spec.train, key))}")
     for layer in spec.layers:

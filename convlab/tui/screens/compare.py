@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -34,6 +35,10 @@ from convlab.tui.plain import lines, literal
 from convlab.tui.widgets.footer import KeyFooter
 
 MAX_CURVES = 10  # with nothing marked, the first rows' curves
+
+
+# Left out first where the table is too narrow (80×24): Δ book and the figures stay whole.
+DROP_ORDER = ("device", "time", "epoch_time", "best", "mean", "runs", "n", "status", "book", "epochs")
 
 
 class CompareScreen(Screen):
@@ -102,11 +107,13 @@ class CompareScreen(Screen):
         current = self.current_row
         table.clear(columns=True)
         table.add_column(" ", key="mark")
-        for column in report.COLUMNS:
+        columns = self.fitting_columns(table.size.width or self.app.size.width)
+        for column in columns:
             arrow = (" ▼" if self.reverse else " ▲") if column.key == self.sort_key else ""
             table.add_column(column.header + arrow, key=column.key)
         for row in self.rows:
-            table.add_row("●" if row.key in self.marked else " ", *map(literal, report.cells(row)), key=row.key)
+            cells = [literal(c.text(row)) for c in columns]
+            table.add_row("●" if row.key in self.marked else " ", *cells, key=row.key)
         if current is not None and current.key in {r.key for r in self.rows}:
             table.move_cursor(row=table.get_row_index(current.key))
         column = report.BY_KEY[self.sort_key].header
@@ -114,6 +121,26 @@ class CompareScreen(Screen):
             f"{len(self.rows)} rows · sorted by {column}{' (descending)' if self.reverse else ''} · "
             "space marks a row · two marked: their differences · e: ensemble of the marked runs"
         )
+
+    def fitting_columns(self, width: int) -> list[report.Column]:
+        """The columns that fit whole, leaving out the least useful first (DROP_ORDER)."""
+
+        def needs(column: report.Column) -> int:
+            header = cell_len(column.header) + (2 if column.key == self.sort_key else 0)  # the sort arrow
+            return max([header, *(cell_len(column.text(r)) for r in self.rows)]) + 2  # a cell's padding
+
+        columns = list(report.COLUMNS)
+        total = 3 + sum(map(needs, columns))  # the mark column
+        for key in DROP_ORDER:
+            if total <= width:
+                break
+            columns.remove(report.BY_KEY[key])
+            total -= needs(report.BY_KEY[key])
+        return columns
+
+    def on_resize(self) -> None:
+        if self.rows:
+            self.fill_table()
 
     def show_marked(self) -> None:
         marked = self.marked_rows

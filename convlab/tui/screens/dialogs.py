@@ -16,6 +16,7 @@ from convlab.config.paths import presets_dir
 from convlab.errors import UserError
 from convlab.tui.plain import lines as plain_lines
 from convlab.tui.plain import literal
+from convlab.tui.widgets.footer import KeyFooter
 
 
 class SaveAsScreen(ModalScreen[str | None]):
@@ -44,6 +45,7 @@ class SaveAsScreen(ModalScreen[str | None]):
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Save", variant="primary", id="save", compact=True)
                 yield Button("Cancel", id="cancel", compact=True)
+        yield KeyFooter(compact=True)  # this dialog's keys, over the screen's below
 
     def on_input_submitted(self) -> None:
         self._save()
@@ -93,6 +95,7 @@ class QuitScreen(ModalScreen[bool]):
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Quit (y)", variant="error", id="quit", compact=True)
                 yield Button("Stay (n)", id="stay", compact=True)
+        yield KeyFooter(compact=True)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id == "quit")

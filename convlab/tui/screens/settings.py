@@ -1,5 +1,6 @@
 """The run settings form: the common fields of a preset (epochs, η, λ,
-activation, dropout, data, repeats, a slice of the training set) and the
+activation, dropout, data, repeats, a slice of the training set; beyond the
+book, momentum and the η schedule) and the
 launch options (device, seed) and how many runs the lab trains at once. Launch starts the run; Save as… keeps the
 changed preset as a new file. Every change is validated by convlab.config.spec."""
 
@@ -20,6 +21,7 @@ from convlab.tui import preset_text
 from convlab.tui.estimate import planned_seconds
 from convlab.tui.plain import literal
 from convlab.tui.user_files import last_settings, remember_settings
+from convlab.tui.widgets.footer import KeyFooter
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
@@ -61,7 +63,12 @@ class SettingsScreen(ModalScreen):
                 yield from self._field("dropout p", "dropout", f"{dropout_of(s):g}", "number")
                 yield Label("data")
                 yield Select(
-                    [("plain 50k", "plain"), ("expanded 250k", "expanded")],
+                    [
+                        ("plain 50k", "plain"),
+                        ("expanded 250k", "expanded"),
+                        ("elastic 50k", "elastic"),
+                        ("expanded+elastic 250k", "expanded_elastic"),
+                    ],
                     value=t.data,
                     allow_blank=False,
                     compact=True,
@@ -79,11 +86,22 @@ class SettingsScreen(ModalScreen):
                 yield Select([(d, d) for d in DEVICES], value="auto", allow_blank=False, compact=True, id="device")
                 yield from self._field("seed", "seed", "", "integer", placeholder="random")
                 yield from self._field("runs at once", "workers", str(self.app.launcher.workers), "integer")
+                # beyond the book (chapter 3), last so the book's fields keep their places
+                yield from self._field("momentum μ", "momentum", f"{t.momentum:g}", "number")
+                yield Label("η schedule")
+                yield Select(
+                    [("fixed", "fixed"), ("halve on plateau", "halve_on_plateau")],
+                    value=t.eta_schedule,
+                    allow_blank=False,
+                    compact=True,
+                    id="eta_schedule",
+                )
             yield Static("", id="settings-check")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Launch (ctrl+l)", variant="primary", id="launch", compact=True)
                 yield Button("Save as… (ctrl+s)", id="save", compact=True)
                 yield Button("Cancel (esc)", id="cancel", compact=True)
+        yield KeyFooter(compact=True)  # this form's keys, over the home screen's
 
     @staticmethod
     def _field(label: str, name: str, value: str, kind: str, placeholder: str = "", disabled: bool = False):
@@ -92,7 +110,20 @@ class SettingsScreen(ModalScreen):
             value, type=kind, placeholder=placeholder, compact=True, id=name, disabled=disabled, select_on_focus=True
         )
 
-    FIELDS = ("epochs", "eta", "lmbda", "activation", "dropout", "data", "repeats", "train_limit", "device", "seed")
+    FIELDS = (
+        "epochs",
+        "eta",
+        "lmbda",
+        "activation",
+        "dropout",
+        "data",
+        "momentum",
+        "eta_schedule",
+        "repeats",
+        "train_limit",
+        "device",
+        "seed",
+    )
 
     def on_mount(self) -> None:
         self.preset_values = self.values()
@@ -167,6 +198,8 @@ class SettingsScreen(ModalScreen):
             eta=self._number("eta", float),
             lmbda=self._number("lmbda", float),
             data=self.query_one("#data", Select).value,
+            momentum=self._number("momentum", float),
+            eta_schedule=self.query_one("#eta_schedule", Select).value,
             repeats=self._number("repeats", int),
             train_limit=self._number("train_limit", int, 0),
         )

@@ -80,11 +80,12 @@ class FilterGrid(Widget):
 
 
 def digit_card(m: Mistake) -> list[Row]:
-    """Index and true label above the picture, the network's label below."""
-    index = f"#{m.index}"
-    top = [Segment(index, DIM), Segment(str(m.label).rjust(CARD - len(index)), TRUE)]
-    bottom = [Segment(f"net {m.predicted}".rjust(CARD), NET)]
-    return [top, *picture_rows(np.asarray(m.image, dtype=np.uint8)), bottom]
+    """Index, true label and the network's label above the picture: a panel
+    too short for the whole picture (80×24) still shows both labels."""
+    index, true, net = f"#{m.index}", f"true {m.label}", f"  net {m.predicted}"
+    pad = " " * (CARD - len(index) - len(true) - len(net))
+    top = [Segment(index + pad, DIM), Segment(true, TRUE), Segment(net, NET)]
+    return [top, *picture_rows(np.asarray(m.image, dtype=np.uint8))]
 
 
 class MistakeGallery(Widget):
@@ -133,7 +134,7 @@ class MistakeGallery(Widget):
                 f"{total:,} of {len(self.all):,} misclassified: true {self.cell[0]}, the network's "
                 f"{self.cell[1]} (⏎ on the matrix's diagonal: all)"
             )
-        rows: list[Row] = [[Segment(head + ": true label top right, the network's below", DIM)]]
+        rows: list[Row] = [[Segment(head, DIM)]]  # each card says which label is which
         gap = Segment(" " * CARD_GAP)
         for start in range(0, len(cards), per_row):
             for parts in zip(*cards[start : start + per_row]):

@@ -58,13 +58,22 @@ class RowTable(DataTable):
 
 
 class PresetTable(RowTable):
-    """name, book figure, parameters, data, title: one row per preset file."""
+    """name, book figure, parameters, data, title: one row per preset file.
+    Where the columns before the title do not fit whole (home at 80×24), the
+    parameters, then the book's figure, are left out rather than the data cut."""
 
     BINDINGS = [Binding("enter", "select_cursor", "Run…", key_display="⏎")]
     COLUMNS = (("preset", "name"), ("book %", "book"), ("params", "params"), ("data", "data"), ("title", "title"))
+    SPARE = ("params", "book")  # left out in this order (the details beside show both)
+    PADDING = 2  # a cell's padding, one column each side
+    SCROLLBAR = 2
+
+    def on_mount(self) -> None:  # after RowTable's (Textual calls each class's handler)
+        self._rows: list[tuple[str, tuple]] = []
+        self.shown_columns = tuple(key for _, key in self.COLUMNS)
 
     def show(self, specs: list[Spec]) -> None:
-        rows = [
+        self._rows = [
             (
                 s.source or s.name,
                 (
@@ -77,7 +86,41 @@ class PresetTable(RowTable):
             )
             for s in specs
         ]
-        sync_rows(self, rows)
+        self._fit()
+
+    def on_resize(self) -> None:
+        if self._rows:
+            self._fit()
+
+    def _fit(self) -> None:
+        width = self.size.width
+        needs = {
+            key: max(
+                [
+                    len(label),
+                    *(
+                        Text(cells[i]).cell_len if isinstance(cells[i], str) else cells[i].cell_len
+                        for _, cells in self._rows
+                    ),
+                ]
+            )
+            + self.PADDING
+            for i, (label, key) in enumerate(self.COLUMNS)
+            if key != "title"  # the last column: cut at the edge, as text
+        }
+        keys = [key for _, key in self.COLUMNS]
+        for spare in self.SPARE:
+            if not width or sum(needs[k] for k in keys if k in needs) + self.SCROLLBAR <= width:
+                break
+            keys.remove(spare)
+        keys = tuple(keys)
+        index = [i for i, (_, key) in enumerate(self.COLUMNS) if key in keys]
+        if keys != self.shown_columns:
+            self.clear(columns=True)
+            for i in index:
+                self.add_column(self.COLUMNS[i][0], key=self.COLUMNS[i][1])
+            self.shown_columns = keys
+        sync_rows(self, [(key, tuple(cells[i] for i in index)) for key, cells in self._rows])
 
     @property
     def selected_key(self) -> str | None:
