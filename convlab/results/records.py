@@ -10,6 +10,7 @@ exporting again after more runs finish adds files and rewrites the same ones.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import platform
@@ -116,10 +117,8 @@ def record_of(store: Store, run: Run) -> dict[str, Any]:
 
 def _preset_epochs(run: Run) -> int | None:
     """The preset's own schedule, to tell a shortened run from a full one."""
-    from convlab.config.spec import list_presets
-
-    shipped = {s.name: s.train.epochs for s in list_presets()}
-    return shipped.get(run.preset, run.epochs_planned)
+    spec = _presets_by_name().get(run.preset)
+    return spec.train.epochs if spec else run.epochs_planned
 
 
 def _train_images(train: dict[str, Any]) -> int:
@@ -227,9 +226,7 @@ def _beyond_table(records: list[dict[str, Any]]) -> list[str]:
 def _presets(records: list[dict[str, Any]]) -> list[tuple[str, float | None]]:
     """(name, book figure): the chapter's presets that have one, then the
     presets of the records, in the chapter's order."""
-    from convlab.config.spec import list_presets
-
-    chapter = {s.name: (s.row, s.book_figure) for s in list_presets() if s.row}
+    chapter = {s.name: (s.row, s.book_figure) for s in _presets_by_name().values() if s.row}
     found = {r["preset"]: (chapter.get(r["preset"], (99, None))[0], r["book_figure"]) for r in records}
     shown = {name: v for name, v in chapter.items() if v[1] is not None} | found
     return [(name, book) for name, (_, book) in sorted(shown.items(), key=lambda kv: (kv[1][0], kv[0]))]
@@ -260,9 +257,23 @@ def _vote_line(preset: str, vote: dict[str, Any]) -> str:
 
 
 def _book_of(preset: str) -> float | None:
+    spec = _presets_by_name().get(preset)
+    return spec.book_figure if spec else None
+
+
+def _presets_by_name() -> dict:
+    """The presets by name, read once per pair of preset folders rather than
+    once per record."""
+    from convlab.config.paths import presets_dir, shipped_presets_dir
+
+    return _read_presets(shipped_presets_dir(), presets_dir())
+
+
+@functools.lru_cache(maxsize=4)
+def _read_presets(shipped: Path, user: Path) -> dict:
     from convlab.config.spec import list_presets
 
-    return next((s.book_figure for s in list_presets() if s.name == preset), None)
+    return {s.name: s for s in list_presets()}
 
 
 def _pct(value: float | None) -> str:
