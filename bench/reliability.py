@@ -52,7 +52,7 @@ CLASSES = [
     ),
     (
         "store: added column, older version missing a column",
-        "read commands work; migrated in one transaction, a copy kept (<store>.v0.bak)",
+        "read commands work; migrated in one transaction, a copy kept (`<store>.v0.bak`)",
         ["test_store_faults.py::test_an_added", "test_store_faults.py::test_an_older"],
     ),
     (
@@ -103,7 +103,7 @@ CLASSES = [
         ["test_hostile_text.py::test_settings_form_writes"],
     ),
     (
-        "=cmd\\|… and <svg/onload> names in exports",
+        "names such as `=cmd…` and `<svg/onload>` in exports",
         "CSV cell quoted, Markdown escaped, JSON without NaN",
         ["test_export.py::test_hostile_names"],
     ),

@@ -6,6 +6,8 @@ and strings), or as pandas DataFrames with `frame=True` (pip install
     from convlab import api
     store = api.open_store("convlab.sqlite")
     api.runs(store, frame=True)                  # one row per run, hyper-parameters as columns
+    api.runs(store, where={"eta": 0.03, "test_at_best >=": 99}, order_by="-test_at_best", limit=5)
+    run = api.open_run(store, 7)                 # a run: .params, .metrics, .history(), .network()
     api.epochs(store, frame=True).pivot_table(index="epoch", columns="eta", values="val_acc")
     net = api.network(store, 7)                  # run 7's trained network, a torch.nn.Module
     net(x).argmax(1)                             # x: (N, 1, 28, 28) in [0, 1]; net.spec is its spec
@@ -18,13 +20,36 @@ are percentages.
 
 from __future__ import annotations
 
+import operator
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 
+from convlab.errors import UserError
 from convlab.store import Run, Store
+
+__all__ = [
+    "StoredRun",
+    "comparison",
+    "config",
+    "epochs",
+    "filters",
+    "filters_by_epoch",
+    "hparams",
+    "load_model",
+    "mistakes",
+    "network",
+    "open_run",
+    "open_store",
+    "predictions",
+    "run",
+    "runs",
+    "to_frame",
+]
 
 # The hyper-parameters a sweep varies, as columns of runs() and epochs().
 HPARAMS = ("eta", "lmbda", "activation", "dropout", "batch_size", "data", "train_size")
@@ -139,12 +164,89 @@ def run_record(run: Run) -> dict[str, Any]:
 
 
 def runs(
-    store=None, *, preset: str | None = None, status: str | None = None, tag: str | None = None, frame: bool = False
+    store=None,
+    *,
+    preset: str | None = None,
+    status: str | None = None,
+    tag: str | None = None,
+    where: dict[str, Any] | Callable[[dict[str, Any]], bool] | None = None,
+    order_by: str | None = None,
+    limit: int | None = None,
+    frame: bool = False,
 ):
-    """Every run, oldest first (or those of a preset, status or tag)."""
+    """Every run, oldest first (or those of a preset, status or tag), as records.
+
+    Args:
+        where: conditions on a record's columns, all of which must hold: `{"eta": 0.03}`
+            (equal), `{"eta": [0.01, 0.03]}` (one of), `{"test_at_best >=": 99}` (also
+            `>`, `<`, `<=`, `!=`); a missing value (None) meets no comparison. Or a
+            function of the record, true for the runs to keep.
+        order_by: a column, ascending; `-column` descending. Runs without a value go last.
+        limit: at most this many runs, after ordering.
+        frame: a pandas DataFrame instead of records.
+    """
     store = open_store(store)
     records = [run_record(r) for r in reversed(store.runs(preset=preset, status=status, tag=tag))]
+    records = _limited(_ordered(_matching(records, where), order_by), limit)
     return to_frame(records) if frame else records
+
+
+# `column op`: the comparisons `where` takes, longest first so ">=" is not read as ">"
+COMPARISONS = {">=": operator.ge, "<=": operator.le, "!=": operator.ne, ">": operator.gt, "<": operator.lt}
+
+
+def _matching(records: list[dict[str, Any]], where) -> list[dict[str, Any]]:
+    if where is None:
+        return records
+    if callable(where):
+        return [r for r in records if where(r)]
+    tests = [_test(key, wanted, records) for key, wanted in where.items()]
+    return [r for r in records if all(test(r) for test in tests)]
+
+
+def _test(key: str, wanted: Any, records: list[dict[str, Any]]) -> Callable[[dict[str, Any]], bool]:
+    """One condition of `where` as a test of a record."""
+    column, compare = key.strip(), None
+    for symbol, function in COMPARISONS.items():
+        if column.endswith(symbol):
+            column, compare = column.removesuffix(symbol).strip(), function
+            break
+    _check_column(column, records, "where")
+    if compare is not None:
+
+        def compared(r: dict[str, Any]) -> bool:
+            try:
+                return r[column] is not None and wanted is not None and compare(r[column], wanted)
+            except TypeError:
+                raise UserError(f"where {key!r}: {r[column]!r} and {wanted!r} cannot be compared") from None
+
+        return compared
+    if isinstance(wanted, list | tuple | set | frozenset):
+        return lambda r: r[column] in wanted
+    return lambda r: r[column] == wanted
+
+
+def _check_column(column: str, records: list[dict[str, Any]], option: str) -> None:
+    if records and column not in records[0]:
+        raise UserError(f"{option} {column!r}: not a column of a run; columns: {', '.join(records[0])}")
+
+
+def _ordered(records: list[dict[str, Any]], order_by: str | None) -> list[dict[str, Any]]:
+    if not order_by:
+        return records
+    column, descending = order_by.removeprefix("-"), order_by.startswith("-")
+    _check_column(column, records, "order_by")
+    present = [r for r in records if r[column] is not None]
+    missing = [r for r in records if r[column] is None]
+    return sorted(present, key=lambda r: r[column], reverse=descending) + missing  # stable: ties stay by id
+
+
+def _limited(records: list[dict[str, Any]], limit: int | None) -> list[dict[str, Any]]:
+    if limit is None:
+        return records
+    if not isinstance(limit, int) or limit < 1:
+        raise UserError(f"limit {limit!r}: give a whole number of runs, at least 1")
+    return records[:limit]
 
 
 def run(store, run_id: int) -> dict[str, Any]:
@@ -154,7 +256,60 @@ def run(store, run_id: int) -> dict[str, Any]:
 
 
 def config(store, run_id: int) -> dict[str, Any]:
+    """A run's config as stored: the preset's fields after any changes it was launched with."""
     return open_store(store).run(run_id).config
+
+
+# The figures a run ended with (StoredRun.metrics)
+METRICS = ("best_val", "best_epoch", "test_at_best", "book_figure", "epochs_done")
+
+
+@dataclass(frozen=True)
+class StoredRun:
+    """One run with its history, as W&B's `Api().run` or MLflow's `get_run` give
+    one: its record, config and library versions, and methods for the rest."""
+
+    store: Store
+    id: int
+    record: dict[str, Any]
+    config: dict[str, Any]
+    versions: dict[str, str]
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The hyper-parameters: η, λ, activation, dropout, mini-batch, data, training images."""
+        return hparams(self.config)
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        """The result: best validation accuracy and its epoch, the test accuracy there, the book's figure."""
+        return {k: self.record[k] for k in METRICS}
+
+    def history(self, *, frame: bool = False):
+        """One record per epoch: loss, validation and test accuracy, seconds, images/s and η."""
+        fields = ("run", *EPOCH_FIELDS, "eta")
+        rows = [{k: line[k] for k in fields} for line in epochs(self.store, [self.id]) if line["epoch"] is not None]
+        return to_frame(rows) if frame else rows
+
+    def filters(self, epoch: int | None = None) -> np.ndarray | None:
+        return filters(self.store, self.id, epoch)
+
+    def predictions(self) -> np.ndarray | None:
+        return predictions(self.store, self.id)
+
+    def mistakes(self, *, images: bool = False, frame: bool = False):
+        return mistakes(self.store, self.id, images=images, frame=frame)
+
+    def network(self):
+        """The trained network (torch); see `network`."""
+        return network(self.store, self.id)
+
+
+def open_run(store, run_id: int) -> StoredRun:
+    """One run as an object: `.record`, `.config`, `.params`, `.metrics`, `.history()`, `.network()`."""
+    store = open_store(store)
+    r = store.run(run_id)
+    return StoredRun(store, r.id, run_record(r), r.config, r.versions)
 
 
 # val_loss: the validation set's mean NLL (empty for epochs stored before store version 3)

@@ -15,6 +15,7 @@ import pytest
 
 from convlab import api
 from convlab.config.spec import load
+from convlab.errors import UserError
 from convlab.results import report
 from convlab.results.export import tables
 from convlab.store import Store
@@ -132,3 +133,51 @@ def test_pandas_reads_the_csv_with_integer_columns_and_pivots_a_sweep(store, mad
     assert str(runs["started"].dtype).startswith("datetime64") and len(runs) == len(store.runs())
     comparison = api.comparison(store, frame=True)
     assert str(comparison["best_run"].dtype) == "Int64"
+
+
+def test_runs_filter_on_parameters_and_metrics_order_and_limit(store, made):
+    """where, order_by and limit, as MLflow's search_runs and W&B's Api().runs offer (#21 item 13)."""
+    sweep = api.runs(store, tag="sweep")
+    assert [r["run"] for r in api.runs(store, tag="sweep", where={"eta": 0.03})] == [made.sweep[1]]
+    assert [r["run"] for r in api.runs(store, tag="sweep", where={"eta": [0.01, 0.1]})] == [
+        made.sweep[0],
+        made.sweep[2],
+    ]
+    best = api.runs(store, where={"train_size": 1000, "test_at_best >=": 91.0}, order_by="-test_at_best")
+    assert [r["run"] for r in best] == [made.sweep[2], made.sweep[1]]
+    assert [r["run"] for r in api.runs(store, tag="sweep", order_by="-eta", limit=2)] == made.sweep[:0:-1]
+    assert [r["run"] for r in api.runs(store, where=lambda r: r["eta"] > 0.05, tag="sweep")] == [made.sweep[2]]
+    ordered = api.runs(store, order_by="test_at_best")
+    assert ordered[-1]["test_at_best"] is None or all(r["test_at_best"] is not None for r in ordered)  # None last
+    assert len(api.runs(store, order_by="run", limit=1)) == 1 and sweep
+    for kwargs, said in (
+        ({"where": {"etaa": 1}}, "where 'etaa': not a column of a run"),
+        ({"order_by": "-nope"}, "order_by 'nope': not a column"),
+        ({"limit": 0}, "limit 0: give a whole number of runs, at least 1"),
+        ({"where": {"preset >": 3}}, "cannot be compared"),
+    ):
+        with pytest.raises(UserError, match=said):
+            api.runs(store, **kwargs)
+
+
+def test_a_run_object_with_its_params_metrics_and_history(store, made):
+    run = api.open_run(store, made.sweep[1])
+    assert run.id == made.sweep[1] and run.config["train"]["eta"] == 0.03
+    assert run.params["eta"] == 0.03 and run.params["train_size"] == 1000
+    assert run.metrics == {
+        "best_val": 92.0,
+        "best_epoch": 2,
+        "test_at_best": 91.0,
+        "book_figure": 99.23,
+        "epochs_done": 2,
+    }
+    history = run.history()
+    assert [(h["epoch"], h["val_acc"], h["seconds"]) for h in history] == [(1, 91.0, 1.5), (2, 92.0, 1.25)]
+    assert set(history[0]) == {"run", *api.EPOCH_FIELDS, "eta"}
+    assert np.array_equal(run.filters(), store.filters(made.sweep[1]))
+    assert api.open_run(store, made.vote).predictions() is not None
+
+
+def test_the_public_names_are_declared():
+    assert set(api.__all__) >= {"runs", "open_run", "StoredRun", "epochs", "comparison", "network"}
+    assert all(hasattr(api, name) for name in api.__all__)

@@ -61,3 +61,11 @@ def test_preset_names_and_run_ids(script):
     ids = {int(x) for x in complete(script, "show", "")}
     assert ids == set(made.relu + [made.two_conv] + made.members + [made.vote, made.unfinished])
     assert set(complete(script, "run", "--resume", "")) == {str(i) for i in ids}
+
+
+def test_format_and_device_values(script):
+    """--format and --device offer their values (#21 item 12)."""
+    assert set(complete(script, "export", "--format", "")) == {"csv", "json", "md", "html", "tensorboard", "records"}
+    assert set(complete(script, "export", "--format", "t")) == {"tensorboard"}
+    assert set(complete(script, "run", "relu", "--device", "")) == {"auto", "cpu", "cuda", "mps"}
+    assert set(complete(script, "sweep", "relu", "--device", "c")) == {"cpu", "cuda"}

@@ -34,7 +34,8 @@ def test_the_readme_is_a_front_page_with_the_ci_test_command():
     assert len(readme.splitlines()) <= 250
     tests = readme.split("\n## Tests\n", 1)[1].split("\n## ", 1)[0]
     blocks = fenced_blocks(tests)
-    assert [".venv/bin/python -m pytest"] in blocks, "CI runs this line word for word"
+    ci = (REPO / ".ci" / "run").read_text().strip().splitlines()[-1]
+    assert ci.startswith(".venv/bin/python -m pytest") and [ci] in blocks, "CI runs the README's line word for word"
     assert ['.venv/bin/python -m pytest -m "not slow"'] in blocks
 
 
@@ -93,4 +94,6 @@ def test_the_docs_site_builds_strict(tmp_path):
         timeout=300,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert (tmp_path / "site" / "guide" / "api" / "index.html").read_text().count('id="convlab.api.') > 5
+    reference = (tmp_path / "site" / "guide" / "api" / "index.html").read_text()
+    assert reference.count('id="convlab.api.') > 5 and 'id="convlab.api.open_run"' in reference
+    assert 'id="convlab.api.StoredRun"' in reference and 'id="convlab.api.run_record"' not in reference  # __all__

@@ -221,6 +221,14 @@ def test_html_report_is_self_contained_with_table_curves_filters_and_mistakes(st
     assert any("misclassified" in h for h in page.headings)
 
 
+def test_html_report_says_when_a_run_has_no_weights_to_look_inside(store, rows, made):
+    """The hand-made runs keep no trained weights and a checkpoint that is no
+    checkpoint: their mistakes get one line each instead of the network's view."""
+    text = html_export.to_html(store, rows)
+    assert f"Most confident mistakes of run {made.vote}: run " in text and "checkpoint cannot be read" in text
+    assert "confident mistake of run" not in text and "could not be computed" not in text
+
+
 # ---------------------------------------------------------------- the CLI
 
 

@@ -9,9 +9,12 @@ torch's own layers, and a PNG of a test digit is classified as that digit."""
 
 from __future__ import annotations
 
+import base64
 import json
+import re
 import subprocess
 import sys
+from html.parser import HTMLParser
 
 import numpy as np
 import pytest
@@ -21,6 +24,7 @@ import torch.nn.functional as F
 from convlab import api
 from convlab.inspect import image as images
 from convlab.inspect import weights
+from convlab.results import pictures
 from convlab.results.pictures import digits_grey, png
 from convlab.store import Store
 
@@ -202,6 +206,92 @@ def test_inspect_prints_pictures_and_probabilities(lab):
         "top three:",
     ):
         assert caption in out, caption
+
+
+# ---------------------------------------------------------------- item 4: the HTML report
+
+
+class Page(HTMLParser):
+    """The report's images (alt → data) and h3 headings."""
+
+    def __init__(self):
+        super().__init__()
+        self.images, self.headings, self._heading = [], [], None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "img":
+            head, payload = attrs["src"].split(",", 1)
+            assert head.startswith("data:")  # self-contained
+            self.images.append((attrs.get("alt", ""), base64.b64decode(payload)))
+        elif tag == "h3":
+            self._heading = ""
+
+    def handle_data(self, data):
+        if self._heading is not None:
+            self._heading += data
+
+    def handle_endtag(self, tag):
+        if tag == "h3" and self._heading is not None:
+            self.headings.append(self._heading)
+            self._heading = None
+
+
+def png_pixels(data: bytes) -> np.ndarray:
+    """The grey pixels of a PNG as results/pictures.py writes them (8-bit, filter 0)."""
+    import struct
+    import zlib
+
+    w, h = struct.unpack(">II", data[16:24])
+    body, pos = b"", 8
+    while pos < len(data):
+        (length,) = struct.unpack(">I", data[pos : pos + 4])
+        if data[pos + 4 : pos + 8] == b"IDAT":
+            body += data[pos + 8 : pos + 8 + length]
+        pos += 12 + length
+    return np.frombuffer(zlib.decompress(body), np.uint8).reshape(h, w + 1)[:, 1:]
+
+
+def test_the_html_report_shows_the_most_confident_mistakes_from_inside(lab):
+    """`export -o report.html` of the relu runs and their vote: for the vote and
+    each run, the eight mistakes its kept network was surest of, most confident
+    first, with the probabilities the network gives, and the saliency and
+    first-layer maps `convlab inspect` computes for that digit."""
+    folder, path = lab
+    out = folder / "report.html"
+    result = run_convlab("export", "1", "2", "3", "-o", str(out), cwd=folder, store=path)
+    assert result.returncode == 0, result.stderr
+    page = Page()
+    page.feed(out.read_text(encoding="utf-8"))
+    heads = [h for h in page.headings if "most confident mistakes" in h]
+    assert [int(re.search(r"mistakes of run (\d+)", h).group(1)) for h in heads][0] == 3
+    assert len(heads) == 3 and "members' mean" in heads[0]
+    with Store(path) as store:
+        for run_id in (1, 2, 3):
+            shown = [(alt, data) for alt, data in page.images if alt.startswith(f"confident mistake of run {run_id}: ")]
+            wrong = store.mistakes(run_id)
+            nets = np.atleast_1d(api.network(store, run_id))
+            x = torch.from_numpy(np.stack([m.image for m in wrong])).float().div(255).reshape(-1, 1, 28, 28)
+            with torch.no_grad():
+                probs = np.mean([torch.softmax(n(x).double(), 1).numpy() for n in nets], axis=0)
+            sure = probs[np.arange(len(wrong)), [m.predicted for m in wrong]]
+            order = np.argsort(-sure, kind="stable")[:8]
+            assert len(shown) == min(8, len(wrong)) == len(order)
+            for (alt, data), k in zip(shown, order, strict=True):
+                m = wrong[k]
+                got = re.search(r": test digit (\d+): (\d) → (\d) \(([\d.]+)%\)$", alt)
+                assert got and [int(g) for g in got.groups()[:3]] == [m.index, m.label, m.predicted]
+                assert float(got.group(4)) == pytest.approx(100 * sure[k], abs=0.06)
+                assert np.array_equal(png_pixels(data)[::2, ::2], 255 - m.image)
+    first = int(re.search(r"test digit (\d+)", next(a for a, _ in page.images if "mistake of run 1:" in a)).group(1))
+    d = inspect_json(lab, "1", "--digit", str(first))
+    pictures_of = {alt: data for alt, data in page.images}
+    saliency = png_pixels(pictures_of[f"saliency of run 1, test digit {first}"])
+    want = png_pixels(pictures.saliency_png(np.array(d["saliency"])))
+    assert np.abs(saliency.astype(int) - want).max() <= 1  # the report keeps 4 decimals
+    maps = png_pixels(pictures_of[f"first-layer maps of run 1, test digit {first}"])
+    want = png_pixels(pictures.maps_png(np.array(d["layers"][0]["values"])))
+    assert np.abs(maps.astype(int) - want).max() <= 1
 
 
 # ---------------------------------------------------------------- bad input

@@ -5,20 +5,28 @@ load, run from the CLI and stay out of the book's rows."""
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import math
+import re
+from xml.etree import ElementTree
 
 import pytest
 import torch
 import torch.nn.functional as F
 
+from convlab.book import handwritten
 from convlab.book.checkpoint import Position
 from convlab.book.model import Network
 from convlab.book.trainer import Trainer, eta_at, schedule_ended, schedule_step, sgd_step
 from convlab.config.spec import load, parse_text
 from convlab.data import distort
 from convlab.errors import UserError
+from convlab.results import report
+from convlab.results.export import html as html_export
 from convlab.runs import events
+from convlab.store import Store
 
 from helpers import assert_user_error, small_tensors
 
@@ -82,6 +90,37 @@ def test_momentum_steps_equal_the_hand_computed_ones(mnist):
         torch.testing.assert_close(p.detach(), q.detach(), rtol=1e-5, atol=1e-6)
     for a, b in zip(velocity, v, strict=True):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+def _momentum_step_as_it_was(net, params, weights, x, y, eta, decay, gen, velocity, mu):
+    """sgd_step's momentum update before it added the L2 term in place (the CPU's hand-written path)."""
+    loss, grads = handwritten.loss_and_grads(net, x, y, gen)
+    with torch.no_grad():
+        grads = list(grads)
+        grads[0::2] = torch._foreach_add(grads[0::2], weights, alpha=decay)
+        torch._foreach_mul_(velocity, mu)
+        torch._foreach_add_(velocity, grads, alpha=-eta)
+        torch._foreach_add_(params, velocity)
+    return loss
+
+
+def test_the_faster_momentum_step_trains_exactly_as_before(mnist):
+    """Adding λ/n·w into the step's own gradients in place changes no number: the
+    same parameters and velocity, bit for bit, after steps with L2 and dropout."""
+    spec = parse_text(spec_text().replace("n_out = 12", "n_out = 12\ndropout = 0.5"))
+    tensors = small_tensors(mnist, 200, 10)
+    trained = []
+    for step in (_momentum_step_as_it_was, sgd_step):
+        net = Network(spec.layers, "theano")
+        net.init_(4)
+        params, gen = net.book_params(), torch.Generator().manual_seed(2)
+        velocity = [torch.zeros_like(p) for p in params]
+        assert handwritten.supports(net, tensors.train_x[:10])
+        for i in range(20):
+            xb, yb = tensors.train_x[10 * i : 10 * i + 10], tensors.train_y[10 * i : 10 * i + 10]
+            step(net, params, net.weights(), xb, yb, 0.05, 0.1 / 200, gen, velocity, 0.9)
+        trained.append([t.detach().clone() for t in [*params, *velocity]])
+    assert all(torch.equal(a, b) for a, b in zip(*trained, strict=True))
 
 
 # ---------------------------------------------------------------- the schedule
@@ -167,6 +206,32 @@ def test_the_fused_epoch_distortion_equals_warp_of_the_field(mnist):
     torch.testing.assert_close(out, distort.warp(images, field), rtol=0, atol=1e-4)
 
 
+def _elastic_as_it_was(images, alpha, sigma, gen):
+    """distort.elastic before it was made faster (chunks of 5,000, G made per chunk)."""
+    out, side, unit = torch.empty_like(images), images.shape[-1], 2 / 27
+    base = distort._pixel_grid(side, images.device).mul_(unit).sub_(1)
+    for i in range(0, len(images), 5000):
+        part = images[i : i + 5000]
+        u = torch.rand(len(part), 2, side, side, generator=gen)
+        g = distort.smoothing_matrix(sigma, side)
+        constant = g @ torch.ones(side, side) @ g.T
+        g2 = g * math.sqrt(2 * alpha * unit)
+        out[i : i + 5000] = distort._sample(part, (g2 @ u @ g2.T).sub_(constant.mul_(alpha * unit)).add_(base))
+    return out
+
+
+def test_faster_distortions_give_the_same_images_as_before(mnist):
+    """A run with data "elastic" sees the very images it saw before the speed-up:
+    bit for bit, across several chunks, and the generator left in the same state."""
+    images = small_tensors(mnist, 2 * distort.CHUNK + 123, 5).train_x
+    for alpha, sigma in ((34.0, 4.0), (8.0, 6.0)):
+        before, after = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
+        assert torch.equal(
+            distort.elastic(images, alpha, sigma, after), _elastic_as_it_was(images, alpha, sigma, before)
+        )
+        assert torch.equal(after.get_state(), before.get_state())
+
+
 # ---------------------------------------------------------------- resume
 
 
@@ -222,6 +287,45 @@ def test_resume_with_every_option_equals_an_uninterrupted_run(mnist):
         b.stopped_early,
     )
     assert (a.predictions == b.predictions).all()
+
+
+# ---------------------------------------------------------------- η per epoch, shown
+
+
+def shown_text(store, run_id: int) -> str:
+    """What `convlab show RUN` prints to a file (no colours, no pictures)."""
+    from rich.console import Console
+
+    from convlab.term.show import show_run
+
+    out = io.StringIO()
+    show_run(store, store.run(run_id), console=Console(file=out, width=120, color_system=None))
+    return out.getvalue()
+
+
+@pytest.mark.slow  # two runs trained by the CLI
+def test_a_changing_eta_is_stored_shown_and_plotted_in_the_report(run_cli, tmp_path):
+    """A run whose η a schedule changes (the step decay: halved every epoch)
+    stores each epoch's η; `show` gives it as a column and a plot, the HTML report
+    as a plot and a column. A run that kept one η shows neither."""
+    for name, train in (("halving", "epochs = 3\neta_decay = 0.5\neta_decay_every = 1"), ("fixed", "epochs = 2")):
+        (tmp_path / f"{name}.toml").write_text(spec_text(train).replace('name = "opt"', f'name = "{name}"'))
+        result = run_cli("run", tmp_path / f"{name}.toml", "--train-limit", "100", "--seed", "1", "--threads", "1")
+        assert result.returncode == 0, result.stderr
+    with Store(tmp_path / "convlab.sqlite") as store:
+        shown, fixed = (shown_text(store, run_id) for run_id in (1, 2))
+        page = html_export.to_html(store, report.compare(store))
+    rows = [line.split() for line in shown.splitlines() if re.match(r"^ +[123] +\d\.\d{4} ", line)]
+    assert [row[-1] for row in rows] == ["0.05", "0.025", "0.0125"]  # the η column
+    assert shown.count("learning rate η by epoch") == 1
+    assert "learning rate η" not in fixed and "  η\n" not in fixed
+    assert page.count('alt="learning rate per epoch"') == 1  # the halving run's row only
+    svg = base64.b64decode(re.search(r'src="data:image/svg\+xml;base64,([^"]+)" alt="learning rate', page).group(1))
+    root = ElementTree.fromstring(svg)
+    texts = [t.text for t in root.iter("{http://www.w3.org/2000/svg}text")]
+    assert "learning rate η by epoch" in texts and "run 1" in texts
+    assert len(list(root.iter("{http://www.w3.org/2000/svg}circle"))) == 3
+    assert "<th>η</th>" in page and "<td>0.0125</td>" in page
 
 
 # ---------------------------------------------------------------- validation

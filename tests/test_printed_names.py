@@ -81,3 +81,18 @@ def test_exported_cells_are_never_formulas_controls_or_images(run_cli, tmp_path)
     assert "![img](" not in markdown and "!\\[img\\](http://example.com/x.png)" in markdown
     assert no_controls(markdown)
     assert image
+
+
+def test_wide_characters_keep_the_columns_in_line(run_cli, tmp_path):
+    """実験 takes four terminal cells, not two: the columns after it stay in line (#21 item 12)."""
+    from rich.cells import cell_len
+
+    with Store(tmp_path / "convlab.sqlite") as s:
+        relu = load("relu").with_train(epochs=1)
+        for name in ("実験", "relu"):
+            add_run(s, dataclasses.replace(relu, name=name), None, 0, [(98, 97, 1.0)])
+    listed = run_cli("runs")
+    assert listed.returncode == 0, listed.stderr
+    lines = listed.stdout.splitlines()[:3]
+    starts = [cell_len(line[: line.index("1/1")]) for line in lines[1:]]  # the epochs column, in cells
+    assert starts[0] == starts[1] == cell_len(lines[0][: lines[0].index("epochs")])

@@ -110,6 +110,22 @@ def test_a_sweep_end_to_end_with_two_workers(run_cli, tiny, tmp_path):
     )
     assert_user_error(run_cli("compare", "--sweep", "9"), "sweep 9 does not exist")
 
+    # runs and compare: the points' swept fields are columns, so their rows tell apart (#21 item 5)
+    listed = run_cli("runs").stdout.splitlines()
+    assert listed[0].split()[:5] == ["run", "status", "preset", "lmbda", "layers[1].n_out"]
+    by_id = {line.split()[0]: line.split() for line in listed[1:] if line[:1].strip()}
+    for row in rows:
+        for run in row.runs:
+            assert by_id[str(run.id)][3:5] == [str(row.fields["train.lmbda"]), str(row.fields["layers[1].n_out"])]
+    compared = run_cli("compare", "--no-curves").stdout.splitlines()
+    assert compared[0].split()[:4] == ["#", "preset", "lmbda", "layers[1].n_out"]
+    assert sorted(tuple(line.split()[2:4]) for line in compared[1:5]) == [
+        ("0", "16"),
+        ("0", "4"),
+        ("1", "16"),
+        ("1", "4"),
+    ]
+
 
 def test_an_interrupted_sweep_resumes(tmp_path, tiny):
     store_path = tmp_path / "runs.sqlite"

@@ -175,7 +175,18 @@ def test_the_hparams_table_marks_what_differs(tmp_path):
     store = tmp_path / "convlab.sqlite"
     for seed in ("1", "2"):
         trained = run_convlab(
-            "run", "relu", "--epochs", "1", "--train-limit", "200", "--seed", seed, cwd=tmp_path, store=store
+            "run",
+            "relu",
+            "--epochs",
+            "1",
+            "--train-limit",
+            "200",
+            "--repeats",
+            "1",
+            "--seed",
+            seed,
+            cwd=tmp_path,
+            store=store,
         )
         assert trained.returncode == 0, trained.stderr
     assert run_convlab("export", "--format", "tensorboard", "-o", "tb", cwd=tmp_path, store=store).returncode == 0

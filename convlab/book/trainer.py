@@ -182,7 +182,8 @@ def sgd_step(
     `params` is net.book_params(). On the CPU the gradients are written by
     hand (convlab/book/handwritten.py, the faster path there); elsewhere, and
     for what that path does not cover, autograd computes them."""
-    if handwritten.supports(net, x):
+    own = handwritten.supports(net, x)  # the hand-written gradients are new tensors of this step's own
+    if own:
         loss, grads = handwritten.loss_and_grads(net, x, y, gen)
     else:
         loss = F.cross_entropy(net(x, train=True, gen=gen), y)
@@ -190,8 +191,10 @@ def sgd_step(
     with torch.no_grad():
         if velocity is not None:
             grads = list(grads)
-            if decay:
-                grads[0::2] = torch._foreach_add(grads[0::2], weights, alpha=decay)  # weights are params[0::2]
+            if decay and own:  # the L2 term added in place: the same sums, no new tensors to allocate
+                torch._foreach_add_(grads[0::2], weights, alpha=decay)  # weights are params[0::2]
+            elif decay:
+                grads[0::2] = torch._foreach_add(grads[0::2], weights, alpha=decay)
             torch._foreach_mul_(velocity, momentum)
             torch._foreach_add_(velocity, grads, alpha=-eta)
             torch._foreach_add_(params, velocity)

@@ -32,6 +32,7 @@ examples:
   convlab runs                          what the store holds
   convlab show 7                        one run: config, curve, filters, mistakes
   convlab sweep relu --set train.lmbda=0,0.1,1 --epochs 5 --workers 2
+  convlab search relu --param train.eta=log:0.003..0.3 --trials 20 --epochs 5
 
 environment: {STORE_VAR} (the run store; default ./convlab.sqlite if there is
 one, else convlab.sqlite in your user data folder), {PRESETS_VAR} (your presets;
@@ -53,6 +54,7 @@ def commands() -> tuple:
         manage,
         reproduce,
         run,
+        search,
         serve,
         sweep,
     )
@@ -74,6 +76,7 @@ def commands() -> tuple:
         manage.add_gc,
         serve.add_serve,
         sweep.add_sweep,
+        search.add_search,
         completion.add_completion,
     )
 

@@ -67,10 +67,20 @@ def cmd_presets(args) -> int:
     return 0
 
 
+def swept_cells(store, runs) -> tuple[dict[int, list[str]], list[str]]:
+    """Each run's cells for the fields swept among `runs` (blank outside a sweep), and the fields."""
+    from convlab.term.format import swept_value
+
+    by_group = store.swept_fields()
+    fields = {r.id: by_group.get(r.group_id, {}) for r in runs}
+    names = list(dict.fromkeys(name for f in fields.values() for name in f))
+    return {r: [swept_value(f[n]) if n in f else "" for n in names] for r, f in fields.items()}, names
+
+
 def cmd_runs(args) -> int:
     from convlab.cli.manage import print_ids, size_line
     from convlab.store import Store
-    from convlab.term.format import labels, pct, when
+    from convlab.term.format import labels, pct, swept_header, when
 
     if args.ids:
         return print_ids(args)
@@ -97,11 +107,14 @@ def cmd_runs(args) -> int:
         else (str(r.id), r.status, r.preset, "—", "—", "—", "—", "—", "—", f"{r.error} (rm {r.id} removes it)")
         for r in runs
     ]
+    swept, names = swept_cells(store, runs)
+    rows = [(*row[:3], *swept[r.id], *row[3:]) for r, row in zip(runs, rows)]
     print_table(
         (
             "run",
             "status",
             "preset",
+            *map(swept_header, names),
             "epochs",
             "best val",
             "test@best",

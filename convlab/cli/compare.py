@@ -82,7 +82,8 @@ def cmd_compare(args) -> int:
     if not rows:
         print(f"no runs in {store.path}; start one with `convlab run PRESET`")
         return 0
-    print_table([c.header for c in report.COLUMNS], [report.cells(r) for r in rows])
+    shown_columns = report.columns(rows)  # a sweep's points: their swept fields as columns
+    print_table([c.header for c in shown_columns], [report.cells(r, shown_columns) for r in rows])
     if not args.no_curves:
         text = curves_text(store, rows, width=min(shutil.get_terminal_size((100, 24)).columns, 110))
         if text:

@@ -6,7 +6,10 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 
+from rich.cells import cell_len
+
 from convlab.runs import events
+from convlab.term.format import counted
 from convlab.term.text import IN_LINE_WIDTH, PRINTED_CELL_WIDTH, printable, shown
 
 
@@ -15,9 +18,9 @@ def print_table(header: Sequence[str], rows: Sequence[Sequence[str]], file=None)
     cell shown safely (control characters escaped) and cut to PRINTED_CELL_WIDTH
     with an ellipsis, so a 100,000-character name pads nothing."""
     cells = [[shown(str(x), PRINTED_CELL_WIDTH) for x in row] for row in (header, *rows)]
-    widths = [max(len(c) for c in col) for col in zip(*cells)]
+    widths = [max(map(cell_len, col)) for col in zip(*cells)]  # terminal cells: 実験 takes four
     for row in cells:
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip(), file=file)
+        print("  ".join(c + " " * (w - cell_len(c)) for c, w in zip(row, widths)).rstrip(), file=file)
 
 
 class JsonPrinter:
@@ -54,6 +57,7 @@ class TextPrinter:
             events.Ensemble: self.ensemble,
             events.Summary: self.summary,
             events.Interrupted: lambda e: None,
+            events.Pruned: self.pruned,
             events.Failed: self.failed,
             events.RunWarning: lambda e: self.say(f"warning: {e.message}"),
             events.Diverged: lambda e: None,  # the command's last line says it
@@ -81,7 +85,7 @@ class TextPrinter:
         resumed = f", resumed after epoch {e.resumed_from}" if e.resumed_from else ""
         self.say(
             f"run {e.run}: seed {e.seed}, {e.images:,} training images in {e.batches:,} "
-            f"mini-batches, {e.epochs} epochs{resumed}, {e.path}"
+            f"mini-batches, {counted(e.epochs, 'epoch')}{resumed}, {e.path}"
         )
 
     def epoch(self, e: events.Epoch) -> None:
@@ -102,6 +106,10 @@ class TextPrinter:
             f"run {e.run} finished: best validation {e.best_val:.2f}% at epoch {e.best_epoch}, "
             f"test at best {e.test_at_best:.2f}% ({e.mistakes} test digits wrong){early}"
         )
+
+    def pruned(self, e: events.Pruned) -> None:
+        self.open_runs.discard(e.run)
+        self.say(f"run {e.run} pruned after epoch {e.epoch}: its search's pruner found it behind the others")
 
     def ensemble(self, e: events.Ensemble) -> None:
         self.say(
@@ -129,6 +137,8 @@ def summary_lines(e: events.Summary, store) -> list[str]:
         )
         if n > 1:
             lines.append(f"  test at best over {n} runs: {e.test_mean:.2f} ± {e.test_sd:.2f}% (mean ± sd)")
+        if book is not None and e.best_run is not None:
+            lines += shortened_lines(store, e.best_run, book)
     if e.ensemble_run is not None:
         lines.append(
             f"  ensemble vote (run {e.ensemble_run}): {e.ensemble_accuracy:.2f}%"
@@ -136,6 +146,26 @@ def summary_lines(e: events.Summary, store) -> list[str]:
         )
     lines.append(f"  stored in {store.path}; `convlab show {e.ensemble_run or e.best_run}` for the details")
     return lines
+
+
+def shortened_lines(store, run_id: int, book: float) -> list[str]:
+    """A word when the run was shorter than its preset's schedule, which the book's figure needs."""
+    from convlab.config.spec import load
+    from convlab.errors import UserError
+
+    run = store.run(run_id)
+    try:
+        preset = load(run.config.get("source") or run.preset)
+    except (UserError, OSError):  # the preset file is gone or changed: nothing to set it beside
+        return []
+    spec = run.spec
+    if spec.train.epochs == preset.train.epochs and spec.train_images == preset.train_images:
+        return []
+    return [
+        f"  not comparable: the book's {book:.2f}% needs the full schedule, "
+        f"{counted(preset.train.epochs, 'epoch')} of {preset.train_images:,} images; "
+        f"this run had {counted(spec.train.epochs, 'epoch')} of {spec.train_images:,}"
+    ]
 
 
 def _versus(value: float, book: float | None, applies: bool) -> str:

@@ -133,7 +133,7 @@ def _list(store) -> int:
         (
             str(s["id"]),
             s["preset"],
-            " × ".join(f"{f}({len(v)})" for f, v in s["axes"]),
+            " × ".join(f"{f}({len(v)})" for f, v in s["axes"]) if not s.get("search") else _searched(s),
             s["status"],
             when(s["created"]),
         )
@@ -141,6 +141,11 @@ def _list(store) -> int:
     ]
     print_table(("sweep", "preset", "grid", "status", "created"), rows)
     return 0
+
+
+def _searched(record) -> str:
+    """A search's row in `sweep --list`: its fields and trials (convlab/runs/search.py)."""
+    return f"search of {', '.join(f for f, _ in record['axes'])}, {record['search']['trials']} trials"
 
 
 def print_sweep(store, sweep_id, pivot_field: str | None, out=sys.stdout) -> None:
@@ -152,59 +157,18 @@ def print_sweep(store, sweep_id, pivot_field: str | None, out=sys.stdout) -> Non
         rows = sweep.pivot(rows, pivot_field)
     header, body = sweep.cells(rows)
     grid = " × ".join(f"{shown(f, IN_LINE_WIDTH)} ({len(v)})" for f, v in record["axes"])
+    if record.get("search"):  # a search (convlab/runs/search.py): its ranges, sampler and pruner
+        from convlab.runs.search import describe
+
+        grid = describe(record)
     by = f", by {shown(pivot_field, IN_LINE_WIDTH)}" if pivot_field else ""
-    print(f"sweep {record['id']}: {shown(record['preset'], IN_LINE_WIDTH)}, {grid}{by}", file=out)
+    kind = "search" if record.get("search") else "sweep"
+    print(f"{kind} {record['id']}: {shown(record['preset'], IN_LINE_WIDTH)}, {grid}{by}", file=out)
     print_table(header, body, file=out)
 
 
 def export_sweep(store, sweep_id, pivot_field: str | None, fmt: str) -> str:
-    """A sweep's table as csv, json, md or html (the table and its curves)."""
-    import csv
-    import io
-    import json
+    """A sweep's table as csv, json, md or html (results/export/sweeps.py)."""
+    from convlab.results.export.sweeps import sweep_text
 
-    from convlab.results.export.tables import csv_cell, md_cell
-    from convlab.runs import sweep
-
-    record, rows = sweep.table(store, sweep_id)
-    if pivot_field:
-        rows = sweep.pivot(rows, pivot_field)
-    if fmt == "json":
-        return json.dumps({"sweep": record, "pivot": pivot_field, "rows": sweep.records(rows)}, indent=2) + "\n"
-    header, body = sweep.cells(rows)
-    if fmt == "csv":
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=list(sweep.records(rows)[0]) if rows else ["runs"])
-        writer.writeheader()
-        for line in sweep.records(rows):
-            writer.writerow({k: csv_cell(" ".join(map(str, v)) if isinstance(v, list) else v) for k, v in line.items()})
-        return buf.getvalue()
-    lines = [[md_cell(c) for c in header], ["---"] * len(header)] + [[md_cell(c) for c in b] for b in body]
-    markdown = "\n".join("| " + " | ".join(line) + " |" for line in lines) + "\n"
-    if fmt == "md":
-        return markdown
-    return _html(store, record, rows, header, body)
-
-
-def _html(store, record, rows, header, body) -> str:
-    from html import escape
-
-    from convlab.results.pictures import svg_curves
-    from convlab.runs.sweep import curve_series
-    from convlab.term.text import printable
-
-    series = curve_series(store, rows)
-    table = (
-        "<table>"
-        + "".join(
-            "<tr>" + "".join(f"<{t}>{escape(c)}</{t}>" for c in line) + "</tr>"
-            for t, line in [("th", header)] + [("td", b) for b in body]
-        )
-        + "</table>"
-    )
-    title = escape(printable(f"convlab sweep {record['id']}: {record['preset']}"))
-    return (
-        f"<!doctype html><meta charset=utf-8><title>{title}</title>"
-        f"<style>body{{font-family:sans-serif}}td,th{{padding:2px 8px;text-align:right}}</style>"
-        f"<h1>{title}</h1>{table}{svg_curves(series) if series else ''}\n"
-    )
+    return sweep_text(store, sweep_id, pivot_field, fmt)

@@ -21,6 +21,7 @@ from convlab.errors import UserError
 from convlab.term.text import printable, shown
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "linear")
+DEVICES = ("auto", "cpu", "cuda", "mps")  # what --device names (cuda:N too); the lab and completion offer them
 LAYER_TYPES = ("conv_pool", "fc", "softmax")
 DATA_KINDS = ("plain", "expanded", "elastic", "expanded_elastic")
 ETA_SCHEDULES = ("fixed", "halve_on_plateau")  # fixed: η, or today's step decay (eta_decay)

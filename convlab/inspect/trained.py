@@ -4,6 +4,7 @@ A vote (ensemble) gives its members' networks."""
 
 from __future__ import annotations
 
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,6 +19,19 @@ from convlab.inspect import weights
 
 if TYPE_CHECKING:
     from convlab.store import Run, Store  # not imported: an exported model loads without the store
+
+
+# what torch.load and the checkpoint's reader raise on bytes that are no checkpoint
+UNREADABLE = (
+    pickle.UnpicklingError,
+    RuntimeError,
+    ValueError,
+    KeyError,
+    EOFError,
+    TypeError,
+    AttributeError,
+    IndexError,
+)
 
 
 @dataclass
@@ -55,7 +69,13 @@ def state_of(store: Store, run: Run) -> tuple[int, dict[str, np.ndarray]]:
                 f"run {run.id} finished before convlab kept trained weights (store version 4) and its checkpoint "
                 f"was dropped by gc; train it again (convlab run {run.preset}) to inspect or export it"
             )
-        kept = (run.best_epoch or saved[0], weights.from_checkpoint(saved[1]))
+        try:
+            kept = (run.best_epoch or saved[0], weights.from_checkpoint(saved[1]))
+        except UNREADABLE as exc:  # a damaged or foreign blob: the store's, not the user's mistake
+            raise UserError(
+                f"run {run.id}: its checkpoint cannot be read ({type(exc).__name__}); "
+                f"train it again (convlab run {run.preset}) to inspect or export it"
+            ) from None
     return kept[0], weights.decode(kept[1])
 
 

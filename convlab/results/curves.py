@@ -27,6 +27,13 @@ def curve_rows(store: Store, rows: list[Row]) -> list[tuple[Row, str, Points]]:
     return out
 
 
+def eta_points(epochs) -> Points | None:
+    """(epoch, η) of stored epochs when η changed during the run (a schedule or
+    a step decay); None when it stayed the run's one η, so nothing is drawn."""
+    points = [(e.epoch, e.eta) for e in epochs if e.eta is not None]
+    return points if len({eta for _, eta in points}) > 1 else None
+
+
 def curve_series(store: Store, rows: list[Row]) -> list[tuple[str, Points]]:
     return [(label, points) for _, label, points in curve_rows(store, rows)]
 

@@ -64,6 +64,25 @@ def digit_png(image: np.ndarray) -> bytes:
     return png(255 - np.asarray(image, dtype=np.uint8), scale=2)
 
 
+def levels_png(levels: np.ndarray, scale: int) -> bytes:
+    """Levels in [0, 1] as a PNG, darker = larger."""
+    return png(levels_to_grey(np.clip(levels, 0.0, 1.0)), scale=scale)
+
+
+def saliency_png(saliency: np.ndarray) -> bytes:
+    """|∂score/∂pixel| of a 28×28 digit, scaled to its largest: darker = that pixel mattered more."""
+    saliency = np.asarray(saliency, dtype=np.float64)
+    return levels_png(saliency / max(float(saliency.max()), 1e-12), scale=2)
+
+
+def maps_png(maps: np.ndarray, columns: int = 10) -> bytes:
+    """A layer's feature maps (maps, h, w), tiled, scaled together: darker = larger activation."""
+    maps = np.asarray(maps, dtype=np.float64)
+    low, high = float(maps.min()), float(maps.max())
+    levels = (maps - low) / max(high - low, 1e-12)
+    return levels_png(tile(list(levels), columns=columns), scale=2)
+
+
 def data_uri(data: bytes | str, mime: str) -> str:
     raw = data.encode("utf-8") if isinstance(data, str) else data
     return f"data:{mime};base64,{base64.b64encode(raw).decode('ascii')}"
@@ -88,10 +107,12 @@ def svg_curves(
     height: int = 360,
     bands: dict[int, Band] | None = None,
     books: list[tuple[str, float]] | None = None,
+    min_pad: float = 0.05,
 ) -> str:
     """Overlaid line plots (epoch → accuracy) as a standalone SVG document;
     `bands[i]` shades a range behind series i (mean ± sd), each of `books` is a
-    dashed line at that figure."""
+    dashed line at that figure; `min_pad`: the least room above and below the
+    data (accuracy points; a learning rate needs far less)."""
     esc = html.escape
     bands, books = bands or {}, books or []
     points = [p for _, pts in series for p in pts]
@@ -104,7 +125,7 @@ def svg_curves(
     ys = [y for _, y in points] + [v for band in bands.values() for _, lo, hi in band for v in (lo, hi)]
     ys = (ys or [0.0, 100.0]) + [v for _, v in books]
     y_lo, y_hi = min(ys), max(ys)
-    pad = max((y_hi - y_lo) * 0.08, 0.05)
+    pad = max((y_hi - y_lo) * 0.08, min_pad)
     y_lo, y_hi = max(0.0, y_lo - pad), min(100.0, y_hi + pad)
     if y_hi - y_lo < 1e-9:
         y_lo, y_hi = y_lo - 1, y_hi + 1
@@ -182,4 +203,4 @@ def _ticks(low: float, high: float, step: float) -> list[float]:
 
 def _decimals(step: float) -> int:
     """Enough decimals to tell the ticks apart: 2.5 → 1, 0.25 → 2, 5 → 0."""
-    return next((d for d in range(4) if abs(step * 10**d - round(step * 10**d)) < 1e-9), 3)
+    return next((d for d in range(7) if abs(step * 10**d - round(step * 10**d)) < 1e-9), 6)

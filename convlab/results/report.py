@@ -26,7 +26,7 @@ from convlab.config.spec import TRAIN_IMAGES
 from convlab.errors import UserError
 from convlab.results.stats import best_of, mean_sd
 from convlab.store import Run, Store
-from convlab.term.format import device_figures, duration, id_ranges, last_rate, pct
+from convlab.term.format import device_figures, duration, id_ranges, last_rate, pct, swept_header, swept_value
 
 
 @dataclass
@@ -47,6 +47,7 @@ class Row:
     total_seconds: float | None = None
     status: str = ""
     config: dict[str, Any] = field(default_factory=dict)
+    swept: dict[str, Any] = field(default_factory=dict)  # a sweep point's fields (convlab sweep)
 
     @property
     def n(self) -> int:
@@ -146,6 +147,10 @@ def rows_of(store: Store, runs: list[Run]) -> list[Row]:
             rows.append(_row(store, f"group-{group_id}", "repeats", members))
         else:
             rows.extend(_row(store, f"run-{r.id}", "run", [r]) for r in members)
+    swept = store.swept_fields()
+    for row in rows:
+        if row.kind != "ensemble" and row.runs:
+            row.swept = swept.get(row.runs[0].group_id, {})
     return rows
 
 
@@ -287,8 +292,25 @@ COLUMN_KEYS = [c.key for c in COLUMNS]
 BY_KEY = {c.key: c for c in COLUMNS}
 
 
-def cells(row: Row) -> list[str]:
-    return [c.text(row) for c in COLUMNS]
+def swept_column(name: str) -> Column:
+    """A swept field's column: sweep points of one preset read alike otherwise."""
+    return Column(
+        f"set:{name}",
+        swept_header(name),
+        lambda r: swept_value(r.swept[name]) if name in r.swept else "",
+        lambda r: r.swept.get(name),
+    )
+
+
+def columns(rows: list[Row]) -> list[Column]:
+    """COLUMNS, with a column per field swept in any of the rows after the preset's."""
+    names = list(dict.fromkeys(name for row in rows for name in row.swept))
+    at = COLUMN_KEYS.index("preset") + 1
+    return COLUMNS[:at] + [swept_column(name) for name in names] + COLUMNS[at:]
+
+
+def cells(row: Row, shown: list[Column] | None = None) -> list[str]:
+    return [c.text(row) for c in shown or COLUMNS]
 
 
 def sort_rows(rows: list[Row], by: str = "row", reverse: bool = False) -> list[Row]:

@@ -168,6 +168,16 @@ class Interrupted(Event):
 
 
 @dataclass(kw_only=True)
+class Pruned(Event):
+    """Its search's pruner stopped the run at the end of `epoch` (convlab/runs/search.py)."""
+
+    kind: ClassVar[str] = "pruned"
+    run: int
+    group: int
+    epoch: int
+
+
+@dataclass(kw_only=True)
 class Diverged(Event):
     """The training loss became NaN or infinite: the run stopped, stored as 'diverged'."""
 

@@ -24,6 +24,9 @@ from convlab.store import Store, mistakes_of
 from convlab.versions import library_versions
 
 Emit = Callable[[events.Event], None]
+# Whether a run stops after the epoch it just stored: (store, group id, run id) -> bool.
+# A search's pruner (convlab/runs/search.py); it reads the store, so it works in any process.
+Judge = Callable[[Store, int, int], bool]
 PROGRESS_WRITE_EVERY = 0.5  # seconds between progress rows in the store
 
 
@@ -54,9 +57,10 @@ class JobTrainer:
         emit: Emit = lambda e: None,
         should_stop: Callable[[], bool] = lambda: False,
         mnist: mnist_data.MNIST | None = None,
+        judge: Judge | None = None,
     ):
         self.store, self.device_name, self.data_dir = store, device, data_dir
-        self.emit, self.should_stop = emit, should_stop
+        self.emit, self.should_stop, self.judge = emit, should_stop, judge
         self.mnist = mnist  # the command's copy, or read here on first use (a worker process)
         self._tensors: dict[tuple, Any] = {}
         self._progress: dict[int, ProgressRecord] = {}
@@ -180,6 +184,8 @@ class JobTrainer:
         try:
             for event in trainer.run(self.should_stop):
                 self.record(run_id, event)
+                if isinstance(event, events.Epoch) and self.prunes(job, run_id, event):
+                    return
         except TrainingStopped:
             self.stopped(run_id, job.group_id)
             raise
@@ -239,6 +245,17 @@ class JobTrainer:
             event.mistakes = int((event.predictions != test.labels).sum())
             self.store.finish(run_id, "finished")
         self.emit(event)
+
+    def prunes(self, job: Job, run_id: int, event: events.Epoch) -> bool:
+        """Ask the judge after a stored epoch; a run it stops is stored 'pruned' with
+        the epochs it trained. Its last planned epoch is never judged: it is complete."""
+        if self.judge is None or event.epoch >= job.spec.train.epochs:
+            return False
+        if not self.judge(self.store, job.group_id, run_id):
+            return False
+        self.store.finish(run_id, "pruned", error=f"pruned by its search after epoch {event.epoch}")
+        self.emit(events.Pruned(run=run_id, group=job.group_id, epoch=event.epoch))
+        return True
 
     def stopped(self, run_id: int, group_id: int, why: str = "stopped by request") -> None:
         self.store.finish(run_id, "interrupted", error=why)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from convlab.errors import UserError
+from convlab.runs.events import Epoch
 
 INSTALL = "pip install 'nndl-convlab[ray]'"
 CONNECT_TIMEOUT = 5.0  # seconds for a cluster's address to answer (--ray-timeout)
@@ -96,7 +97,12 @@ class _Launch:
 
         self.ray, self.scheduler = ray, scheduler
         self.recorder = JobTrainer(
-            scheduler.store, scheduler.device, scheduler.data_dir, scheduler.emit, mnist=scheduler.mnist
+            scheduler.store,
+            scheduler.device,
+            scheduler.data_dir,
+            scheduler.emit,
+            mnist=scheduler.mnist,
+            judge=scheduler.judge,  # a search's pruner: asked here, where the epochs are stored
         )
         self.events = Queue()
         gpus = ray.cluster_resources().get("GPU", 0)
@@ -180,6 +186,18 @@ class _Launch:
             )
         elif key in self.runs:
             self.recorder.record(self.runs[key], event)
+            if isinstance(event, Epoch) and self.recorder.prunes(self._job(key), self.runs[key], event):
+                self._drop(key)
+
+    def _job(self, key: str):
+        return next(job for k, job, _ in self.tasks.values() if k == key)
+
+    def _drop(self, key: str) -> None:
+        """A pruned member: its task is cancelled and whatever it still streams is
+        ignored, so the store holds exactly the epochs up to the pruner's verdict."""
+        ref = next(ref for ref, (k, _, _) in self.tasks.items() if k == key)
+        self.ray.cancel(ref, force=True)
+        del self.tasks[ref], self.runs[key]
 
     def _settle(self, ref) -> Any:
         """A task ended: fine, failed in training, or its worker died."""
@@ -191,8 +209,12 @@ class _Launch:
             self.ray.get(ref)
             return None
         except RayTaskError as exc:
+            from convlab.book.trainer import TrainingDiverged
+
             cause = exc.cause if getattr(exc, "cause", None) is not None else exc
-            if run_id is not None:
+            if run_id is not None and isinstance(cause, TrainingDiverged):  # as a local run: never resumed
+                self.recorder.diverged(run_id, cause)
+            elif run_id is not None:
                 self.recorder.failed(run_id, cause)
             return cause
         except Exception:  # the worker process died or was cancelled

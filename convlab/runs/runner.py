@@ -32,6 +32,7 @@ from convlab.store import Run, Store
 from convlab.term.text import shown
 
 Emit = Callable[[events.Event], None]
+DONE = ("finished", "pruned")  # a member that trains no more: pruning is the search's final verdict
 
 
 @dataclass
@@ -91,11 +92,13 @@ class Runner:
         threads: int | None = None,
         backend: Any = None,
         batch_members: bool | None = None,
+        judge: Any = None,
     ):
         self.store, self.device_name, self.data_dir = store, device, data_dir
         self.batch_members = batch_members  # None: batch on CUDA only (convlab/book/stacked.py)
         self.emit, self.should_stop = emit, should_stop
         self.workers, self.threads, self.backend = workers, threads, backend
+        self.judge = judge  # a search's pruner (jobs.Judge), asked after every epoch; None: never pruned
         self._mnist: mnist_data.MNIST | None = None
 
     # ------------------------------------------------------------ entry points
@@ -149,6 +152,8 @@ class Runner:
             raise UserError(f"run {run.id} is an ensemble vote, not a training run; resume one of its members")
         if run.status == "diverged":
             raise UserError(f"run {run.id} diverged ({run.error}); resuming it would diverge again")
+        if run.status == "pruned":
+            raise UserError(f"run {run.id} was {run.error}; a pruned trial is final, nothing to resume")
         if run.group_id is None:
             raise UserError(f"run {run.id} belongs to no group and cannot be resumed")
         members = self._member_runs(run.group_id)
@@ -185,6 +190,7 @@ class Runner:
                 should_stop=self.should_stop,
                 backend=self.backend,
                 mnist=self._mnist,
+                judge=self.judge,
             )
             scheduler.run(jobs)
             return [self._summarise(plan) for plan in plans]
@@ -199,7 +205,7 @@ class Runner:
         members = [
             Member(m, plan.base_seed + m, existing[m].id if m in existing else None)
             for m in range(plan.spec.members)
-            if m not in existing or existing[m].status != "finished"
+            if m not in existing or existing[m].status not in DONE
         ]
         if members and self._batching(plan.spec):
             return [Job(plan.spec, plan.group_id, tuple(members))]
@@ -250,7 +256,7 @@ def group_done(store: Store, spec: Spec, group_id: int) -> bool:
     members = [r for r in runs if r.kind == "train"]
     return (
         len(members) >= spec.members
-        and all(r.status == "finished" for r in members)
+        and all(r.status in DONE for r in members)
         and (spec.train.ensemble == 1 or any(r.kind == "ensemble" for r in runs))
     )
 

@@ -90,8 +90,10 @@ class Scheduler:
         should_stop: Callable[[], bool] = lambda: False,
         backend: Any = None,
         mnist: Any = None,
+        judge: Any = None,
     ):
         check_workers(workers)
+        self.judge = judge  # a search's pruner (jobs.Judge), picklable: it travels to the workers
         self.store, self.workers, self.device, self.data_dir = store, workers, device, data_dir
         self.threads = threads_per_run(threads)
         self.emit, self.should_stop, self.backend = emit, should_stop, backend
@@ -115,7 +117,9 @@ class Scheduler:
         import torch
 
         torch.set_num_threads(self.threads)
-        trainer = JobTrainer(self.store, self.device, self.data_dir, self.emit, self.should_stop, self.mnist)
+        trainer = JobTrainer(
+            self.store, self.device, self.data_dir, self.emit, self.should_stop, self.mnist, judge=self.judge
+        )
         for job in jobs:
             trainer.train(job)
 
@@ -124,7 +128,16 @@ class Scheduler:
 
         ctx = multiprocessing.get_context("spawn")  # fork would copy torch's threads and a CUDA context
         events, stop = ctx.Queue(), ctx.Event()
-        args = (str(self.store.path.resolve()), self.device, self.data_dir, self.threads, events, stop, os.getpid())
+        args = (
+            str(self.store.path.resolve()),
+            self.device,
+            self.data_dir,
+            self.threads,
+            events,
+            stop,
+            os.getpid(),
+            self.judge,
+        )
         failure: BaseException | None = None
         with ProcessPoolExecutor(n, mp_context=ctx, initializer=_init_worker, initargs=args) as pool:
             pending: list[Future] = [pool.submit(_train_job, job) for job in jobs]
@@ -168,7 +181,7 @@ _worker: dict[str, Any] = {}
 
 
 def _init_worker(
-    store_path: str, device: str | None, data_dir: str | None, threads: int, events, stop, parent: int
+    store_path: str, device: str | None, data_dir: str | None, threads: int, events, stop, parent: int, judge=None
 ) -> None:
     """Once per worker process: the terminal's Ctrl-C is the launcher's to
     handle (it sets `stop`); a SIGTERM sent to this worker stops its run; so
@@ -190,6 +203,7 @@ def _init_worker(
         data_dir,
         emit=lambda e: events.put(light(e)),
         should_stop=lambda: bool(terminated) or stop.is_set(),
+        judge=judge,
     )
 
 

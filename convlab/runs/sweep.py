@@ -34,7 +34,7 @@ from convlab.config.spec import Spec
 from convlab.errors import UserError
 from convlab.results.stats import best_of, mean_sd
 from convlab.store import Run, Store
-from convlab.term.text import IN_LINE_WIDTH, shown
+from convlab.term.format import swept_value
 
 FILE_KEYS = {"preset", "title", "description", "repeats", "seed", "set"}
 MAX_POINTS = 1000  # a grid beyond this is a typo more often than a plan (docs/guide/many-runs.md)
@@ -200,6 +200,8 @@ def resume(store: Store, runner, sweep_id: int | str) -> int:
     sweep's lock comes first, so a second resume creates nothing."""
     store.mark_stale()
     record = store.sweep(sweep_id)
+    if record.get("search"):  # its next trials are asked by its sampler (search.py)
+        raise UserError(f"sweep {record['id']} is a search; continue it with `convlab search --resume {record['id']}`")
     if not store.hold_sweep(record["id"]):
         raise UserError(f"sweep {record['id']} is being trained by another process; wait for it, or stop it")
     plans = []
@@ -254,6 +256,8 @@ class PointRow:
 
     @property
     def status(self) -> str:
+        if self.runs and all(r.status == "pruned" for r in self.runs):  # a search's trial (search.py)
+            return f"pruned at epoch {max(r.epochs_done for r in self.runs)}"
         done = sum(r.status == "finished" for r in self.runs)
         return "finished" if self.runs and done == len(self.runs) else f"{done}/{len(self.runs)} finished"
 
@@ -333,5 +337,4 @@ def curve_series(store: Store, rows: list[PointRow]) -> list[tuple[str, list[tup
     return series
 
 
-def _show(value: Any) -> str:
-    return f"{value:g}" if isinstance(value, float) else shown(str(value), IN_LINE_WIDTH)
+_show = swept_value

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 # numpy is imported where arrays are made, not here: the lab's home screen
 # reads the store without any, and numpy is a sixth of its first frame.
 
-STATUSES = ("running", "finished", "failed", "interrupted", "diverged")
+STATUSES = ("running", "finished", "failed", "interrupted", "diverged", "pruned")  # pruned: by its search
 UNREADABLE = "unreadable"  # a run whose stored row cannot be read; its error says why
 
 

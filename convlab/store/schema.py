@@ -25,11 +25,12 @@ from urllib.parse import quote
 
 from convlab.errors import UserError
 
-VERSION = 6  # 0: the first stores, without a version; 1: the same tables, versioned; 2: sweeps;
+VERSION = 7  # 0: the first stores, without a version; 1: the same tables, versioned; 2: sweeps;
 # 3: epochs.val_loss (older epochs keep NULL there: their loss was never measured);
 # 4: weights (a finished run's best-validation parameters; runs finished before have none);
 # 5: the device figures: runs.device_name, runs.path, runs.peak_memory, epochs.images_per_s (NULL before);
 # 6: runs.id AUTOINCREMENT (an id is never given twice, even after `rm` of the newest run)
+# 7: sweeps.search, a search's definition (convlab search; NULL: a grid sweep, as every sweep before)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS groups (
@@ -102,7 +103,8 @@ CREATE TABLE IF NOT EXISTS sweeps (
     axes TEXT NOT NULL,
     seed INTEGER NOT NULL,
     created REAL NOT NULL,
-    finished REAL
+    finished REAL,
+    search TEXT
 );
 CREATE TABLE IF NOT EXISTS sweep_points (
     sweep_id INTEGER NOT NULL REFERENCES sweeps(id),

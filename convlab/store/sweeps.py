@@ -14,12 +14,13 @@ from convlab.store.connection import Connection
 
 
 class Sweeps(Connection):
-    def create_sweep(self, preset: str, axes: list, seed: int) -> int:
-        """A sweep, held by this process: its points are groups, added with `add_sweep_point`."""
+    def create_sweep(self, preset: str, axes: list, seed: int, search: dict[str, Any] | None = None) -> int:
+        """A sweep, held by this process: its points are groups, added with `add_sweep_point`.
+        `search`: a search's definition (convlab/runs/search.py); None for a grid."""
         with self._tx():
             cur = self.db.execute(
-                "INSERT INTO sweeps (preset, axes, seed, created) VALUES (?, ?, ?, ?)",
-                (preset, json.dumps(axes), seed, time.time()),
+                "INSERT INTO sweeps (preset, axes, seed, created, search) VALUES (?, ?, ?, ?, ?)",
+                (preset, json.dumps(axes), seed, time.time(), None if search is None else json.dumps(search)),
             )
             self.hold(f"sweep-{cur.lastrowid}")  # before the commit: nobody sees it unheld
         return cur.lastrowid
@@ -59,7 +60,9 @@ class Sweeps(Connection):
         row = self.db.execute("SELECT * FROM sweeps WHERE id=?", (key,)).fetchone()
         if row is None:
             raise UserError(f"sweep {key} does not exist in {self.path}; `convlab sweep --list` lists them")
-        return {**dict(row), "axes": json.loads(row["axes"]), "status": self._sweep_status(row)}
+        text = row["search"] if "search" in row.keys() else None  # a read-only store older than version 7
+        search = json.loads(text) if text else None
+        return {**dict(row), "axes": json.loads(row["axes"]), "search": search, "status": self._sweep_status(row)}
 
     def _sweep_status(self, row) -> str:
         if row["finished"]:
@@ -74,3 +77,16 @@ class Sweeps(Connection):
             "SELECT point, fields, group_id FROM sweep_points WHERE sweep_id=? ORDER BY point", (sweep_id,)
         )
         return [{"point": r[0], "fields": json.loads(r[1]), "group_id": r[2]} for r in rows]
+
+    def swept_fields(self) -> dict[int, dict[str, Any]]:
+        """Each sweep point's group and its swept fields, so tables can tell points apart;
+        a point whose fields cannot be read is left out (damaged rows never stop a listing)."""
+        out: dict[int, dict[str, Any]] = {}
+        for group_id, text in self.db.execute("SELECT group_id, fields FROM sweep_points"):
+            try:
+                fields = json.loads(text)
+            except (TypeError, ValueError):
+                continue
+            if isinstance(group_id, int) and isinstance(fields, dict):
+                out[group_id] = fields
+        return out

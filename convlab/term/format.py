@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+from convlab.term.text import IN_LINE_WIDTH, shown
+
 DASH = "—"
 
 
@@ -39,6 +41,21 @@ def data_label(data: str, train_limit: int = 0) -> str:
     if train_limit:
         return f"first {train_limit:,}"
     return "250k expanded" if data == "expanded" else "50k"
+
+
+def counted(n: int, noun: str) -> str:
+    """1 epoch, 2 epochs: a count and its noun, plural when it is not one."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
+def swept_value(value) -> str:
+    """A swept field's value in a table cell: 0.05, 1e-05, relu (a name cut to fit a line)."""
+    return f"{value:g}" if isinstance(value, float) else shown(str(value), IN_LINE_WIDTH)
+
+
+def swept_header(field: str) -> str:
+    """A swept field as a column's header: `train.lmbda` → `lmbda`; a layer's field keeps its layer."""
+    return field.removeprefix("train.")
 
 
 def shape(dims: tuple[int, ...]) -> str:

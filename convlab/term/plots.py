@@ -50,6 +50,24 @@ def curves_text(store, rows, width: int = 100, height: int = 18) -> str:
     return text if sys.stdout.isatty() else plt.uncolorize(text)
 
 
+def eta_text(points: list[tuple[int, float]], width: int = 90, height: int = 10) -> str:
+    """A run's learning rate η per epoch as a plotext plot, a tick at each η it took (`show`, when a schedule changed it)."""
+    import plotext as plt
+
+    plt.clear_figure()
+    plt.plotsize(width, height)
+    plt.theme("clear")
+    epochs, etas = [x for x, _ in points], [y for _, y in points]
+    plt.plot(epochs, etas, marker="braille")
+    changes = [points[0]] + [(x, y) for (_, before), (x, y) in zip(points, points[1:]) if y != before]
+    plt.yticks([y for _, y in changes], [f"{y:g}" for _, y in changes])
+    plt.xticks(epochs if len(epochs) <= 12 else epochs[:: -(-len(epochs) // 12)])
+    plt.title("learning rate η by epoch")
+    plt.xlabel("epoch")
+    text = plt.build()
+    return text if sys.stdout.isatty() else plt.uncolorize(text)
+
+
 # ---------------------------------------------------------------- the y axis
 
 STEPS = (0.05, 0.1, 0.2, 0.25, 0.5, 1.0, 2.0, 2.5, 5.0, 10.0, 20.0)  # round tick steps, in accuracy points

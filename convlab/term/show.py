@@ -8,9 +8,11 @@ import time
 from rich.columns import Columns
 from rich.console import Console
 
+from convlab.results.curves import eta_points
 from convlab.store import Run, Store
 from convlab.term import render
 from convlab.term.format import device_figures, labels, last_rate
+from convlab.term.plots import eta_text
 from convlab.term.text import IN_LINE_WIDTH, NOTE_WIDTH, printable, shown
 
 
@@ -65,16 +67,23 @@ def show_run(store: Store, run: Run, mistakes: int = 24, console: Console | None
         console.print(printable(line), markup=False)  # names, titles and errors are the user's
     if epochs:
         rates = any(e.images_per_s for e in epochs)  # none before store version 5
+        etas = eta_points(epochs)  # a column and a plot only when a schedule changed η
         console.print(
-            "\n  epoch  loss     validation  val. loss  test" + ("    images/s" if rates else ""), markup=False
+            "\n  epoch  loss     validation  val. loss  test"
+            + ("    images/s" if rates else "")
+            + ("  η" if etas else ""),
+            markup=False,
         )
         for e in epochs:  # a figure may be missing: none before store version 3, or a damaged row
             loss, val, val_loss, test = (
                 "" if v is None else f"{v:.{places}f}"
                 for v, places in ((e.train_loss, 4), (e.val_acc, 2), (e.val_loss, 4), (e.test_acc, 2))
             )
-            rate = f"  {e.images_per_s:>10,.0f}" if rates and e.images_per_s else ""
-            console.print(f"  {e.epoch:>5}  {loss:<6}   {val:>6}      {val_loss:>6}     {test:>6}{rate}", markup=False)
+            rate = f"  {e.images_per_s:>10,.0f}" if rates and e.images_per_s else " " * 12 * bool(rates and etas)
+            eta = f"  {e.eta:g}" if etas and e.eta is not None else ""
+            console.print(
+                f"  {e.epoch:>5}  {loss:<6}   {val:>6}      {val_loss:>6}     {test:>6}{rate}{eta}", markup=False
+            )
         shown_val = [e.val_acc for e in epochs if e.val_acc is not None]
         if len(shown_val) > 1:
             console.print(
@@ -82,6 +91,8 @@ def show_run(store: Store, run: Run, mistakes: int = 24, console: Console | None
                 markup=False,
                 highlight=False,
             )
+        if etas:
+            console.print(eta_text(etas, width=min(console.width, 90)), markup=False, highlight=False)
     filters = store.filters(run.id)
     if filters is not None:
         console.print(f"\nfirst-layer filters after epoch {epochs[-1].epoch} (darker = larger weight)", markup=False)

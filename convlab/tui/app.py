@@ -149,11 +149,12 @@ class ConvlabApp(OrderedKeys, App):
         job = job or (self.launcher.job_of_run(run_id) if run_id is not None else None)
         if job is not None and job.active:
             self.launcher.cancel(job)
-            self.notify(
-                f"{job.label}: stopping; it stays resumable (r)."
-                if job.state == "training"
-                else f"{job.label}: taken out of the queue."
-            )
+            if job.state != "training":
+                self.notify(f"{job.label}: taken out of the queue.")
+            elif (last := self._in_last_evaluation(job.run_id)) is not None:
+                self.notify(f"{job.label}: {last}")
+            else:
+                self.notify(f"{job.label}: stopping; it stays resumable (r).")
             return
         if run_id is None:
             return
@@ -163,10 +164,20 @@ class ConvlabApp(OrderedKeys, App):
         elif run.host != self.hostname:
             self.notify(f"run {run_id} trains on {run.host}; stop it there.", severity="warning")
         elif (pid := self.store.stop_run(run_id)) is not None:
-            self.notify(f"run {run_id}: asked process {pid} to stop; it stays resumable (r).")
+            last = self._in_last_evaluation(run_id)
+            self.notify(f"run {run_id}: asked process {pid} to stop; {last or 'it stays resumable (r).'}")
         else:
             self._mark_stale()
             self.notify(f"run {run_id}: its process is gone.", severity="warning")
+
+    def _in_last_evaluation(self, run_id: int | None) -> str | None:
+        """What stopping does to a run evaluating its last epoch: a stop is looked at only
+        between epochs, so it finishes; None for any other run."""
+        run = self.store.run(run_id) if run_id is not None else None
+        p = run.progress if run is not None else {}
+        if p.get("evaluating") and p.get("epoch") == run.epochs_planned:
+            return f"run {run_id} is in its last evaluation, so it finishes rather than stopping."
+        return None
 
     def resume_run(self, run_id: int | None) -> None:
         if run_id is None:

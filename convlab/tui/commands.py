@@ -1,5 +1,5 @@
-"""The lab's entries in the command palette (ctrl+p): each preset to set up or
-edit, recent runs to watch, recent sweeps, and the screen's own actions."""
+"""The lab's entries in the command palette (ctrl+p): each preset to set up,
+sweep or edit, recent runs to watch, recent sweeps, and the screen's own actions."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ def lab_commands(app, screen: Screen) -> Iterable[SystemCommand]:
     from convlab.tui.screens.draw import DrawScreen
     from convlab.tui.screens.editor import EditorScreen
     from convlab.tui.screens.settings import SettingsScreen
+    from convlab.tui.screens.sweep import SweepSetupScreen
 
     yield SystemCommand("Help", "What to do first, and every key", app.action_help)
     yield SystemCommand("Dark/light", "Switch between the dark and the light theme", app.action_toggle_theme)
@@ -41,6 +42,11 @@ def lab_commands(app, screen: Screen) -> Iterable[SystemCommand]:
             f"Run {name}…",
             f"Set up and launch: {as_markup(spec.title, LAB_CELL_WIDTH)}",
             lambda spec=spec: app.push_screen(SettingsScreen(spec)),
+        )
+        yield SystemCommand(
+            f"Sweep {name}…",
+            "Train it over a grid of field values (convlab sweep --set)",
+            lambda spec=spec: app.push_screen(SweepSetupScreen(spec)),
         )
         yield SystemCommand(
             f"Edit {name}",

@@ -5,6 +5,7 @@ on a CPU takes as long as thousands of training images."""
 
 from __future__ import annotations
 
+import math
 import statistics
 
 from convlab.config.spec import Spec
@@ -45,15 +46,17 @@ def like_before(store: Store, spec: Spec, device: str | None) -> tuple[Run, floa
     return None
 
 
-def planned_seconds(store: Store, spec: Spec, device: str | None) -> tuple[float, Run] | None:
-    """The whole of a launch: every run, every epoch, each with its evaluation."""
+def planned_seconds(store: Store, spec: Spec, device: str | None, at_once: int = 1) -> tuple[float, Run] | None:
+    """The whole of a launch: every run, every epoch, each with its evaluation; `at_once`
+    runs side by side (a thread each, as the pace was measured), so in waves."""
     found = like_before(store, spec, device)
     if found is None:
         return None
     run, rate, measured = found
     per_epoch = spec.train_images / rate + (eval_seconds(rate, measured) or 0.0)
     runs = max(spec.train.repeats, spec.train.ensemble)
-    return runs * spec.train.epochs * per_epoch, run
+    waves = math.ceil(runs / max(1, min(at_once, runs)))
+    return waves * spec.train.epochs * per_epoch, run
 
 
 def run_left(run: Run, epochs: list[Epoch], now: float) -> float | None:

@@ -51,6 +51,7 @@ def sections() -> list[tuple[str, list[tuple[str, str]]]]:
     from convlab.tui.screens.home import HomeScreen
     from convlab.tui.screens.run import RunScreen
     from convlab.tui.screens.settings import SettingsScreen
+    from convlab.tui.screens.sweep import SweepScreen, SweepSetupScreen
 
     out = []
     for title, cls in (
@@ -59,6 +60,8 @@ def sections() -> list[tuple[str, list[tuple[str, str]]]]:
         ("Run settings", SettingsScreen),
         ("Preset editor", EditorScreen),
         ("Compare view", CompareScreen),
+        ("Sweep view (ctrl+p → Sweep N)", SweepScreen),
+        ("Sweep form (ctrl+p → Sweep PRESET…)", SweepSetupScreen),
         ("Everywhere", APP_BINDINGS),
     ):
         bindings = cls if isinstance(cls, list) else cls.BINDINGS

@@ -50,6 +50,7 @@ class Launch:
     process: asyncio.subprocess.Process | None = None
     cancel_asked: bool = False  # the user cancelled it (perhaps while its process was starting)
     slots: int = 1  # runs it trains at once (its --workers)
+    verb: str = "run"  # the convlab command: run, or sweep
 
     @property
     def active(self) -> bool:
@@ -117,6 +118,19 @@ class Launcher:
                 args += [flag, str(value)]
         return self._submit(label or Path(preset).stem, args, device or "auto", _members(preset, repeats))
 
+    def sweep(self, preset: str, axes: list[str], points: int, *, label: str | None = None, **options) -> Launch:
+        """`convlab sweep PRESET --set AXIS …`: its `points` groups (each of its repeats) share the slots."""
+        args = [preset]
+        for axis in axes:
+            args += ["--set", axis]
+        for flag in ("epochs", "train_limit", "repeats", "seed", "device"):
+            if options.get(flag) is not None:
+                args += [f"--{flag.replace('_', '-')}", str(options[flag])]
+        width = points * (options.get("repeats") or 1)
+        return self._submit(
+            label or f"sweep {Path(preset).stem}", args, options.get("device") or "auto", width, "sweep"
+        )
+
     def resume(self, run_id: int) -> Launch:
         job = self._submit(f"resume run {run_id}", ["--resume", str(run_id)], "auto")
         job.resumes = run_id
@@ -165,8 +179,8 @@ class Launcher:
 
     # ------------------------------------------------------------ the queue
 
-    def _submit(self, label: str, args: list[str], device: str, members: int = 1) -> Launch:
-        job = Launch(self._next, label, args, device, slots=members)
+    def _submit(self, label: str, args: list[str], device: str, members: int = 1, verb: str = "run") -> Launch:
+        job = Launch(self._next, label, args, device, slots=members, verb=verb)
         self._next += 1
         self.jobs.append(job)
         self.waiting.append(job)
@@ -200,7 +214,7 @@ class Launcher:
             self.python,
             "-m",
             "convlab",
-            "run",
+            job.verb,
             *job.args,
             "--workers",
             str(job.slots),

@@ -25,7 +25,8 @@ def _value(v) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, str):
-        return json.dumps(v, ensure_ascii=False)  # a TOML basic string
+        # a TOML basic string: JSON's escapes are TOML's, but TOML also forbids a raw DEL
+        return json.dumps(v, ensure_ascii=False).replace("\x7f", "\\u007f")
     return repr(v)
 
 

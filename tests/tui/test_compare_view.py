@@ -60,6 +60,12 @@ async def test_help_from_the_compare_view_has_its_keys(seeded_store):
         assert isinstance(app.screen, CompareScreen)
 
 
+async def written(app, pilot) -> None:
+    """The export's file is written by a worker thread: wait for it, then for its message."""
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
 @run_async
 async def test_the_palette_finds_export_and_o_writes_what_is_on_screen(seeded_store, tmp_path):
     app = ConvlabApp(store=seeded_store)
@@ -73,20 +79,32 @@ async def test_the_palette_finds_export_and_o_writes_what_is_on_screen(seeded_st
             field.value = name
             await pilot.press("enter")
             assert app.screen is screen
+            await written(app, pilot)
             assert check(tmp_path / name)
         said = [n.message for n in app._notifications]
         assert f"Wrote 2 rows as JSON to {tmp_path / 'out.json'}" in said  # and where
         await pilot.press("o")
-        app.screen.query_one("#name").value = "no-suffix"  # refused, said in the dialog
+        app.screen.query_one("#name").value = "no-suffix"  # refused in the dialog's words, not the CLI's
         await pilot.press("enter")
-        assert "cannot tell the format" in screen_text(app)
-        await pilot.press("escape")
+        said = screen_text(app)
+        assert "end the name with .html, .csv, .json or .md" in said and "--format" not in said
+        # an existing file is replaced only when Save is pressed again (#21 item 8)
+        (tmp_path / "out.csv").write_text("keep me")
+        app.screen.query_one("#name").value = "out.csv"
+        await pilot.press("enter")
+        assert "out.csv exists; press Save again to replace it" in screen_text(app)
+        assert (tmp_path / "out.csv").read_text() == "keep me"
+        await pilot.press("enter")
+        assert app.screen is screen
+        await written(app, pilot)
+        assert _csv_has_runs_3_and_4(tmp_path / "out.csv")
         # from the palette on another screen: the compare view of every run, its export dialog open
         await pilot.press("escape")
         app.compare(None, export=True)
         await wait_until(pilot, lambda: app.screen.query("#name"), timeout=10)
         app.screen.query_one("#name").value = "all.html"
         await pilot.press("enter")
+        await written(app, pilot)
         assert (tmp_path / "all.html").read_text().startswith("<!DOCTYPE html>")
 
 

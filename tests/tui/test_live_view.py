@@ -303,3 +303,46 @@ async def test_a_click_on_a_cell_of_the_confusion_matrix_shows_those_digits(seed
         assert await pilot.click(ConfusionMatrix, offset=_cell_offset(app, matrix, 4, 4))
         await pilot.pause()
         assert len(gallery.mistakes) == len(everything) and screen.cell is None
+
+
+@run_async
+async def test_the_curve_range_follows_this_run_not_the_runs_behind_it(seeded_store):
+    """A run at 87–92% keeps its own range when an earlier run behind it sits at 10.9% (#21 item 8)."""
+    app = ConvlabApp(store=seeded_store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await _open(pilot, 1)
+        curve = screen.query_one(CurvePlot)
+        behind = [Series("run 8", [1, 2, 3], [10.9, 10.9, 10.9])]
+        curve.set_data(Series("run 9", [1, 2, 3], [87.0, 90.0, 92.0]), Series("loss", [], []), behind, None, 3)
+        await pilot.pause()
+        ticks = _y_ticks(screen_text(app))
+        assert ticks and min(ticks) >= 80 and max(ticks) <= 95
+
+
+@run_async
+async def test_the_jobs_line_names_every_run_training_and_x_in_the_last_evaluation_says_it_finishes(
+    seeded_store, fixed_world
+):
+    """A job training two runs side by side names both (#21 item 8); `x` while its
+    run evaluates its last epoch says the run finishes, not that it stays resumable."""
+    from convlab.tui.launcher import Launch
+
+    store = Store(seeded_store)
+    relu = load(str(fixed_world / "relu.toml")).with_train(repeats=2, epochs=3)
+    group = store.create_group(relu)
+    ids = [store.create_run(relu, group_id=group, member=m, seed=m, device="cpu") for m in (0, 1)]
+    with store.db:  # trained elsewhere, so the lab does not take them for dead processes of its own
+        store.db.execute(f"UPDATE runs SET host='gpu-box' WHERE id IN ({ids[0]}, {ids[1]})")
+    store.set_progress(ids[1], {"epoch": 3, "batch": 5000, "batches": 5000, "evaluating": True, "eval_started": T0})
+    app = ConvlabApp(store=seeded_store)
+    async with app.run_test(size=(160, 40)) as pilot:
+        job = Launch(1, "relu", [], "cpu", state="training", run_ids=ids, slots=2)
+        app.launcher.jobs.append(job)
+        app.jobs_version += 1
+        await pilot.pause()
+        assert f"training: relu (runs {ids[0]}, {ids[1]}) on cpu" in screen_text(app)
+        app.cancel_run(None, job)
+        await pilot.pause()
+        said = [n.message for n in app._notifications]
+        assert f"relu: run {ids[1]} is in its last evaluation, so it finishes rather than stopping." in said
+        assert not any("stays resumable" in m for m in said)

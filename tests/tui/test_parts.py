@@ -20,6 +20,15 @@ def test_every_preset_written_as_toml_loads_back_the_same():
         assert parse_text(preset_text.to_toml(spec), "x.toml", source=spec.source) == spec
 
 
+@pytest.mark.parametrize("title", ["rubout \x7f here", 'tab\there, "quoted", back\\slash', "実験 \x00\x1f\u2028"])
+def test_a_title_with_control_characters_round_trips(title):
+    """TOML forbids a raw DEL in a string: it is written escaped, and reads back the same (#21 item 12)."""
+    from dataclasses import replace
+
+    spec = replace(load("relu"), title=title)
+    assert parse_text(preset_text.to_toml(spec), "x.toml", source=spec.source).title == title
+
+
 @pytest.mark.parametrize(
     "edit, field, line_text",
     [

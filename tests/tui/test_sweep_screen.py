@@ -1,8 +1,13 @@
 """The lab's view of a sweep: a real sweep trained into the store (2 points,
-one epoch on 100 images), shown as its table and its curves, and reachable
-from the command palette."""
+one epoch on 100 images), shown as its table and its curves, reachable from
+the command palette, with its own keys (watch a point, compare, export, help);
+the swept fields as columns of the runs and compare tables; and a sweep
+started from the lab's sweep form."""
 
 from __future__ import annotations
+
+import csv
+import signal
 
 from textual.widgets import DataTable
 
@@ -11,10 +16,14 @@ from convlab.runs.runner import Runner
 from convlab.store import Store
 from convlab.tui.app import ConvlabApp
 from convlab.tui.commands import lab_commands
-from convlab.tui.screens.sweep import SweepScreen
+from convlab.tui.screens.compare import CompareScreen
+from convlab.tui.screens.help import HelpScreen
+from convlab.tui.screens.run import RunScreen
+from convlab.tui.screens.sweep import SweepScreen, SweepSetupScreen
+from convlab.tui.widgets.tables import RunTable
 
 from helpers import DATA, toml_text
-from tui_helpers import run_async, screen_text
+from tui_helpers import run_async, screen_text, wait_until
 
 
 @run_async
@@ -42,12 +51,81 @@ async def test_a_sweep_shows_its_table_and_curves(tmp_path, single_thread):
         assert isinstance(screen, SweepScreen)
         table = screen.query_one(DataTable)
         assert [str(c.label) for c in table.columns.values()][0] == "train.eta"
-        assert [table.get_row_at(i)[0] for i in range(table.row_count)] == ["0.05", "0.2"]
+        assert [str(table.get_row_at(i)[0]) for i in range(table.row_count)] == ["0.05", "0.2"]
         _, rows = sweep.table(store, sweep_id)
-        assert [table.get_row_at(i)[4] for i in range(2)] == [f"{r.test:.2f}" for r in rows]
+        assert [str(table.get_row_at(i)[4]) for i in range(2)] == [f"{r.test:.2f}" for r in rows]
         text = screen_text(app)
         assert "2/2 points finished" in text
         assert "train.eta=0.05" in text and "train.eta=0.2" in text  # a curve per point, in the legend
         assert "validation accuracy" in text
+        await _the_sweep_keys(pilot, screen, rows, tmp_path)
         await pilot.press("escape")
         assert not isinstance(app.screen, SweepScreen)
+        # home: the points' runs tell apart by their swept field, a column of its own
+        runs = app.screen.query_one(RunTable)
+        await pilot.pause()
+        assert "eta" in [str(c.label) for c in runs.columns.values()]
+        assert sorted(str(runs.get_row(str(r.runs[0].id))[4]) for r in rows) == ["0.05", "0.2"]
+
+
+async def _the_sweep_keys(pilot, screen: SweepScreen, rows, tmp_path) -> None:
+    """⏎ watches the selected point's best run, ? has the sweep's keys, c compares
+    the sweep's runs (the swept field a column), o exports its table."""
+    app = pilot.app
+    screen.query_one(DataTable).focus()
+    await pilot.press("down", "enter")
+    assert isinstance(app.screen, RunScreen) and app.screen.run_id == rows[1].best.id
+    await pilot.press("escape", "question_mark")
+    assert isinstance(app.screen, HelpScreen)
+    assert "Sweep view" in str(app.screen.query_one("#help Static").render())
+    await pilot.press("escape", "c")
+    compare = app.screen
+    assert isinstance(compare, CompareScreen)
+    await wait_until(pilot, lambda: compare.rows, timeout=10)
+    headers = [str(c.label) for c in compare.query_one(DataTable).columns.values()]
+    assert headers[headers.index("preset") + 1] == "eta"
+    await pilot.press("escape", "o")
+    app.screen.query_one("#name").value = "points.csv"
+    await pilot.press("enter")
+    assert app.screen is screen
+    with open(tmp_path / "points.csv", newline="") as f:
+        assert [line["train.eta"] for line in csv.DictReader(f)] == ["0.05", "0.2"]
+
+
+@run_async
+async def test_the_sweep_form_checks_the_grid_and_launches_a_sweep(tmp_path):
+    """ctrl+p → Sweep tiny…: a field that is not one is refused in the form;
+    two values of η become a `convlab sweep` job whose two points train."""
+    store_path = str(tmp_path / "runs.sqlite")
+    app = ConvlabApp(store=store_path)
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            commands = {c.title: c for c in lab_commands(app, app.screen)}
+            commands["Sweep tiny…"].callback()
+            await pilot.pause()
+            form = app.screen
+            assert isinstance(form, SweepSetupScreen)
+            form.query_one("#axes").value = "train.nope=1,2"
+            await pilot.pause()
+            assert "nope" in screen_text(app) and "✗" in screen_text(app)
+            form.query_one("#axes").value = "train.eta=0.05,0.1"
+            form.query_one("#epochs").value = "1"
+            form.query_one("#train_limit").value = "100"
+            form.query_one("#seed").value = "3"
+            await pilot.pause()
+            assert "2 points, 2 runs × 1 epoch × 100 images" in screen_text(app)
+            await pilot.press("ctrl+l")
+            assert not isinstance(app.screen, SweepSetupScreen)
+            job = app.launcher.jobs[-1]
+            assert job.verb == "sweep" and job.slots == 2
+            await wait_until(pilot, lambda: job.state in ("finished", "failed"), timeout=180)
+            assert job.state == "finished", job.error
+    finally:
+        for job in app.launcher.jobs:
+            if job.process is not None and job.process.returncode is None:
+                job.process.send_signal(signal.SIGKILL)
+    store = Store(store_path)
+    (record,) = store.sweeps()
+    _, rows = sweep.table(store, record["id"])
+    assert [r.fields for r in rows] == [{"train.eta": 0.05}, {"train.eta": 0.1}]
+    assert all(r.status == "finished" and r.runs[0].seed == 3 for r in rows)

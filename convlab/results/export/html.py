@@ -1,22 +1,27 @@
 """The comparison as one self-contained HTML report (no network, no scripts
 from elsewhere): the table, the validation curves, first-layer filters,
-misclassified digits and confusion matrices, every picture an <img> with a
-data: URI holding a PNG or SVG (results/pictures.py)."""
+misclassified digits, each row's most confident mistakes seen from inside its
+network, and confusion matrices, every picture an <img> with a data: URI
+holding a PNG or SVG (results/pictures.py)."""
 
 from __future__ import annotations
 
 import html
+import json
+import subprocess
+import sys
 import time
 
 import numpy as np
 
-from convlab.results.curves import curve_rows, mean_sd_band
-from convlab.results.pictures import data_uri, digit_png, filters_png, svg_curves
+from convlab.results.curves import curve_rows, eta_points, mean_sd_band
+from convlab.results.pictures import data_uri, digit_png, filters_png, maps_png, saliency_png, svg_curves
 from convlab.results.report import COLUMNS, Row
 from convlab.store import Store
 from convlab.term.format import id_ranges, pct
 
 MISTAKES_SHOWN = 40  # per row in the report; an ensemble's vote usually has fewer
+CHILD_TIMEOUT_S = 900  # seconds for the most confident mistakes of all the report's runs together
 
 
 def html_curves(store: Store, rows: list[Row]) -> str:
@@ -44,6 +49,11 @@ th { background: #f4f4f4; cursor: pointer; } td.text, th.text { text-align: left
 img.px { image-rendering: pixelated; image-rendering: crisp-edges; }
 .digits { display: flex; flex-wrap: wrap; gap: 6px; }
 .digits figure { margin: 0; text-align: center; font-size: 0.8em; }
+.mistake { display: flex; flex-wrap: wrap; gap: 12px; align-items: flex-start; margin: 0.8em 0; }
+.mistake figure { margin: 0; text-align: center; font-size: 0.8em; }
+table.probs td { padding: 0 0.4em; border: none; font-size: 0.85em; }
+.bar { display: inline-block; height: 0.7em; background: #888; } .bar.answer { background: #b00; }
+.bar.label { background: #070; }
 .meta { color: #666; font-size: 0.9em; }
 .wide { overflow-x: auto; }
 table.confusion td { text-align: center; min-width: 2.5em; } td.right { color: #070; font-weight: bold; }
@@ -106,7 +116,95 @@ def _img(data: bytes | str, mime: str, alt: str, pixelated: bool = True) -> str:
     return f'<img{klass} src="{data_uri(data, mime)}" alt="{html.escape(alt)}">'
 
 
-def _row_section(store: Store, row: Row) -> str:
+def _inspected(row: Row) -> list:
+    """The runs whose mistakes the report looks at from inside: the vote, the
+    best run (whose figure the row reports), then the row's other runs."""
+    first = [r for r in (row.vote, row.best) if r is not None]
+    return first + [r for r in row.runs if all(r.id != f.id for f in first)]
+
+
+def inside_of(store: Store, rows: list[Row]) -> dict[str, dict]:
+    """Each run's most confident mistakes (convlab/inspect/mistakes.py), keyed by
+    run id, or {"error": line}. Computed in a child process: the lab writes this
+    report too, and the lab never imports torch."""
+    runs = {r.id: r for row in rows for r in _inspected(row) if store.mistakes(r.id)}
+    out: dict[str, dict] = {}
+    for run in runs.values():
+        if run.status == "finished" and not _keeps_weights(store, run):
+            out[str(run.id)] = {"error": "it keeps no trained weights (finished before convlab kept them)"}
+    ids = sorted(i for i in runs if str(i) not in out)
+    return out | (_inside_child(store, ids) if ids else {})
+
+
+def _keeps_weights(store: Store, run) -> bool:
+    """Whether inspect/trained.py can rebuild the run's network (a vote: each member's)."""
+    members = run.members if run.kind == "ensemble" else [run.id]
+    return all(store.weights(m) is not None or store.checkpoint(m) is not None for m in members)
+
+
+def _inside_child(store: Store, ids: list[int]) -> dict[str, dict]:
+    command = [sys.executable, "-m", "convlab.inspect.mistakes", str(store.path), *map(str, ids)]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=CHILD_TIMEOUT_S)
+        if done.returncode == 0:
+            return json.loads(done.stdout)
+        line = (done.stderr.strip().splitlines() or ["no answer"])[-1]
+    except subprocess.TimeoutExpired:
+        line = f"no answer in {CHILD_TIMEOUT_S} s"
+    except ValueError as exc:  # not the JSON it prints
+        line = str(exc)
+    return {str(i): {"error": f"the network's view could not be computed ({line[:160]})"} for i in ids}
+
+
+def _inside(row: Row, inside: dict[str, dict]) -> str:
+    """The vote's or best run's cards open, the row's other runs' folded away."""
+    blocks = [_inside_run(run, inside[str(run.id)]) for run in _inspected(row) if str(run.id) in inside]
+    if len(blocks) <= 1:
+        return "".join(blocks)
+    others = "".join(blocks[1:])
+    return f"{blocks[0]}<details><summary>the other runs' most confident mistakes</summary>{others}</details>"
+
+
+def _inside_run(run, found: dict) -> str:
+    if "error" in found:
+        return f'<p class="meta">Most confident mistakes of run {run.id}: {html.escape(found["error"])}</p>'
+    cards = "".join(_mistake_card(run.id, m) for m in found["mistakes"])
+    vote = " (the members' mean probabilities; saliency and maps of its first member)" if run.kind == "ensemble" else ""
+    return (
+        f"<h3>The {len(found['mistakes'])} most confident mistakes of run {run.id}{vote}: each digit, the "
+        "network's ten probabilities (red: its answer, green: the true digit), the saliency |∂ score of its "
+        "answer / ∂ pixel| (darker mattered more) and the first layer's feature maps (darker = larger)</h3>" + cards
+    )
+
+
+def _mistake_card(run_id: int, m: dict) -> str:
+    probs, answer, label = m["probabilities"], m["predicted"], m["label"]
+
+    def bar(d: int, p: float) -> str:
+        klass = "bar answer" if d == answer else "bar label" if d == label else "bar"
+        width = max(1, round(120 * p))
+        return f'<tr><td>{d}</td><td><span class="{klass}" style="width: {width}px"></span></td><td>{100 * p:.1f}%</td></tr>'
+
+    caption = f"test digit {m['index']}: {label} → {answer} ({100 * probs[answer]:.1f}%)"
+    of = f"of run {run_id}, test digit {m['index']}"
+    parts = [
+        _figure(
+            digit_png(np.asarray(m["image"], dtype=np.uint8)), f"confident mistake of run {run_id}: {caption}", caption
+        ),
+        f'<table class="probs"><tbody>{"".join(bar(d, p) for d, p in enumerate(probs))}</tbody></table>',
+        _figure(saliency_png(np.asarray(m["saliency"])), f"saliency {of}", "saliency"),
+    ]
+    if m.get("maps") is not None:
+        maps = np.asarray(m["maps"])
+        parts.append(_figure(maps_png(maps), f"first-layer maps {of}", f"the first layer's {len(maps)} maps"))
+    return f'<div class="mistake">{"".join(parts)}</div>'
+
+
+def _figure(png_bytes: bytes, alt: str, caption: str) -> str:
+    return f"<figure>{_img(png_bytes, 'image/png', alt)}<figcaption>{html.escape(caption)}</figcaption></figure>"
+
+
+def _row_section(store: Store, row: Row, inside: dict[str, dict] | None = None) -> str:
     parts = [f'<section id="{row.key}"><h2>{html.escape(row.label)}: {html.escape(row.title)}</h2>']
     spec = (row.runs[0] if row.runs else row.vote).spec
     t = spec.train
@@ -128,11 +226,24 @@ def _row_section(store: Store, row: Row) -> str:
                 "(darker = larger weight)</h3>"
             )
             parts.append(_img(filters_png(filters), "image/png", f"filters of run {row.best.id}"))
+    parts.append(_eta_plot(store, row))
     parts.append(_mistakes(store, row))
+    parts.append(_inside(row, inside or {}))
     parts.append(_confusion(store, row))
     parts.append(_epochs_details(store, row))
     parts.append("</section>")
     return "\n".join(parts)
+
+
+def _eta_plot(store: Store, row: Row) -> str:
+    """η per epoch of the row's runs whose schedule changed it (none drawn for a fixed η)."""
+    series = [(f"run {run.id}", points) for run in row.runs if (points := eta_points(store.epochs(run.id)))]
+    if not series:
+        return ""
+    svg = svg_curves(series, title="learning rate η by epoch", min_pad=0.0)
+    return "<h3>Learning rate η by epoch (the η schedule changed it)</h3>" + _img(
+        svg, "image/svg+xml", "learning rate per epoch", pixelated=False
+    )
 
 
 def _mistakes(store: Store, row: Row) -> str:
@@ -189,15 +300,19 @@ def _epochs_details(store: Store, row: Row) -> str:
         epochs = store.epochs(run.id)
         if not epochs:
             continue
+        etas = eta_points(epochs) is not None  # a column only when a schedule changed η
         lines = "".join(
             f"<tr><td>{e.epoch}</td><td>{_num(e.train_loss, 4)}</td><td>{pct(e.val_acc)}</td>"
-            f"<td>{_num(e.val_loss, 4)}</td><td>{pct(e.test_acc)}</td><td>{_num(e.seconds, 1)}</td></tr>"
+            f"<td>{_num(e.val_loss, 4)}</td><td>{pct(e.test_acc)}</td><td>{_num(e.seconds, 1)}</td>"
+            + (f"<td>{'' if e.eta is None else f'{e.eta:g}'}</td>" if etas else "")
+            + "</tr>"
             for e in epochs
         )
         blocks.append(
             f"<h3>run {run.id} (seed {run.seed})</h3><table><thead><tr><th>epoch</th><th>loss</th>"
-            "<th>validation %</th><th>validation loss</th><th>test %</th><th>seconds</th></tr></thead>"
-            f"<tbody>{lines}</tbody></table>"
+            "<th>validation %</th><th>validation loss</th><th>test %</th><th>seconds</th>"
+            + ("<th>η</th>" if etas else "")
+            + f"</tr></thead><tbody>{lines}</tbody></table>"
         )
     if not blocks:
         return ""
@@ -212,6 +327,7 @@ def to_html(store: Store, rows: list[Row], title: str = "convlab: chapter 6 comp
     from convlab import __version__
 
     curves = html_curves(store, rows)
+    inside = inside_of(store, rows)
     body = [
         f"<h1>{html.escape(title)}</h1>",
         f'<p class="meta">convlab {__version__} · {html.escape(time.strftime("%Y-%m-%d %H:%M"))} · '
@@ -222,7 +338,7 @@ def to_html(store: Store, rows: list[Row], title: str = "convlab: chapter 6 comp
         _table(rows),
         "<h2>Validation accuracy</h2>",
         curves,
-        *(_row_section(store, r) for r in rows),
+        *(_row_section(store, r, inside) for r in rows),
     ]
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'

@@ -129,7 +129,7 @@ class CompareScreen(Screen):
             header = cell_len(column.header) + (2 if column.key == self.sort_key else 0)  # the sort arrow
             return max([header, *(cell_len(column.text(r)) for r in self.rows)]) + 2  # a cell's padding
 
-        columns = list(report.COLUMNS)
+        columns = report.columns(self.rows)  # a sweep's points: their swept fields as columns
         total = 3 + sum(map(needs, columns))  # the mark column
         for key in DROP_ORDER:
             if total <= width:
@@ -267,29 +267,32 @@ class CompareScreen(Screen):
         return self.marked_rows or self.rows
 
     def action_export(self) -> None:
-        from convlab.tui.screens.dialogs import SaveAsScreen
+        from convlab.tui.screens.dialogs import ExportScreen
 
         rows = self.shown_rows
         what = f"the {len(rows)} marked rows" if self.marked else f"all {len(rows)} rows"
-        self.app.push_screen(
-            SaveAsScreen(
-                "convlab-compare.html",
-                self.export_to,
-                title=f"Export {what}: the file's suffix (.html .csv .json .md) chooses the format",
-                placeholder="a file: compare.html, runs.csv, …",
-            )
-        )
+        self.app.push_screen(ExportScreen("convlab-compare.html", self.export_to, what))
 
-    def export_to(self, path: str) -> None:
-        """Called by the dialog; a UserError (no suffix, a folder that cannot be written) shows there."""
+    def export_to(self, path: Path, fmt: str) -> None:
+        """Called by the dialog once the name is checked. The file is written off the UI
+        thread: an HTML report looks inside each kept network in a child process (seconds)."""
+        self.notify(f"Writing {fmt.upper()} to {path.resolve()} …", timeout=4)
+        self.write_export_file(path, fmt, list(self.shown_rows))
+
+    @work(thread=True, group="export")
+    def write_export_file(self, path: Path, fmt: str, rows: list[report.Row]) -> None:
         from convlab.results import export
+        from convlab.store import Store
+        from convlab.tui.screens.dialogs import write_export
 
-        if not path:
-            raise UserError("give a file name, for example compare.html")
-        fmt = export.format_for(path, None)
-        export.write(export.render_as(self.store, self.shown_rows, fmt), path)
-        where = Path(path).resolve()
-        self.notify(f"Wrote {len(self.shown_rows)} rows as {fmt.upper()} to {where}", title="Exported", timeout=10)
+        try:
+            with Store(self.store.path, read_only=True) as store:  # this thread's own connection
+                write_export(path, export.render_as(store, rows, fmt))
+        except UserError as exc:
+            self.app.call_from_thread(self.notify, str(exc), severity="error", timeout=10)
+            return
+        said = f"Wrote {len(rows)} rows as {fmt.upper()} to {path.resolve()}"
+        self.app.call_from_thread(self.notify, said, title="Exported", timeout=10)
 
     def action_close(self) -> None:
         self.app.pop_screen()

@@ -1,9 +1,10 @@
-"""Small modal dialogs: a name to save a preset under, and quitting while
-runs train or wait."""
+"""Small modal dialogs: a name to save a preset under, a file to export to,
+and quitting while runs train or wait."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -69,6 +70,46 @@ class SaveAsScreen(ModalScreen[str | None]):
         self.dismiss(None)
 
 
+EXPORT_SUFFIXES = {".html": "html", ".htm": "html", ".csv": "csv", ".json": "json", ".md": "md"}
+
+
+class ExportScreen(SaveAsScreen):
+    """A file to export to, its suffix choosing the format (the dialog has no format field);
+    a file that exists is replaced only when Save is pressed again for the same name."""
+
+    def __init__(self, default: str, write: Callable[[Path, str], None], what: str):
+        super().__init__(
+            default,
+            self._export,
+            title=f"Export {what}: the file's suffix (.html .csv .json .md) chooses the format",
+            placeholder=f"a file: {default}, runs.csv, …",
+        )
+        self.write = write  # write(path, format)
+        self.replacing: str | None = None  # the name the user was told exists
+
+    def _export(self, name: str) -> None:
+        if not name:
+            raise UserError(f"give a file name, for example {self.default}")
+        fmt = EXPORT_SUFFIXES.get(Path(name).suffix.lower())
+        if fmt is None:
+            raise UserError(f"{name}: end the name with .html, .csv, .json or .md; the suffix chooses the format")
+        path = Path(name).expanduser()
+        if path.is_dir():
+            raise UserError(f"{name} is a folder; give a file name inside it")
+        if path.exists() and self.replacing != name:
+            self.replacing = name
+            raise UserError(f"{name} exists; press Save again to replace it, or give another name")
+        self.write(path, fmt)
+
+
+def write_export(path: Path, text: str) -> None:
+    """An export's text to its file; a path that cannot be written is one line in the dialog."""
+    try:
+        path.write_text(text, encoding="utf-8", newline="")
+    except OSError as exc:
+        raise UserError(f"cannot write {path}: {exc.strerror or exc}; choose another file") from None
+
+
 class QuitScreen(ModalScreen[bool]):
     """Quitting leaves a training run going (it is in the store); waiting ones are cancelled."""
 
@@ -87,7 +128,8 @@ class QuitScreen(ModalScreen[bool]):
             )
         if self.waiting:
             lines.append(
-                ", ".join(j.label for j in self.waiting) + " waits for the device and is cancelled: it will not start."
+                ", ".join(j.label for j in self.waiting) + " waits for the device and is cancelled: it will not start, "
+                "and the next `convlab` does not keep it (launch it again there)."
             )
         with Vertical(classes="dialog"):
             yield Label("Quit the lab?", classes="dialog-title")

@@ -20,19 +20,24 @@ from convlab.tui.widgets.tables import PresetTable, RunTable
 RUNS_SHOWN = 500  # the newest; re-read whenever the store changes, so kept bounded
 
 
+def _runs_of(job, running: set[int]) -> str:
+    """` (run 7)`, or ` (runs 7, 8)` while a job trains several side by side."""
+    ids = [i for i in job.run_ids if i in running] or ([job.run_id] if job.run_id else [])
+    return f" ({'runs' if len(ids) > 1 else 'run'} {', '.join(map(str, ids))})" if ids else ""
+
+
 class JobLine(Static):
     """One line: what trains now (every run of the lab's that trains) and what waits for the device."""
 
-    def show(self, app) -> None:
+    def show(self, app, runs: list | None = None) -> None:
+        """`runs`: the store's runs as the table shows them, for which of a job's runs train now."""
         launcher = app.launcher
         parts = []
         training = launcher.training()  # one or several, as the launcher schedules them
         if training:
+            running = {r.id for r in runs or () if r.status == "running"}
             parts.append(
-                "training: "
-                + ", ".join(
-                    f"{job.label}{f' (run {job.run_id})' if job.run_id else ''} on {job.device}" for job in training
-                )
+                "training: " + ", ".join(f"{job.label}{_runs_of(job, running)} on {job.device}" for job in training)
             )
         if launcher.waiting:
             parts.append("waiting for the device: " + ", ".join(j.label for j in launcher.waiting))
@@ -110,8 +115,8 @@ class HomeScreen(Screen):
             return
         launcher = self.app.launcher
         runs = self.app.store.runs(limit=RUNS_SHOWN)
-        self.query_one(RunTable).show(runs, list(launcher.waiting), self.marked)
-        self.query_one(JobLine).show(self.app)
+        self.query_one(RunTable).show(runs, list(launcher.waiting), self.marked, self.app.store.swept_fields())
+        self.query_one(JobLine).show(self.app, runs)
         self._filled = True
 
     def show_details(self) -> None:

@@ -171,6 +171,8 @@ class RunScreen(Screen):
         return others
 
     def _draw_curve(self, run: Run, epochs) -> None:
+        from convlab.results.curves import eta_points
+
         others = self._others(run)
         self.query_one(CurvePlot).set_data(
             Series(f"run {run.id}", [e.epoch for e in epochs], [e.val_acc for e in epochs]),
@@ -180,6 +182,7 @@ class RunScreen(Screen):
             run.epochs_planned,
             steps=run.progress.get("losses") if run.status == "running" else None,
             val_loss=Series("validation", [e.epoch for e in epochs], [e.val_loss for e in epochs]),
+            etas=eta_points(epochs),
         )
 
     def _draw_pictures(self, run: Run, epochs) -> None:

@@ -14,16 +14,24 @@ from textual.containers import Grid, Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
-from convlab.config.spec import ACTIVATIONS, Spec, parse_text
+from convlab.config.spec import ACTIVATIONS, DEVICES, Spec, parse_text
 from convlab.errors import UserError
-from convlab.term.format import count, duration
+from convlab.term.format import count, counted, duration
 from convlab.tui import preset_text
 from convlab.tui.estimate import planned_seconds
 from convlab.tui.plain import literal
 from convlab.tui.user_files import last_settings, remember_settings
 from convlab.tui.widgets.footer import KeyFooter
 
-DEVICES = ("auto", "cpu", "cuda", "mps")
+
+def crowding(workers: int) -> str:
+    """A word when more runs would train at once than there are cores: each then goes slower."""
+    from convlab.config.cores import available_cores
+
+    cores = available_cores()
+    if workers <= cores:
+        return ""
+    return f"\n  ⚠ {workers} runs at once on {counted(cores, 'core')}: they share the cores, each the slower"
 
 
 def dropout_of(spec: Spec) -> float:
@@ -237,18 +245,24 @@ class SettingsScreen(ModalScreen):
             if t.ensemble > 1
             else (f"{t.repeats} runs" if t.repeats > 1 else "1 run")
         )
-        device = self.launch_options()["device"]
+        options = self.launch_options()
+        device, at_once = options["device"], min(options["workers"], max(t.repeats, t.ensemble))
         text = (
-            f"✓ will run: {runs} × {t.epochs} epoch{'s' * (t.epochs != 1)} × {count(spec.train_images)} "
+            f"✓ will run: {runs} × {counted(t.epochs, 'epoch')} × {count(spec.train_images)} "
             f"images · {spec.params:,} parameters"
         )
-        planned = planned_seconds(self.app.store, spec, device)
+        text += crowding(options["workers"])
+        planned = planned_seconds(self.app.store, spec, device, at_once)
         if planned is None:
             return (
                 text + f"\n  time: not known until this network has trained an epoch{' on ' + device if device else ''}"
             )
         seconds, like = planned
-        return text + f"\n  ≈ {duration(seconds)} on {like.device} (at the pace of run {like.id}, evaluation included)"
+        side = f", {at_once} at once" if at_once > 1 else ""
+        return (
+            text
+            + f"\n  ≈ {duration(seconds)} on {like.device} (at the pace of run {like.id}{side}, evaluation included)"
+        )
 
     # ------------------------------------------------------------ actions
 

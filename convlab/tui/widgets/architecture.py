@@ -9,7 +9,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from convlab.config.spec import IMAGE_SHAPE, Spec
-from convlab.term.format import data_label, shape
+from convlab.term.format import counted, data_label, shape
 from convlab.term.text import shown
 
 
@@ -39,7 +39,7 @@ def hyper_parameters(spec: Spec) -> Text:
     activation = spec.activation if len(spec.layers) > 1 else "—"  # softmax alone: no hidden activation
     parts = [
         activation,
-        f"{t.epochs} epochs",
+        counted(t.epochs, "epoch"),
         f"η {t.eta:g}",
         f"λ {t.lmbda:g}",
         f"batch {t.batch_size}",

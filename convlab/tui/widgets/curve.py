@@ -38,6 +38,7 @@ class CurvePlot(PlotextPlot):
         self.book: float | None = None
         self.planned = 2  # the run's epochs: the x axis spans them from the start
         self.steps: list[tuple[float, float]] = []  # (epoch + fraction, loss so far) within the current epoch
+        self.etas: list[tuple[int, float]] = []  # (epoch, η) when a schedule changed η; else empty
         self.legend: list[tuple[str, str, str]] = []
         self._drawn: tuple | None = None  # what the figure was last drawn from (see set_data)
         self._built: tuple | None = None  # (size and theme, text): plotext's output for them
@@ -51,8 +52,10 @@ class CurvePlot(PlotextPlot):
         planned: int | None = None,
         steps: list | None = None,
         val_loss: Series | None = None,
+        etas: list[tuple[int, float]] | None = None,
     ) -> None:
         self.accuracy, self.loss, self.others, self.book = accuracy, loss, others, book
+        self.etas = list(etas or [])
         # epochs stored before store version 3 have no validation loss: left out, not drawn as zero
         pairs = [(e, v) for e, v in zip(val_loss.epochs, val_loss.values) if v is not None] if val_loss else []
         self.val_loss = Series("validation", [e for e, _ in pairs], [v for _, v in pairs])
@@ -73,6 +76,7 @@ class CurvePlot(PlotextPlot):
             self.book,
             self.planned,
             self.steps if self.show_loss else None,
+            tuple(self.etas),
             self.show_loss,
             self.full_range,
         )
@@ -114,7 +118,9 @@ class CurvePlot(PlotextPlot):
         self.refresh()
 
     def _draw_accuracy(self, plt) -> None:
-        data = [v for s in (self.accuracy, *self.others) for v in ranged_values(s.values)]
+        # this run sets the range; runs behind it only until it has a point (one at 10%
+        # would squeeze a run at 87–92% onto 0–100), and are cut at the edges
+        data = ranged_values(self.accuracy.values) or [v for s in self.others for v in ranged_values(s.values)]
         for other in self.others:
             if other.values:
                 plt.plot(other.epochs, other.values, color="gray", marker="braille")
@@ -128,6 +134,7 @@ class CurvePlot(PlotextPlot):
             legend.append(("⠤", ", ".join(o.label for o in self.others), "gray"))
         if self.book is not None:
             self._book_mark(plt, low, high, last)
+        legend += self._eta_marks(plt, low, high)
         plt.ylim(low, high)
         plt.yticks(ticks, tick_labels(ticks))
         self._epoch_axis(last)
@@ -168,8 +175,22 @@ class CurvePlot(PlotextPlot):
             legend.append(("●", "validation", "green"))
         if self.steps:
             legend.append(("⠤", "this epoch so far", "yellow"))
+        values = [v for s in (self.loss, self.val_loss) for v in s.values if v is not None]
+        if values:
+            legend += self._eta_marks(plt, min(values), max(values))
         self.legend = legend
         plt.title("loss (mean cross-entropy) by epoch · " + " · ".join(f"{m} {label}" for m, label, _ in legend))
+
+    def _eta_marks(self, plt, low: float, high: float) -> list[tuple[str, str, str]]:
+        """A line at each epoch whose η differs from the epoch before's, labelled with
+        the new η (the schedule halved it there), the labels a row apart so that
+        changes an epoch apart stay readable; the legend's entry, if any."""
+        changes = [(x, eta) for (_, before), (x, eta) in zip(self.etas, self.etas[1:]) if eta != before]
+        for i, (x, eta) in enumerate(changes):
+            plt.vline(x, "yellow")
+            y = high - (high - low) * (0.08 + 0.1 * (i % 4))
+            plt.text(f"η {eta:g}", x=x, y=y, color="yellow", alignment="left")
+        return [("│", "η changes", "yellow")] if changes else []
 
     def _epoch_axis(self, last: int) -> None:
         """Whole epochs on the x axis, at most about ten ticks."""

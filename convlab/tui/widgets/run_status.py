@@ -11,7 +11,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from convlab.store import Epoch, Run
-from convlab.term.format import device_figures, duration, last_rate
+from convlab.term.format import counted, device_figures, duration, last_rate
 from convlab.term.text import shown
 from convlab.tui.estimate import epoch_left, eval_seconds, evaluating_for, run_left
 from convlab.tui.launcher import Launch
@@ -135,11 +135,13 @@ class RunStatus(Static):
         if run.status == "finished":
             if run.kind == "ensemble":
                 return Text(f"finished: a vote of runs {', '.join(map(str, run.members))}")
-            return Text(f"finished {run.epochs_done} epochs in {duration(run.duration)}")
+            return Text(f"finished {counted(run.epochs_done, 'epoch')} in {duration(run.duration)}")
         if run.status == "interrupted":
             return Text(
                 f"interrupted after epoch {run.epochs_done}/{run.epochs_planned}: press r to resume", style="yellow"
             )
+        if run.status == "pruned":  # a search's trial that fell behind (convlab search)
+            return Text(f"pruned by its search after epoch {run.epochs_done}/{run.epochs_planned}", style="dim")
         return Text(shown(f"{run.status}: {run.error or 'no reason recorded'}"), style="bold red")
 
     @staticmethod

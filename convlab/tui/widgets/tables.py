@@ -9,7 +9,7 @@ from textual.widgets import DataTable
 
 from convlab.config.spec import Spec
 from convlab.store import Run
-from convlab.term.format import DASH, count, data_label, pct, when
+from convlab.term.format import DASH, count, data_label, pct, swept_header, swept_value, when
 from convlab.tui.launcher import Launch
 from convlab.tui.plain import literal
 
@@ -19,6 +19,7 @@ STATUS_STYLE = {
     "failed": "bold red",
     "diverged": "bold red",
     "interrupted": "yellow",
+    "pruned": "dim",  # stopped early by its search's pruner: final, not a fault
     "waiting": "italic cyan",
 }
 
@@ -160,14 +161,23 @@ class RunTable(RowTable):
     )
     DROP_ORDER = ("started", "device", "book", "best", "data")
     PADDING = 2  # a cell's padding, one column each side
+    SWEPT_AT = 4  # a sweep's fields go after the preset: they tell its points apart
 
     def on_mount(self) -> None:
         self.cursor_type = "row"
         self.zebra_stripes = True
         self._rows: list[tuple[str, tuple]] = []
+        self._columns = self.COLUMNS  # with a column per swept field of the runs shown
         self.shown_columns: tuple[str, ...] = ()
 
-    def show(self, runs: list[Run], waiting: list[Launch], marked: set[int]) -> None:
+    def show(
+        self, runs: list[Run], waiting: list[Launch], marked: set[int], swept: dict[int, dict] | None = None
+    ) -> None:
+        """`swept`: the swept fields of each sweep point's group (Store.swept_fields)."""
+        points = {r.id: (swept or {}).get(r.group_id, {}) for r in runs}
+        names = list(dict.fromkeys(name for fields in points.values() for name in fields))
+        at = self.SWEPT_AT
+        self._columns = self.COLUMNS[:at] + tuple((swept_header(n), f"set:{n}") for n in names) + self.COLUMNS[at:]
         rows = [
             (
                 f"job-{j.number}",
@@ -176,6 +186,7 @@ class RunTable(RowTable):
                     DASH,
                     Text("waiting", style=STATUS_STYLE["waiting"]),
                     j.label,
+                    *([""] * len(names)),
                     DASH,
                     DASH,
                     DASH,
@@ -187,7 +198,7 @@ class RunTable(RowTable):
             )
             for j in reversed(waiting)
         ]
-        rows += [(str(r.id), self._cells(r, r.id in marked)) for r in runs]
+        rows += [(str(r.id), self._with_swept(self._cells(r, r.id in marked), points[r.id], names)) for r in runs]
         self._rows = rows
         self._fit()
 
@@ -195,13 +206,17 @@ class RunTable(RowTable):
         if self._rows:
             self._fit()
 
+    def _with_swept(self, cells: tuple, fields: dict, names: list[str]) -> tuple:
+        at = self.SWEPT_AT
+        return (*cells[:at], *(swept_value(fields[n]) if n in fields else "" for n in names), *cells[at:])
+
     def _fit(self) -> None:
         keys = self.fitting_columns(self.scrollable_content_region.width or self.size.width)
-        index = [i for i, (_, key) in enumerate(self.COLUMNS) if key in keys]
+        index = [i for i, (_, key) in enumerate(self._columns) if key in keys]
         if keys != self.shown_columns:
             self.clear(columns=True)
             for i in index:
-                self.add_column(self.COLUMNS[i][0], key=self.COLUMNS[i][1])
+                self.add_column(self._columns[i][0], key=self._columns[i][1])
             self.shown_columns = keys
         sync_rows(self, [(key, tuple(cells[i] for i in index)) for key, cells in self._rows])
 
@@ -215,10 +230,11 @@ class RunTable(RowTable):
                 ]
             )
             + self.PADDING
-            for i, (label, key) in enumerate(self.COLUMNS)
+            for i, (label, key) in enumerate(self._columns)
         }
-        keys = [key for _, key in self.COLUMNS]
-        for drop in self.DROP_ORDER:
+        keys = [key for _, key in self._columns]
+        swept = [key for key in keys if key.startswith("set:")]
+        for drop in (*self.DROP_ORDER, *reversed(swept)):  # the swept fields go last: they name the point
             if sum(widths[k] for k in keys) <= width:
                 break
             keys.remove(drop)
