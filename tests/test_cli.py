@@ -101,6 +101,24 @@ def test_run_json_prints_one_event_per_line(lab):
         assert s.filters(2) is None  # no conv layer, no filters
 
 
+def test_runs_training_at_once_count_to_their_own_epochs(capsys):
+    """reproduce and sweeps train presets of different lengths at once: each epoch
+    line counts to its own run's planned epochs, whatever started last."""
+    from convlab.cli.printers import TextPrinter
+    from convlab.runs import events
+
+    printer = TextPrinter(store=None)
+    for run, epochs in ((1, 60), (2, 40)):
+        started = dict(group=run, member=0, preset="p", seed=1, device="cpu", batches=1, images=10)
+        printer(events.Started(run=run, epochs=epochs, resumed_from=None, **started))
+    figures = dict(train_loss=0.1, val_acc=99.0, test_acc=None, best_val=99.0, best_epoch=1, test_at_best=99.0)
+    for run in (1, 2):
+        printer(events.Epoch(run=run, epoch=41 - run, seconds=1.0, learning_rate=0.03, **figures))
+    printer.close()
+    lines = [line.split()[:4] for line in capsys.readouterr().out.splitlines() if " epoch " in line]
+    assert lines == [["run", "1", "epoch", "40/60"], ["run", "2", "epoch", "39/40"]]
+
+
 def test_runs_lists_the_store(lab):
     folder, store, _, _ = lab
     result = run_convlab("runs", cwd=folder, store=store)

@@ -47,7 +47,9 @@ class TextPrinter:
         self.store = store
         self.bar = EpochProgress(sys.stdout.isatty())
         self.last_run: int | None = None
-        self.open_runs: set[int] = set()  # batched members train together
+        # the runs training now and their planned epochs: batched members, or several
+        # presets at once (reproduce, sweeps), interleave their lines
+        self.open_runs: dict[int, int] = {}
         self.handlers: dict[type, Callable] = {
             events.Group: self.group,
             events.Started: self.started,
@@ -80,8 +82,7 @@ class TextPrinter:
         )
 
     def started(self, e: events.Started) -> None:
-        self.epochs = e.epochs
-        self.open_runs.add(e.run)
+        self.open_runs[e.run] = e.epochs
         resumed = f", resumed after epoch {e.resumed_from}" if e.resumed_from else ""
         self.say(
             f"run {e.run}: seed {e.seed}, {e.images:,} training images in {e.batches:,} "
@@ -93,14 +94,15 @@ class TextPrinter:
         test = "" if e.test_acc is None else "  (new best)"
         who = f"run {e.run} " if len(self.open_runs) > 1 else ""
         val_loss = "" if e.val_loss is None else f" (loss {e.val_loss:.4f})"
+        planned = self.open_runs.get(e.run, "?")
         self.say(
-            f"  {who}epoch {e.epoch:>3}/{self.epochs}  loss {e.train_loss:.4f}  validation {e.val_acc:.2f}%"
+            f"  {who}epoch {e.epoch:>3}/{planned}  loss {e.train_loss:.4f}  validation {e.val_acc:.2f}%"
             f"{val_loss}  best {e.best_val:.2f}% (epoch {e.best_epoch})  test at best {e.test_at_best:.2f}%"
             f"  {e.seconds:.1f}s{test}"
         )
 
     def finished(self, e: events.Finished) -> None:
-        self.open_runs.discard(e.run)
+        self.open_runs.pop(e.run, None)
         early = ", stopped early" if e.stopped_early else ""
         self.say(
             f"run {e.run} finished: best validation {e.best_val:.2f}% at epoch {e.best_epoch}, "
@@ -108,7 +110,7 @@ class TextPrinter:
         )
 
     def pruned(self, e: events.Pruned) -> None:
-        self.open_runs.discard(e.run)
+        self.open_runs.pop(e.run, None)
         self.say(f"run {e.run} pruned after epoch {e.epoch}: its search's pruner found it behind the others")
 
     def ensemble(self, e: events.Ensemble) -> None:

@@ -24,4 +24,4 @@ async def test_tags_show_in_the_runs_table_and_follow_the_store(seeded_store):
             """two-conv #sweep on the home screen"""
             return "two-conv #sweep" in screen_text(app)
 
-        await wait_until(pilot, tagged, timeout=20)
+        await wait_until(pilot, tagged)
