@@ -4,11 +4,10 @@ after an epoch (convlab/runs/search.py); its table is a sweep's (`compare --swee
 from __future__ import annotations
 
 import sys
-import time
 
 from convlab.cli import options
 from convlab.cli.printers import JsonPrinter, TextPrinter
-from convlab.cli.training import StopFlag, schedule, train_guarded, worker_options
+from convlab.cli.training import StopFlag, schedule, worker_options
 from convlab.errors import UserError
 
 
@@ -47,7 +46,7 @@ def add_search(sub) -> None:
 
 
 def cmd_search(args) -> int:
-    from convlab.cli.sweep import print_sweep
+    from convlab.cli.sweep import train_and_show
     from convlab.runs import search
     from convlab.runs.runner import Runner
     from convlab.store import Store
@@ -68,29 +67,15 @@ def cmd_search(args) -> int:
     say = (lambda text: print(text, file=sys.stderr)) if args.json else printer.say
     stop = StopFlag()
     runner = Runner(store, device=args.device, data_dir=args.data_dir, emit=printer, should_stop=stop, **workers)
-    done: list[int] = []
-    started = time.monotonic()
-    status = train_guarded(
-        lambda: done.append(
-            search.resume(store, runner, args.resume, say)
-            if args.resume
-            else search.start(store, runner, definition, changes, batch, say)
-        ),
-        stop,
-        printer,
-        interrupted=lambda: f"interrupted; resume with `convlab search --resume {_latest(store, args.resume)}`",
-        failed=lambda exc: (
-            f"a trial of the search failed: {type(exc).__name__}: {exc}; "
-            f"`convlab search --resume {_latest(store, args.resume)}` retries it"
-        ),
+    train = (
+        (lambda: search.resume(store, runner, args.resume, say))
+        if args.resume
+        else (lambda: search.start(store, runner, definition, changes, batch, say))
     )
-    if status:
-        return status
-    out = sys.stderr if args.json else sys.stdout
-    print(f"\nsearch {done[0]} ({time.monotonic() - started:.0f}s)", file=out)
-    print_sweep(store, done[0], None, out)
-    print(search.best_line(store, done[0]), file=out)
-    return 0
+    status, search_id = train_and_show(store, args, printer, stop, train, "search", lambda: _latest(store, args.resume))
+    if search_id is not None:
+        print(search.best_line(store, search_id), file=sys.stderr if args.json else sys.stdout)
+    return status
 
 
 def _definition(args):

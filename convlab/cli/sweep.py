@@ -70,26 +70,37 @@ def cmd_sweep(args) -> int:
     printer = JsonPrinter() if args.json else TextPrinter(store)
     stop = StopFlag()
     runner = Runner(store, device=args.device, data_dir=args.data_dir, emit=printer, should_stop=stop, **workers)
+    train = (
+        (lambda: sweep.resume(store, runner, args.resume))
+        if args.resume
+        else (lambda: sweep.start(store, runner, definition, changes))
+    )
+    status, _ = train_and_show(store, args, printer, stop, train, "sweep", lambda: _latest(store, args.resume))
+    return status
+
+
+def train_and_show(store, args, printer, stop, train, noun: str, latest) -> tuple[int, int | None]:
+    """Train a sweep or a search (`noun`) until it ends or is stopped, then print its
+    table; returns the exit status and the sweep's id (None when it did not end)."""
     done: list[int] = []
     started = time.monotonic()
+    unit = "trial" if noun == "search" else "run"
     status = train_guarded(
-        lambda: done.append(
-            sweep.resume(store, runner, args.resume) if args.resume else sweep.start(store, runner, definition, changes)
-        ),
+        lambda: done.append(train()),
         stop,
         printer,
-        interrupted=lambda: f"interrupted; resume with `convlab sweep --resume {_latest(store, args.resume)}`",
+        interrupted=lambda: f"interrupted; resume with `convlab {noun} --resume {latest()}`",
         failed=lambda exc: (
-            f"a run of the sweep failed: {type(exc).__name__}: {exc}; "
-            f"`convlab sweep --resume {_latest(store, args.resume)}` retries it"
+            f"a {unit} of the {noun} failed: {type(exc).__name__}: {exc}; "
+            f"`convlab {noun} --resume {latest()}` retries it"
         ),
     )
     if status:
-        return status
+        return status, None
     out = sys.stderr if args.json else sys.stdout
-    print(f"\nsweep {done[0]} ({time.monotonic() - started:.0f}s)", file=out)
+    print(f"\n{noun} {done[0]} ({time.monotonic() - started:.0f}s)", file=out)
     print_sweep(store, done[0], None, out)
-    return 0
+    return 0, done[0]
 
 
 def _definition(args):
