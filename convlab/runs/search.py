@@ -38,7 +38,7 @@ from convlab.config import spec as specs
 from convlab.config.spec import Spec
 from convlab.errors import UserError
 from convlab.extras import require
-from convlab.runs.sweep import _set_field
+from convlab.runs.sweep import _set_field, read_file
 from convlab.store import Run, Store
 
 SAMPLERS = ("random", "tpe")
@@ -156,19 +156,7 @@ def _choices(field: str, values: tuple, where: str) -> Param:
 
 def load_file(path: str | Path) -> Search:
     """A search file: preset, trials, sampler, prune, seed and a [param] table of FIELD = "RANGE"."""
-    path = Path(path)
-    doc = specs.read_toml(path)
-    unknown = set(doc) - FILE_KEYS
-    if unknown:
-        raise UserError(
-            f"{path.name}: {sorted(unknown)[0]} is not a search field; known: {', '.join(sorted(FILE_KEYS))}"
-        )
-    table = doc.get("param")
-    if not isinstance(doc.get("preset"), str) or not isinstance(table, dict) or not table:
-        raise UserError(f'{path.name}: a search needs preset = "NAME" and a [param] table of FIELD = "RANGE"')
-    preset = doc["preset"]
-    if preset.endswith(".toml") and not Path(preset).is_absolute():
-        preset = str(path.parent / preset)  # a preset file beside the search file
+    doc, table, preset = read_file(Path(path), FILE_KEYS, "param", "search", 'FIELD = "RANGE"')
     params = tuple(range_of(k, v) for k, v in table.items())
     options = {k: doc[k] for k in ("trials", "sampler", "prune", "seed") if k in doc}
     return Search(preset, params, **options)

@@ -77,21 +77,25 @@ def _value(text: str, where: str) -> Any:
 
 def load_file(path: str | Path) -> Sweep:
     """A sweep file: preset, optional repeats and seed, and a [set] table of FIELD = [values]."""
-    path = Path(path)
-    doc = specs.read_toml(path)
-    unknown = set(doc) - FILE_KEYS
-    if unknown:
-        raise UserError(
-            f"{path.name}: {sorted(unknown)[0]} is not a sweep field; known: {', '.join(sorted(FILE_KEYS))}"
-        )
-    grid = doc.get("set")
-    if not isinstance(doc.get("preset"), str) or not isinstance(grid, dict) or not grid:
-        raise UserError(f'{path.name}: a sweep needs preset = "NAME" and a [set] table of FIELD = [values]')
+    doc, grid, preset = read_file(Path(path), FILE_KEYS, "set", "sweep", "FIELD = [values]")
     axes = tuple(Axis(k, tuple(v) if isinstance(v, list) else (v,)) for k, v in grid.items())
+    return Sweep(preset, axes, *_checked_options(Path(path).name, doc.get("repeats"), doc.get("seed")))
+
+
+def read_file(path: Path, keys: set[str], table: str, noun: str, entry: str) -> tuple[dict, dict, str]:
+    """A sweep or search file (`noun`): its document, its [table] of `entry`s and its
+    preset, a preset file named relative to the file's folder; one line for the first problem."""
+    doc = specs.read_toml(path)
+    unknown = set(doc) - keys
+    if unknown:
+        raise UserError(f"{path.name}: {sorted(unknown)[0]} is not a {noun} field; known: {', '.join(sorted(keys))}")
+    found = doc.get(table)
+    if not isinstance(doc.get("preset"), str) or not isinstance(found, dict) or not found:
+        raise UserError(f'{path.name}: a {noun} needs preset = "NAME" and a [{table}] table of {entry}')
     preset = doc["preset"]
     if preset.endswith(".toml") and not Path(preset).is_absolute():
-        preset = str(path.parent / preset)  # a preset file beside the sweep file
-    return Sweep(preset, axes, *_checked_options(path.name, doc.get("repeats"), doc.get("seed")))
+        preset = str(path.parent / preset)  # a preset file beside the sweep or search file
+    return doc, found, preset
 
 
 def _checked_options(where: str, repeats: Any, seed: Any) -> tuple[int | None, int | None]:
