@@ -118,6 +118,11 @@ class Epochs(Connection):
         row = self.db.execute("SELECT epoch, params FROM weights WHERE run_id=?", (run_id,)).fetchone()
         return None if row is None else (row[0], row[1])
 
+    def keeps_network(self, run_id: int) -> bool:
+        """Whether the run's parameters are stored (best weights or a checkpoint), without reading them."""
+        sql = "SELECT EXISTS(SELECT 1 FROM weights WHERE run_id=?) OR EXISTS(SELECT 1 FROM checkpoints WHERE run_id=?)"
+        return bool(self.db.execute(sql, (run_id, run_id)).fetchone()[0])
+
     def mistakes(self, run_id: int) -> list[Mistake]:
         import numpy as np
 

@@ -139,7 +139,7 @@ def inside_of(store: Store, rows: list[Row]) -> dict[str, dict]:
 def _keeps_weights(store: Store, run) -> bool:
     """Whether inspect/trained.py can rebuild the run's network (a vote: each member's)."""
     members = run.members if run.kind == "ensemble" else [run.id]
-    return all(store.weights(m) is not None or store.checkpoint(m) is not None for m in members)
+    return all(store.keeps_network(m) for m in members)
 
 
 def _inside_child(store: Store, ids: list[int]) -> dict[str, dict]:
