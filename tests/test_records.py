@@ -27,6 +27,7 @@ def test_export_writes_a_record_per_finished_run_and_the_table(run_cli, tmp_path
         run = store.run(record["run"])
         assert record["test_at_best"] == run.test_at_best and record["best_validation"] == run.best_val
         assert record["digits_wrong"] == len(store.mistakes(run.id))
+        assert record["wall_seconds"] == round(sum(e.seconds for e in store.epochs(run.id)), 1)
     assert record["seed"] == 7 and record["epochs"] == 1 and record["preset_epochs"] == 60
     assert record["torch"] and record["convlab"] and record["machine"] and record["images_per_s"] > 0
     assert record["book_figure"] == 97.80 and record["data"] == "plain" and record["train_limit"] == 300
@@ -76,6 +77,7 @@ def test_the_table_is_made_from_the_files(tmp_path):
     relu = next(line for line in table.splitlines() if line.startswith("| `relu`"))
     # best of 3 by validation is the 99.4 run (test 99.20); mean 99.20 ± 0.10
     assert relu.split(" | ")[1:5] == ["99.23", "99.20", "99.20 ± 0.10", "3"]
+    assert relu.split(" | ")[6] == "10s"  # the time of a run's epochs (one of 10 s each), not its row's age
     members = next(line for line in table.splitlines() if "members" in line)
     assert members.split(" | ")[1] == "99.60"  # single dropout networks: the dropout preset's figure
     voted = next(line for line in table.splitlines() if "the vote of 3" in line)
@@ -104,3 +106,14 @@ def test_the_readme_table_is_generated_from_the_results_folder():
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     block = readme[readme.index("[start:book-table]") : readme.index("[end:book-table]")]
     assert table in block
+
+
+def test_a_record_writes_accuracy_in_hundredths(tmp_path):
+    """An accuracy on 10,000 digits is a whole number of hundredths: the file says
+    99.54, not the float's 99.53999999999999."""
+    with Store(tmp_path / "s.sqlite") as store:
+        relu = load("relu")
+        add_run(store, relu, store.create_group(relu), 0, [(9937 / 10000 * 100, 9954 / 10000 * 100, 10.0)], seed=3)
+        records.write(store, store.runs(), tmp_path / "results")
+    text = (tmp_path / "results" / "relu" / "seed-3.json").read_text()
+    assert '"test_at_best": 99.54,' in text and '"best_validation": 99.37,' in text

@@ -83,7 +83,7 @@ def record_of(store: Store, run: Run) -> dict[str, Any]:
         "train_limit": train.get("train_limit"),
         "preset_epochs": _preset_epochs(run),
         "epochs_planned": run.epochs_planned,
-        "test_at_best": run.test_at_best,
+        "test_at_best": _hundredths(run.test_at_best),
         "digits_wrong": _digits_wrong(store, run),
         "convlab": run.versions.get("convlab"),
         "torch": run.versions.get("torch"),
@@ -97,7 +97,7 @@ def record_of(store: Store, run: Run) -> dict[str, Any]:
             "kind": "vote",
             "torch": members[0].versions.get("torch") if members else None,
             "member_seeds": sorted(m.seed for m in members if m.seed is not None),
-            "member_tests": [m.test_at_best for m in members],
+            "member_tests": [_hundredths(m.test_at_best) for m in members],
         }
     epochs = store.epochs(run.id)
     train_seconds = sum(e.seconds or 0.0 for e in epochs)
@@ -108,11 +108,17 @@ def record_of(store: Store, run: Run) -> dict[str, Any]:
         "seed": run.seed,
         "epochs": run.epochs_done,
         "best_epoch": run.best_epoch,
-        "best_validation": run.best_val,
-        "wall_seconds": round(run.duration, 1) if run.duration is not None else None,
+        "best_validation": _hundredths(run.best_val),
+        # the wall time of its epochs: time queued, or stopped between resumes, is not the run's
+        "wall_seconds": round(train_seconds, 1) if train_seconds else None,
         "images_per_s": round(images / train_seconds, 1) if train_seconds else None,
         "device": run.device,
     }
+
+
+def _hundredths(percent: float | None) -> float | None:
+    """Accuracy on 10,000 digits is a whole number of hundredths; the float's tail is noise."""
+    return None if percent is None else round(percent, 2)
 
 
 def _preset_epochs(run: Run) -> int | None:

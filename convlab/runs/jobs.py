@@ -71,8 +71,10 @@ class JobTrainer:
         return self.mnist
 
     def train(self, job: Job) -> None:
-        from convlab.book.trainer import pick_device
+        from convlab.book.trainer import TrainingStopped, pick_device
 
+        if self.should_stop():  # handed out after the stop (a pool queues one ahead): never opened
+            raise TrainingStopped
         device = pick_device(self.device_name)
         if len(job.members) > 1:
             self._train_batched(job, device)
