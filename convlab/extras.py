@@ -4,6 +4,7 @@ needs a missing one says in one line what to install."""
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from types import ModuleType
 
 from convlab.errors import UserError
@@ -14,4 +15,14 @@ def require(module: str, extra: str, what: str) -> ModuleType:
     try:
         return importlib.import_module(module)
     except ImportError:
-        raise UserError(f"{what} needs {module.split('.')[0]}: pip install 'nndl-convlab[{extra}]'") from None
+        raise _missing(module, extra, what) from None
+
+
+def check_installed(module: str, extra: str, what: str) -> None:
+    """`require`'s check without the import (which may take a second)."""
+    if importlib.util.find_spec(module.split(".")[0]) is None:
+        raise _missing(module, extra, what)
+
+
+def _missing(module: str, extra: str, what: str) -> UserError:
+    return UserError(f"{what} needs {module.split('.')[0]}: pip install 'nndl-convlab[{extra}]'")

@@ -20,7 +20,7 @@ def lab_commands(app, screen: Screen) -> Iterable[SystemCommand]:
     from convlab.tui.screens.draw import DrawScreen
     from convlab.tui.screens.editor import EditorScreen
     from convlab.tui.screens.settings import SettingsScreen
-    from convlab.tui.screens.sweep import SweepSetupScreen
+    from convlab.tui.screens.sweep import SearchSetupScreen, SweepSetupScreen
 
     yield SystemCommand("Help", "What to do first, and every key", app.action_help)
     yield SystemCommand("Dark/light", "Switch between the dark and the light theme", app.action_toggle_theme)
@@ -49,15 +49,24 @@ def lab_commands(app, screen: Screen) -> Iterable[SystemCommand]:
             lambda spec=spec: app.push_screen(SweepSetupScreen(spec)),
         )
         yield SystemCommand(
+            f"Search {name}…",
+            "Search its fields over ranges, pruning bad trials (convlab search --param)",
+            lambda spec=spec: app.push_screen(SearchSetupScreen(spec)),
+        )
+        yield SystemCommand(
             f"Edit {name}",
             f"Open {as_markup(Path(spec.source).name)} in the editor",
             lambda spec=spec: app.push_screen(EditorScreen(Path(spec.source))),
         )
     for record in app.store.sweeps()[:RECENT_RUNS]:
-        grid = " × ".join(f"{field} ({len(values)})" for field, values in record["axes"])
-        yield SystemCommand(
-            f"Sweep {record['id']}", f"{record['preset']}: {grid}", partial(app.show_sweep, record["id"])
-        )
+        if record.get("search"):
+            from convlab.runs.search import describe
+
+            title, grid = f"Search {record['id']}", describe(record)
+        else:
+            title = f"Sweep {record['id']}"
+            grid = " × ".join(f"{field} ({len(values)})" for field, values in record["axes"])
+        yield SystemCommand(title, f"{record['preset']}: {grid}", partial(app.show_sweep, record["id"]))
     for run in app.store.runs(limit=RECENT_RUNS):
         yield SystemCommand(
             f"Watch run {run.id}",

@@ -60,8 +60,8 @@ def sections() -> list[tuple[str, list[tuple[str, str]]]]:
         ("Run settings", SettingsScreen),
         ("Preset editor", EditorScreen),
         ("Compare view", CompareScreen),
-        ("Sweep view (ctrl+p → Sweep N)", SweepScreen),
-        ("Sweep form (ctrl+p → Sweep PRESET…)", SweepSetupScreen),
+        ("Sweep view (ctrl+p → Sweep N or Search N)", SweepScreen),
+        ("Sweep and search forms (ctrl+p → Sweep or Search PRESET…)", SweepSetupScreen),
         ("Everywhere", APP_BINDINGS),
     ):
         bindings = cls if isinstance(cls, list) else cls.BINDINGS

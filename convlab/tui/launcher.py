@@ -50,7 +50,7 @@ class Launch:
     process: asyncio.subprocess.Process | None = None
     cancel_asked: bool = False  # the user cancelled it (perhaps while its process was starting)
     slots: int = 1  # runs it trains at once (its --workers)
-    verb: str = "run"  # the convlab command: run, or sweep
+    verb: str = "run"  # the convlab command: run, sweep or search
 
     @property
     def active(self) -> bool:
@@ -120,16 +120,21 @@ class Launcher:
 
     def sweep(self, preset: str, axes: list[str], points: int, *, label: str | None = None, **options) -> Launch:
         """`convlab sweep PRESET --set AXIS …`: its `points` groups (each of its repeats) share the slots."""
-        args = [preset]
-        for axis in axes:
-            args += ["--set", axis]
-        for flag in ("epochs", "train_limit", "repeats", "seed", "device"):
+        width = points * (options.get("repeats") or 1)
+        return self._many("sweep", preset, [("--set", axis) for axis in axes], width, label, options)
+
+    def search(self, preset: str, params: list[str], *, label: str | None = None, **options) -> Launch:
+        """`convlab search PRESET --param RANGE …`: as many trials at once as it has slots."""
+        pairs = [("--param", param) for param in params]
+        return self._many("search", preset, pairs, options.get("trials") or 1, label, options)
+
+    def _many(self, verb: str, preset: str, pairs: list, width: int, label: str | None, options: dict) -> Launch:
+        args = [preset, *(part for pair in pairs for part in pair)]
+        for flag in ("epochs", "train_limit", "repeats", "seed", "device", "trials", "sampler", "prune"):
             if options.get(flag) is not None:
                 args += [f"--{flag.replace('_', '-')}", str(options[flag])]
-        width = points * (options.get("repeats") or 1)
-        return self._submit(
-            label or f"sweep {Path(preset).stem}", args, options.get("device") or "auto", width, "sweep"
-        )
+        device = options.get("device") or "auto"
+        return self._submit(label or f"{verb} {Path(preset).stem}", args, device, width, verb)
 
     def resume(self, run_id: int) -> Launch:
         job = self._submit(f"resume run {run_id}", ["--resume", str(run_id)], "auto")

@@ -1,8 +1,8 @@
 """The lab's view of a sweep: a real sweep trained into the store (2 points,
 one epoch on 100 images), shown as its table and its curves, reachable from
 the command palette, with its own keys (watch a point, compare, export, help);
-the swept fields as columns of the runs and compare tables; and a sweep
-started from the lab's sweep form."""
+the swept fields as columns of the runs and compare tables; and a sweep, or a
+search, started from the lab's forms."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from convlab.tui.commands import lab_commands
 from convlab.tui.screens.compare import CompareScreen
 from convlab.tui.screens.help import HelpScreen
 from convlab.tui.screens.run import RunScreen
-from convlab.tui.screens.sweep import SweepScreen, SweepSetupScreen
+from convlab.tui.screens.sweep import SearchSetupScreen, SweepScreen, SweepSetupScreen
 from convlab.tui.widgets.tables import RunTable
 
 from helpers import DATA, toml_text
@@ -129,3 +129,58 @@ async def test_the_sweep_form_checks_the_grid_and_launches_a_sweep(tmp_path):
     _, rows = sweep.table(store, record["id"])
     assert [r.fields for r in rows] == [{"train.eta": 0.05}, {"train.eta": 0.1}]
     assert all(r.status == "finished" and r.runs[0].seed == 3 for r in rows)
+
+
+@run_async
+async def test_the_search_form_checks_the_ranges_and_launches_a_search(tmp_path):
+    """ctrl+p → Search tiny…: an empty range and an unknown pruner are refused in
+    the form; three random trials of η become a `convlab search` job whose
+    trials train, and ctrl+p → Search N shows its table."""
+    store_path = str(tmp_path / "runs.sqlite")
+    app = ConvlabApp(store=store_path)
+    app.launcher.workers = 1  # one trial at a time: each sees those before it
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            commands = {c.title: c for c in lab_commands(app, app.screen)}
+            commands["Search tiny…"].callback()
+            await pilot.pause()
+            form = app.screen
+            assert isinstance(form, SearchSetupScreen)
+            form.query_one("#params").value = "train.eta=0.3..0.1"
+            await pilot.pause()
+            assert "✗" in screen_text(app) and "the range is empty" in screen_text(app)
+            form.query_one("#params").value = "train.eta=log:0.01..0.3"
+            form.query_one("#prune").value = "sometimes"
+            await pilot.pause()
+            assert "sometimes: not a pruner" in screen_text(app)
+            await pilot.press("ctrl+l")
+            assert app.screen is form and not app.launcher.jobs  # refused: nothing queued
+            form.query_one("#prune").value = "none"
+            form.query_one("#trials").value = "3"
+            form.query_one("#sampler").value = "random"
+            form.query_one("#epochs").value = "1"
+            form.query_one("#train_limit").value = "100"
+            form.query_one("#seed").value = "4"
+            await pilot.pause()
+            assert "3 trials × 1 epoch × 100 images; random, no pruning" in screen_text(app)
+            await pilot.press("ctrl+l")
+            assert not isinstance(app.screen, SearchSetupScreen)
+            job = app.launcher.jobs[-1]
+            assert job.verb == "search" and job.slots == 1
+            await wait_until(pilot, lambda: job.state in ("finished", "failed"), timeout=180)
+            assert job.state == "finished", job.error
+            (record,) = Store(store_path).sweeps()
+            commands = {c.title: c for c in lab_commands(app, app.screen)}
+            commands[f"Search {record['id']}"].callback()
+            await pilot.pause()
+            assert isinstance(app.screen, SweepScreen) and "3 finished, 0 pruned of 3" in screen_text(app)
+    finally:
+        for job in app.launcher.jobs:
+            if job.process is not None and job.process.returncode is None:
+                job.process.send_signal(signal.SIGKILL)
+    store = Store(store_path)
+    assert record["search"]["sampler"] == "random" and record["seed"] == 4
+    _, rows = sweep.table(store, record["id"])
+    etas = [r.fields["train.eta"] for r in rows]
+    assert len(rows) == 3 and all(0.01 <= eta <= 0.3 for eta in etas) and len(set(etas)) == 3
+    assert all(r.status == "finished" for r in rows)

@@ -1,11 +1,13 @@
 """A sweep in the lab: one row per point (the swept fields, then best of N by
-validation and mean ± sd of test %), and each point's best validation curve.
-Redrawn whenever the store changes, so a sweep training elsewhere fills in.
-The sweep form (SweepSetupScreen) starts one from a preset."""
+validation and mean ± sd of test %), and each point's best validation curve
+(a search's points are its trials). Redrawn whenever the store changes, so a
+sweep training elsewhere fills in. The sweep form (SweepSetupScreen) starts one
+from a preset, the search form (SearchSetupScreen) a search."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -18,6 +20,7 @@ from convlab.config.spec import Spec
 from convlab.errors import UserError
 from convlab.runs import sweep
 from convlab.term.format import count, counted
+from convlab.tui.launcher import Launch
 from convlab.tui.plain import literal
 from convlab.tui.widgets.footer import KeyFooter
 
@@ -126,35 +129,41 @@ class SweepSetupScreen(ModalScreen):
     checked as a preset file is, as you type. Launch queues `convlab sweep` as one job."""
 
     BINDINGS = [
-        Binding("ctrl+l", "launch", "Launch", tooltip="Queue the sweep (Enter in a field too)"),
+        Binding("ctrl+l", "launch", "Launch", tooltip="Queue it (Enter in a field too)"),
         Binding("escape", "cancel", "Cancel", tooltip="Close without launching"),
     ]
+    VERB = "sweep"
+    NUMBERS = ("epochs", "train_limit", "repeats", "seed")  # the inputs that take whole numbers
 
     def __init__(self, spec: Spec):
         super().__init__()
         self.spec = spec
         self.error: str | None = None
 
-    def compose(self) -> ComposeResult:
+    def inputs(self) -> list[tuple[str, str, str, str, str]]:
+        """(label, id, value, type, placeholder) of each input, the fields first."""
         t = self.spec.train
+        return [
+            ("fields", "axes", "", "text", "train.lmbda=0,0.1 train.eta=0.03,0.1"),
+            ("epochs", "epochs", str(t.epochs), "integer", ""),
+            ("train images", "train_limit", str(t.train_limit or ""), "integer", "all"),
+            ("repeats", "repeats", "1", "integer", ""),
+            ("seed", "seed", "", "integer", "random"),
+        ]
+
+    def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="sweep-setup"):
-            yield Label(literal(f"Sweep {self.spec.name} · {self.spec.title}", None), classes="dialog-title")
+            title = f"{self.VERB.capitalize()} {self.spec.name} · {self.spec.title}"
+            yield Label(literal(title, None), classes="dialog-title")
             with Grid(id="fields"):
-                yield from self._field("fields", "axes", "", "text", "train.lmbda=0,0.1 train.eta=0.03,0.1")
-                yield from self._field("epochs", "epochs", str(t.epochs), "integer")
-                yield from self._field("train images", "train_limit", str(t.train_limit or ""), "integer", "all")
-                yield from self._field("repeats", "repeats", "1", "integer")
-                yield from self._field("seed", "seed", "", "integer", "random")
+                for label, name, value, kind, placeholder in self.inputs():
+                    yield Label(label)
+                    yield Input(value, type=kind, placeholder=placeholder, compact=True, id=name, select_on_focus=True)
             yield Static("", id="sweep-check")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Launch (ctrl+l)", variant="primary", id="launch", compact=True)
                 yield Button("Cancel (esc)", id="cancel", compact=True)
         yield KeyFooter(compact=True)
-
-    @staticmethod
-    def _field(label: str, name: str, value: str, kind: str, placeholder: str = ""):
-        yield Label(label)
-        yield Input(value, type=kind, placeholder=placeholder, compact=True, id=name, select_on_focus=True)
 
     def on_mount(self) -> None:
         self.check()
@@ -168,28 +177,35 @@ class SweepSetupScreen(ModalScreen):
     def on_button_pressed(self, event: Button.Pressed) -> None:
         {"launch": self.action_launch, "cancel": self.action_cancel}[event.button.id]()
 
+    def _text(self, name: str) -> str:
+        return self.query_one(f"#{name}", Input).value.strip()
+
     def _number(self, name: str) -> int | None:
-        text = self.query_one(f"#{name}", Input).value.strip()
+        text = self._text(name)
         return int(text) if text.lstrip("-").isdigit() else None
 
     def options(self) -> dict:
-        """The schedule and launch options, as `convlab sweep` takes them (None: the preset's)."""
+        """The schedule and launch options, as the command takes them (None: the preset's)."""
         epochs, limit = self._number("epochs"), self._number("train_limit")
+        numbers = {name: self._number(name) for name in self.NUMBERS if name not in ("epochs", "train_limit")}
         return {
             "epochs": None if epochs == self.spec.train.epochs else epochs,
             "train_limit": None if limit in (None, self.spec.train.train_limit) else limit,
-            "repeats": self._number("repeats"),
-            "seed": self._number("seed"),
+            **numbers,
         }
 
     def axes(self) -> list[str]:
-        return self.query_one("#axes", Input).value.replace(";", " ").split()
+        """The fields' entries: the first input, split at spaces (or ';')."""
+        return self._text(self.inputs()[0][1]).replace(";", " ").split()
 
-    def check(self) -> list | None:
-        """Every point of the grid, validated; None (and the reason shown) when one is not."""
+    def check(self) -> Any | None:
+        """The plan, every part validated; None (and the reason shown) when a part is not."""
         panel = self.query_one("#sweep-check", Static)
         try:
-            grid = self._grid()
+            for name in self.NUMBERS:
+                if self._text(name) and self._number(name) is None:
+                    raise UserError(f"{name} is {self._text(name)!r}; it must be a whole number")
+            plan = self.plan()
         except UserError as exc:
             self.error = str(exc)
             panel.update(literal(f"✗ {self.error}", None))
@@ -197,24 +213,16 @@ class SweepSetupScreen(ModalScreen):
             return None
         self.error = None
         panel.remove_class("-error")
-        first = grid[0][1].train
-        runs = len(grid) * max(first.repeats, first.ensemble)
-        panel.update(
-            f"✓ will run: {counted(len(grid), 'point')}, {counted(runs, 'run')} × "
-            f"{counted(first.epochs, 'epoch')} × {count(grid[0][1].train_images)} images"
-        )
-        return grid
+        panel.update(f"✓ will run: {self.summary(plan)}")
+        return plan
 
-    def _grid(self) -> list:
+    def plan(self) -> list:
+        """Every point of the grid, as `convlab sweep` makes them."""
         from convlab.config.spec import schedule_changes
 
         if not self.axes():
             raise UserError("give the fields to sweep: train.lmbda=0,0.1 (several, separated by spaces)")
         options = self.options()
-        for name in ("epochs", "train_limit", "repeats", "seed"):
-            text = self.query_one(f"#{name}", Input).value.strip()
-            if text and self._number(name) is None:
-                raise UserError(f"{name} is {text!r}; it must be a whole number")
         changes = schedule_changes(epochs=options["epochs"], train_limit=options["train_limit"])
         definition = sweep.Sweep(
             self.spec.source or self.spec.name,
@@ -224,11 +232,28 @@ class SweepSetupScreen(ModalScreen):
         )
         return sweep.points(definition, changes)
 
+    def summary(self, grid: list) -> str:
+        first = grid[0][1].train
+        runs = len(grid) * max(first.repeats, first.ensemble)
+        return (
+            f"{counted(len(grid), 'point')}, {counted(runs, 'run')} × "
+            f"{counted(first.epochs, 'epoch')} × {count(grid[0][1].train_images)} images"
+        )
+
     def action_launch(self) -> None:
-        grid = self.check()
-        if grid is None:
+        plan = self.check()
+        if plan is None:
             self.notify(self.error or "", title="Cannot launch", severity="error")
             return
+        job, what = self.launch(plan)
+        self.dismiss()
+        self.app.notify(
+            f"{job.label}: {what} queued; their runs appear on the home screen, "
+            f"and ctrl+p → {self.VERB.capitalize()} shows its table once it starts.",
+            title=self.VERB.capitalize(),
+        )
+
+    def launch(self, grid: list) -> tuple[Launch, str]:
         job = self.app.launcher.sweep(
             self.spec.source or self.spec.name,
             self.axes(),
@@ -236,12 +261,70 @@ class SweepSetupScreen(ModalScreen):
             label=f"sweep {self.spec.name}",
             **self.options(),
         )
-        self.dismiss()
-        self.app.notify(
-            f"{job.label}: {len(grid)} points queued; their runs appear on the home screen, "
-            "and ctrl+p → Sweep shows its table once it starts.",
-            title="Sweep",
-        )
+        return job, counted(len(grid), "point")
 
     def action_cancel(self) -> None:
         self.dismiss()
+
+
+class SearchSetupScreen(SweepSetupScreen):
+    """A search of a preset (`convlab search`): each field's range, the trials, the
+    sampler and the pruner, a shorter schedule and a seed, checked as you type (every
+    range at its ends, as a preset file is). Launch queues `convlab search` as one job,
+    its trials asked as many at once as the lab's slots."""
+
+    VERB = "search"
+    NUMBERS = ("epochs", "train_limit", "trials", "seed")
+
+    def inputs(self) -> list[tuple[str, str, str, str, str]]:
+        t = self.spec.train
+        return [
+            ("ranges", "params", "", "text", "train.eta=log:0.003..0.3 train.lmbda=0..10"),
+            ("trials", "trials", "20", "integer", ""),
+            ("sampler", "sampler", "tpe", "text", "random or tpe"),
+            ("pruner", "prune", "median", "text", "median, asha or none"),
+            ("epochs", "epochs", str(t.epochs), "integer", ""),
+            ("train images", "train_limit", str(t.train_limit or ""), "integer", "all"),
+            ("seed", "seed", "", "integer", "random"),
+        ]
+
+    def options(self) -> dict:
+        return {**super().options(), "sampler": self._text("sampler"), "prune": self._text("prune")}
+
+    def plan(self) -> dict:
+        """The search as `convlab search` stores it."""
+        from convlab.config.spec import schedule_changes
+        from convlab.extras import check_installed
+        from convlab.runs import search
+
+        check_installed("optuna", "search", "convlab search")  # found, not imported: the form stays quick
+        if not self.axes():
+            raise UserError(f"give each searched field's range: {search.EXAMPLE}")
+        options = self.options()
+        definition = search.Search(
+            self.spec.source or self.spec.name,
+            tuple(search.parse_param(text) for text in self.axes()),
+            options["trials"] if options["trials"] is not None else 20,
+            options["sampler"],
+            options["prune"],
+            options["seed"],
+        )
+        changes = schedule_changes(epochs=options["epochs"], train_limit=options["train_limit"])
+        return search.definition(definition, changes, self.app.launcher.workers)
+
+    def summary(self, record: dict) -> str:
+        from convlab.runs import search
+
+        one = search.trial_spec(record, {})
+        pruning = "no pruning" if record["prune"] == "none" else f"{record['prune']} pruning"
+        return (
+            f"{counted(record['trials'], 'trial')} × {counted(one.train.epochs, 'epoch')} × "
+            f"{count(one.train_images)} images; {record['sampler']}, {pruning}"
+        )
+
+    def launch(self, record: dict) -> tuple[Launch, str]:
+        options = {**self.options(), "trials": record["trials"]}
+        job = self.app.launcher.search(
+            self.spec.source or self.spec.name, self.axes(), label=f"search {self.spec.name}", **options
+        )
+        return job, counted(record["trials"], "trial")
