@@ -116,6 +116,29 @@ def test_pruned_trials_are_stored_with_their_partial_epochs(run_cli, tiny, tmp_p
     assert_user_error(run_cli("sweep", "--resume", "1"), "continue it with `convlab search --resume 1`")
 
 
+def test_a_trial_that_diverges_is_stored_so_and_the_search_goes_on(run_cli, tmp_path):
+    """η = 100 on a linear network makes the loss NaN: that trial ends 'diverged'
+    (nothing NaN stored), the next trials train, and the best is a finished one."""
+    (tmp_path / "linear.toml").write_text(
+        toml_text([{"type": "fc", "n_out": 30}, {"type": "softmax"}], {"epochs": 2, "activation": "linear"}, name="lin")
+    )
+    result = run_cli(
+        "search", "linear.toml", "--param", "train.eta=0.01,100", "--trials", "4", "--sampler", "random",
+        "--seed", "2", "--train-limit", "1000", "--workers", "1",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    store = Store(tmp_path / "convlab.sqlite")
+    _, rows = sweep.table(store, 1)
+    statuses = {row.fields["train.eta"]: row.status for row in rows}
+    assert statuses == {100: "diverged", 0.01: "finished"} and len(rows) == 4
+    for run in store.runs():
+        assert (run.status == "diverged") == (run.config["train"]["eta"] == 100)
+        if run.status == "diverged":
+            assert store.epochs(run.id) == [] and "NaN" in run.error
+    assert "diverged" in run_cli("compare", "--sweep", "1").stdout
+    assert "train.eta=0.01" in result.stdout.splitlines()[-1]  # the best trial
+
+
 @pytest.mark.slow
 def test_sigterm_then_resume_continues_the_same_trial_sequence(tmp_path, tiny, single_thread):
     """The reference search runs here, uninterrupted; the same search in the CLI

@@ -262,8 +262,12 @@ class PointRow:
     def status(self) -> str:
         if self.runs and all(r.status == "pruned" for r in self.runs):  # a search's trial (search.py)
             return f"pruned at epoch {max(r.epochs_done for r in self.runs)}"
+        if self.runs and all(r.status == "diverged" for r in self.runs):  # η too large, say: NaN
+            return "diverged"
         done = sum(r.status == "finished" for r in self.runs)
-        return "finished" if self.runs and done == len(self.runs) else f"{done}/{len(self.runs)} finished"
+        text = "finished" if self.runs and done == len(self.runs) else f"{done}/{len(self.runs)} finished"
+        diverged = sum(r.status == "diverged" for r in self.runs)
+        return f"{text}, {diverged} diverged" if diverged else text
 
 
 def table(store: Store, sweep_id: int | str) -> tuple[dict[str, Any], list[PointRow]]:
