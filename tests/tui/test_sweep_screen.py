@@ -100,30 +100,14 @@ async def test_the_sweep_form_checks_the_grid_and_launches_a_sweep(tmp_path):
     app = ConvlabApp(store=store_path)
     try:
         async with app.run_test(size=(120, 40)) as pilot:
-            commands = {c.title: c for c in lab_commands(app, app.screen)}
-            commands["Sweep tiny…"].callback()
-            await pilot.pause()
-            form = app.screen
-            assert isinstance(form, SweepSetupScreen)
-            form.query_one("#axes").value = "train.nope=1,2"
-            await pilot.pause()
+            form = await _open_form(pilot, "Sweep tiny…", SweepSetupScreen)
+            await _fill(pilot, form, axes="train.nope=1,2")
             assert "nope" in screen_text(app) and "✗" in screen_text(app)
-            form.query_one("#axes").value = "train.eta=0.05,0.1"
-            form.query_one("#epochs").value = "1"
-            form.query_one("#train_limit").value = "100"
-            form.query_one("#seed").value = "3"
-            await pilot.pause()
+            await _fill(pilot, form, axes="train.eta=0.05,0.1", epochs="1", train_limit="100", seed="3")
             assert "2 points, 2 runs × 1 epoch × 100 images" in screen_text(app)
-            await pilot.press("ctrl+l")
-            assert not isinstance(app.screen, SweepSetupScreen)
-            job = app.launcher.jobs[-1]
-            assert job.verb == "sweep" and job.slots == 2
-            await wait_until(pilot, lambda: job.state in ("finished", "failed"), timeout=180)
-            assert job.state == "finished", job.error
+            await _launch_and_wait(pilot, "sweep", 2)
     finally:
-        for job in app.launcher.jobs:
-            if job.process is not None and job.process.returncode is None:
-                job.process.send_signal(signal.SIGKILL)
+        _kill_jobs(app)
     store = Store(store_path)
     (record,) = store.sweeps()
     _, rows = sweep.table(store, record["id"])
@@ -141,46 +125,57 @@ async def test_the_search_form_checks_the_ranges_and_launches_a_search(tmp_path)
     app.launcher.workers = 1  # one trial at a time: each sees those before it
     try:
         async with app.run_test(size=(120, 40)) as pilot:
-            commands = {c.title: c for c in lab_commands(app, app.screen)}
-            commands["Search tiny…"].callback()
-            await pilot.pause()
-            form = app.screen
-            assert isinstance(form, SearchSetupScreen)
-            form.query_one("#params").value = "train.eta=0.3..0.1"
-            await pilot.pause()
+            form = await _open_form(pilot, "Search tiny…", SearchSetupScreen)
+            await _fill(pilot, form, params="train.eta=0.3..0.1")
             assert "✗" in screen_text(app) and "the range is empty" in screen_text(app)
-            form.query_one("#params").value = "train.eta=log:0.01..0.3"
-            form.query_one("#prune").value = "sometimes"
-            await pilot.pause()
+            await _fill(pilot, form, params="train.eta=log:0.01..0.3", prune="sometimes")
             assert "sometimes: not a pruner" in screen_text(app)
             await pilot.press("ctrl+l")
             assert app.screen is form and not app.launcher.jobs  # refused: nothing queued
-            form.query_one("#prune").value = "none"
-            form.query_one("#trials").value = "3"
-            form.query_one("#sampler").value = "random"
-            form.query_one("#epochs").value = "1"
-            form.query_one("#train_limit").value = "100"
-            form.query_one("#seed").value = "4"
-            await pilot.pause()
+            await _fill(
+                pilot, form, prune="none", trials="3", sampler="random", epochs="1", train_limit="100", seed="4"
+            )
             assert "3 trials × 1 epoch × 100 images; random, no pruning" in screen_text(app)
-            await pilot.press("ctrl+l")
-            assert not isinstance(app.screen, SearchSetupScreen)
-            job = app.launcher.jobs[-1]
-            assert job.verb == "search" and job.slots == 1
-            await wait_until(pilot, lambda: job.state in ("finished", "failed"), timeout=180)
-            assert job.state == "finished", job.error
+            await _launch_and_wait(pilot, "search", 1)
             (record,) = Store(store_path).sweeps()
-            commands = {c.title: c for c in lab_commands(app, app.screen)}
-            commands[f"Search {record['id']}"].callback()
-            await pilot.pause()
-            assert isinstance(app.screen, SweepScreen) and "3 finished, 0 pruned of 3" in screen_text(app)
+            await _open_form(pilot, f"Search {record['id']}", SweepScreen)
+            assert "3 finished, 0 pruned of 3" in screen_text(app)
     finally:
-        for job in app.launcher.jobs:
-            if job.process is not None and job.process.returncode is None:
-                job.process.send_signal(signal.SIGKILL)
-    store = Store(store_path)
+        _kill_jobs(app)
     assert record["search"]["sampler"] == "random" and record["seed"] == 4
-    _, rows = sweep.table(store, record["id"])
+    _, rows = sweep.table(Store(store_path), record["id"])
     etas = [r.fields["train.eta"] for r in rows]
     assert len(rows) == 3 and all(0.01 <= eta <= 0.3 for eta in etas) and len(set(etas)) == 3
     assert all(r.status == "finished" for r in rows)
+
+
+async def _open_form(pilot, title: str, kind: type):
+    """The screen the palette's command `title` opens: a form, or a sweep's view."""
+    commands = {c.title: c for c in lab_commands(pilot.app, pilot.app.screen)}
+    commands[title].callback()
+    await pilot.pause()
+    assert isinstance(pilot.app.screen, kind)
+    return pilot.app.screen
+
+
+async def _fill(pilot, form, **values: str) -> None:
+    for name, value in values.items():
+        form.query_one(f"#{name}").value = value
+    await pilot.pause()
+
+
+async def _launch_and_wait(pilot, verb: str, slots: int) -> None:
+    """ctrl+l closes the form and queues one `convlab VERB` job, which trains to the end."""
+    form = pilot.app.screen
+    await pilot.press("ctrl+l")
+    assert pilot.app.screen is not form
+    job = pilot.app.launcher.jobs[-1]
+    assert job.verb == verb and job.slots == slots
+    await wait_until(pilot, lambda: job.state in ("finished", "failed"), timeout=180)
+    assert job.state == "finished", job.error
+
+
+def _kill_jobs(app) -> None:
+    for job in app.launcher.jobs:
+        if job.process is not None and job.process.returncode is None:
+            job.process.send_signal(signal.SIGKILL)
