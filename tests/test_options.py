@@ -16,10 +16,18 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from convlab.book import handwritten
+from convlab.book import handwritten, trainer
 from convlab.book.checkpoint import Position
 from convlab.book.model import Network
-from convlab.book.trainer import Trainer, eta_at, schedule_ended, schedule_step, sgd_step
+from convlab.book.trainer import (
+    Trainer,
+    eta_at,
+    fused_momentum,
+    momentum_update,
+    schedule_ended,
+    schedule_step,
+    sgd_step,
+)
 from convlab.config.spec import load, parse_text
 from convlab.data import distort
 from convlab.errors import UserError
@@ -57,10 +65,11 @@ type = "softmax"
 # ---------------------------------------------------------------- momentum
 
 
-def test_momentum_steps_equal_the_hand_computed_ones(mnist):
+@pytest.mark.parametrize("pool", ["theano", "torch"])  # gradients written by hand, or by autograd
+def test_momentum_steps_equal_the_hand_computed_ones(mnist, pool):
     """v ← μv − η(∇C₀ + (λ/n)w) on weights, v ← μv − η∇C₀ on biases; p ← p + v."""
     spec = parse_text(spec_text())
-    net = Network(spec.layers, "theano")
+    net = Network(spec.layers, pool)
     net.init_(5)
     tensors = small_tensors(mnist, 20, 10)
     eta, decay, mu = 0.05, 0.1 / 2, 0.9
@@ -71,7 +80,7 @@ def test_momentum_steps_equal_the_hand_computed_ones(mnist):
     v = [torch.zeros_like(p) for p in start]
     for i in range(2):
         xb, yb = tensors.train_x[10 * i : 10 * i + 10], tensors.train_y[10 * i : 10 * i + 10]
-        ref = Network(spec.layers, "theano")
+        ref = Network(spec.layers, pool)
         with torch.no_grad():
             for p, q in zip(ref.book_params(), w, strict=True):
                 p.copy_(q)
@@ -92,35 +101,37 @@ def test_momentum_steps_equal_the_hand_computed_ones(mnist):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
 
 
-def _momentum_step_as_it_was(net, params, weights, x, y, eta, decay, gen, velocity, mu):
-    """sgd_step's momentum update before it added the L2 term in place (the CPU's hand-written path)."""
-    loss, grads = handwritten.loss_and_grads(net, x, y, gen)
-    with torch.no_grad():
-        grads = list(grads)
-        grads[0::2] = torch._foreach_add(grads[0::2], weights, alpha=decay)
-        torch._foreach_mul_(velocity, mu)
-        torch._foreach_add_(velocity, grads, alpha=-eta)
-        torch._foreach_add_(params, velocity)
-    return loss
-
-
-def test_the_faster_momentum_step_trains_exactly_as_before(mnist):
-    """Adding λ/n·w into the step's own gradients in place changes no number: the
-    same parameters and velocity, bit for bit, after steps with L2 and dropout."""
+@pytest.mark.parametrize("own", [True, False])
+def test_the_fused_and_the_foreach_momentum_updates_agree(mnist, own):
+    """torch's fused SGD kernel fed −η·∇C₀ (the CPU's and CUDA's path) and the
+    foreach update (other devices) give the same parameters and velocity after
+    steps with L2 and dropout, and the foreach one leaves gradients that are
+    not its own as they were; the hand-computed test above pins the fused one
+    to the definition."""
+    assert trainer.FUSED_SGD  # this torch has the kernel, so sgd_step on the CPU takes it
     spec = parse_text(spec_text().replace("n_out = 12", "n_out = 12\ndropout = 0.5"))
     tensors = small_tensors(mnist, 200, 10)
+    eta, decay, mu = 0.05, 0.1 / 200, 0.9
     trained = []
-    for step in (_momentum_step_as_it_was, sgd_step):
+    for fused in (True, False):
         net = Network(spec.layers, "theano")
         net.init_(4)
         params, gen = net.book_params(), torch.Generator().manual_seed(2)
         velocity = [torch.zeros_like(p) for p in params]
-        assert handwritten.supports(net, tensors.train_x[:10])
         for i in range(20):
             xb, yb = tensors.train_x[10 * i : 10 * i + 10], tensors.train_y[10 * i : 10 * i + 10]
-            step(net, params, net.weights(), xb, yb, 0.05, 0.1 / 200, gen, velocity, 0.9)
+            _, grads = handwritten.loss_and_grads(net, xb, yb, gen, -eta if fused else 1.0)
+            given = [g.clone() for g in grads]
+            with torch.no_grad():
+                if fused:
+                    fused_momentum(params, list(grads), velocity, eta * decay, mu)
+                else:
+                    momentum_update(params, list(grads), velocity, eta, decay, mu, own)
+            if not own:
+                assert all(torch.equal(a, b) for a, b in zip(grads, given, strict=True))
         trained.append([t.detach().clone() for t in [*params, *velocity]])
-    assert all(torch.equal(a, b) for a, b in zip(*trained, strict=True))
+    for a, b in zip(*trained, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
 
 
 # ---------------------------------------------------------------- the schedule

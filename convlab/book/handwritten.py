@@ -213,10 +213,11 @@ def _conv_backward(layer, g: torch.Tensor, saved, need_input: bool):
 
 @torch.no_grad()
 def loss_and_grads(
-    net, x: torch.Tensor, y: torch.Tensor, gen: torch.Generator | None
+    net, x: torch.Tensor, y: torch.Tensor, gen: torch.Generator | None, seed: float = 1.0
 ) -> tuple[torch.Tensor, list[torch.Tensor]]:
     """Mean cross-entropy of `net(x, train=True)` and its gradients, in
-    Network.book_params order (per layer weight, then bias)."""
+    Network.book_params order (per layer weight, then bias); each gradient
+    times `seed`, the backward's starting value (as autograd's grad_outputs)."""
     n = x.shape[0]
     saved = []  # per layer, what its backward needs
     a = x.contiguous()
@@ -240,7 +241,7 @@ def loss_and_grads(
     # gather, exp and an indexed subtraction)
     logp = torch.log_softmax(a, 1)
     loss, weight = aten.nll_loss_forward(logp, y, None, MEAN, -100)
-    g_logp = aten.nll_loss_backward(torch.ones((), dtype=logp.dtype), logp, y, None, MEAN, -100, weight)
+    g_logp = aten.nll_loss_backward(torch.full((), seed, dtype=logp.dtype), logp, y, None, MEAN, -100, weight)
     g = aten._log_softmax_backward_data(g_logp, logp, 1, logp.dtype)
 
     grads: list[torch.Tensor] = [None] * (2 * len(net.layers))  # type: ignore[list-item]

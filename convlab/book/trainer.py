@@ -36,6 +36,8 @@ PROGRESS_STEPS = 50  # progress events per epoch
 DROPOUT_SEED_OFFSET = 1_000_003
 SHUFFLE_SEED_OFFSET = 2_000_003
 DISTORT_SEED_OFFSET = 3_000_017
+FUSED_SGD = hasattr(torch, "_fused_sgd_")  # the kernel behind torch.optim.SGD(fused=True)
+FUSED_DEVICES = ("cpu", "cuda")  # where that kernel runs
 
 
 class TrainingStopped(Exception):
@@ -178,31 +180,64 @@ def sgd_step(
     """One step of the book's SGD: p ← p − η·∂C/∂p with C = NLL + 0.5·λ·ΣW²/n.
     The L2 part of the gradient, (λ/n)·W, is applied to weights only. With
     `velocity` (one tensor per param), chapter 3's momentum instead:
-    v ← μv − η·∂C/∂p, p ← p + v, with the same C.
-    `params` is net.book_params(). On the CPU the gradients are written by
+    v ← μv − η·∂C/∂p, p ← p + v, with the same C (torch's fused kernel where
+    it runs, else foreach operations). `params` is net.book_params(). On the CPU the gradients are written by
     hand (convlab/book/handwritten.py, the faster path there); elsewhere, and
     for what that path does not cover, autograd computes them."""
+    fused = velocity is not None and FUSED_SGD and x.device.type in FUSED_DEVICES
+    seed = -eta if fused else 1.0  # every gradient is linear in the backward's seed: −η·∇C₀ costs nothing
     own = handwritten.supports(net, x)  # the hand-written gradients are new tensors of this step's own
     if own:
-        loss, grads = handwritten.loss_and_grads(net, x, y, gen)
+        loss, grads = handwritten.loss_and_grads(net, x, y, gen, seed)
     else:
         loss = F.cross_entropy(net(x, train=True, gen=gen), y)
-        grads = torch.autograd.grad(loss, params)
+        grads = torch.autograd.grad(loss, params, torch.full_like(loss, seed))
     with torch.no_grad():
-        if velocity is not None:
-            grads = list(grads)
-            if decay and own:  # the L2 term added in place: the same sums, no new tensors to allocate
-                torch._foreach_add_(grads[0::2], weights, alpha=decay)  # weights are params[0::2]
-            elif decay:
-                grads[0::2] = torch._foreach_add(grads[0::2], weights, alpha=decay)
-            torch._foreach_mul_(velocity, momentum)
-            torch._foreach_add_(velocity, grads, alpha=-eta)
-            torch._foreach_add_(params, velocity)
-            return loss.detach()
-        if decay:
-            torch._foreach_mul_(weights, 1.0 - eta * decay)
-        torch._foreach_add_(params, grads, alpha=-eta)
+        if fused:
+            fused_momentum(params, list(grads), velocity, eta * decay, momentum)
+        elif velocity is not None:
+            momentum_update(params, list(grads), velocity, eta, decay, momentum, own)
+        else:
+            if decay:
+                torch._foreach_mul_(weights, 1.0 - eta * decay)
+            torch._foreach_add_(params, grads, alpha=-eta)
     return loss.detach()
+
+
+def fused_momentum(
+    params: list[torch.Tensor], scaled: list[torch.Tensor], velocity: list[torch.Tensor], eta_decay: float, mu: float
+) -> None:
+    """Chapter 3's momentum step in torch's fused SGD kernel, one pass a tensor,
+    from the gradients scaled by −η. The kernel does b ← μb + (g + wd·p),
+    p ← p − lr·b: with g = −η∇C₀, wd = −η·λ/n on the weights (params[0::2]),
+    0 on the biases, and lr = −1, its b is the book's v and p ← p + v."""
+    for group, wd in ((slice(0, None, 2), -eta_decay), (slice(1, None, 2), 0.0)):
+        torch._fused_sgd_(
+            params[group], scaled[group], velocity[group], weight_decay=wd, momentum=mu, lr=-1.0,
+            dampening=0.0, nesterov=False, maximize=False, is_first_step=False,
+        )  # fmt: skip
+
+
+def momentum_update(
+    params: list[torch.Tensor],
+    grads: list[torch.Tensor],
+    velocity: list[torch.Tensor],
+    eta: float,
+    decay: float,
+    mu: float,
+    own: bool,
+) -> None:
+    """Chapter 3's v ← μv − η(∇C₀ + (λ/n)·w), p ← p + v, the L2 term on weights
+    (params[0::2]) only, in foreach operations: where torch has no fused kernel.
+    `own`: the grads are this step's to overwrite."""
+    weights = params[0::2]
+    if decay and own:  # the L2 term added in place: the same sums, no new tensors to allocate
+        torch._foreach_add_(grads[0::2], weights, alpha=decay)
+    elif decay:
+        grads[0::2] = torch._foreach_add(grads[0::2], weights, alpha=decay)
+    torch._foreach_mul_(velocity, mu)
+    torch._foreach_add_(velocity, grads, alpha=-eta)
+    torch._foreach_add_(params, velocity)
 
 
 class Trainer:
