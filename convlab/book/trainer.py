@@ -181,9 +181,10 @@ def sgd_step(
     The L2 part of the gradient, (λ/n)·W, is applied to weights only. With
     `velocity` (one tensor per param), chapter 3's momentum instead:
     v ← μv − η·∂C/∂p, p ← p + v, with the same C (torch's fused kernel where
-    it runs, else foreach operations). `params` is net.book_params(). On the CPU the gradients are written by
-    hand (convlab/book/handwritten.py, the faster path there); elsewhere, and
-    for what that path does not cover, autograd computes them."""
+    it runs, else foreach operations). `params` is net.book_params(). On the
+    CPU the gradients are written by hand (convlab/book/handwritten.py, the
+    faster path there); elsewhere, and for what that path does not cover,
+    autograd computes them."""
     fused = velocity is not None and FUSED_SGD and x.device.type in FUSED_DEVICES
     seed = -eta if fused else 1.0  # every gradient is linear in the backward's seed: −η·∇C₀ costs nothing
     own = handwritten.supports(net, x)  # the hand-written gradients are new tensors of this step's own
