@@ -110,6 +110,12 @@ def main() -> int:
         train(Trainer(spec, on_gpu, cuda, SEEDS[0])),
         ([separate[0][0]], [separate[1][0]]),
     )
+    moving = spec.with_train(momentum=0.9)  # chapter 3's momentum: torch's fused SGD kernel on both devices
+    ok &= compare(
+        "cuda Trainer, momentum 0.9 = cpu Trainer, momentum 0.9 (seed 1)",
+        train(Trainer(moving, on_gpu, cuda, SEEDS[0])),
+        train(Trainer(moving, on_cpu, cpu, SEEDS[0])),
+    )
     ok &= compare(
         "cuda batched (eager) = cpu batched",
         train(BatchedTrainer([spec] * 3, on_gpu, cuda, SEEDS, capture=False)),
