@@ -7,6 +7,7 @@ from __future__ import annotations
 from convlab.results.report import Row
 from convlab.results.stats import mean_sd
 from convlab.store import Run, Store
+from convlab.term.format import swept_header, swept_value
 from convlab.term.text import IN_LINE_WIDTH, shown
 
 Points = list[tuple[int, float]]
@@ -23,7 +24,8 @@ def curve_rows(store: Store, rows: list[Row]) -> list[tuple[Row, str, Points]]:
         points = [(e.epoch, e.val_acc) for e in store.epochs(row.best.id) if e.val_acc is not None]
         if points:
             who = f"best member, run {row.best.id}" if row.kind == "ensemble" else f"run {row.best.id}"
-            out.append((row, f"{shown(row.preset, IN_LINE_WIDTH)} ({who})", points))  # a legend's text
+            point = "".join(f" {swept_header(f)}={swept_value(v)}" for f, v in row.swept.items())  # a sweep's
+            out.append((row, f"{shown(row.preset, IN_LINE_WIDTH)}{point} ({who})", points))  # a legend's text
     return out
 
 

@@ -84,6 +84,8 @@ async def _the_sweep_keys(pilot, screen: SweepScreen, rows, tmp_path) -> None:
     await wait_until(pilot, lambda: compare.rows, timeout=10)
     headers = [str(c.label) for c in compare.query_one(DataTable).columns.values()]
     assert headers[headers.index("preset") + 1] == "eta"
+    await pilot.pause()
+    assert "small eta=0.05 (run" in screen_text(app) and "small eta=0.2 (run" in screen_text(app)  # the legend
     await pilot.press("escape", "o")
     app.screen.query_one("#name").value = "points.csv"
     await pilot.press("enter")
