@@ -102,6 +102,18 @@ def small_tensors(mnist, n_train: int, n_eval: int):
 # ---------------------------------------------------------------- presets
 
 
+def epoch_event(epoch: int, val: float, **fields):
+    """An epoch as the trainer reports it: by default a new best, no test
+    accuracy yet, 1 s, η 0.03; `fields` set the rest (filters, checkpoint, …)."""
+    from convlab.runs import events
+
+    defaults = dict(
+        epoch=epoch, train_loss=1.0 / epoch, val_acc=val, test_acc=None, best_val=val, best_epoch=epoch,
+        test_at_best=None, seconds=1.0, learning_rate=0.03,
+    )  # fmt: skip
+    return events.Epoch(**{**defaults, **fields})
+
+
 def toml_text(layers: list[dict], train: dict | None = None, name: str = "test-net", **top) -> str:
     """A preset as TOML text: `layers` are [[layers]] tables, `train` the [train] table."""
 

@@ -20,9 +20,10 @@ import numpy as np
 
 from convlab.config.spec import load
 from convlab.data.mnist import Split
-from convlab.runs import events
 from convlab.runs.ensemble import vote
 from convlab.store import Store, mistakes_of
+
+from helpers import epoch_event
 
 
 @dataclass
@@ -65,10 +66,9 @@ def add_run(
             best_val, best_epoch, test_at_best = val, i, test_acc
         store.add_epoch(
             run_id,
-            events.Epoch(
-                epoch=i,
-                train_loss=1.0 / i,
-                val_acc=val,
+            epoch_event(
+                i,
+                val,
                 test_acc=test_acc,
                 seconds=seconds,
                 learning_rate=spec.train.eta,

@@ -15,10 +15,9 @@ from dataclasses import replace
 import pytest
 
 from convlab.config.spec import load
-from convlab.runs import events
 from convlab.store import RUN_TABLES, Store
 
-from helpers import assert_user_error
+from helpers import assert_user_error, epoch_event
 from report_fixtures import make_store
 
 
@@ -107,18 +106,7 @@ def test_gc_drops_finished_checkpoints_and_keeps_what_show_compare_export_read(r
         stopped = s.create_run(load("relu"), group_id=None, device="cpu")
         s.add_epoch(
             stopped,
-            events.Epoch(
-                epoch=1,
-                train_loss=2.0,
-                val_acc=50.0,
-                test_acc=None,
-                best_val=50.0,
-                best_epoch=1,
-                test_at_best=49.0,
-                seconds=1.0,
-                learning_rate=0.03,
-                checkpoint=b"state",
-            ),
+            epoch_event(1, 50.0, train_loss=2.0, test_at_best=49.0, checkpoint=b"state"),
         )
         s.finish(stopped, "interrupted")
         n, nbytes = s.checkpoint_bytes("finished")

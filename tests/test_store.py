@@ -17,6 +17,7 @@ from convlab.runs import events
 from convlab.runs.jobs import JobTrainer
 from convlab.store import Mistake, Store
 
+from helpers import epoch_event
 from helpers import run_of_a_killed_process as _run_of_a_killed_process
 
 
@@ -28,18 +29,7 @@ def store(tmp_path):
 
 def _epoch(n: int, **kw) -> events.Epoch:
     """An epoch event as the trainer yields it."""
-    fields = {
-        "epoch": n,
-        "train_loss": 1.0 / n,
-        "val_acc": 90.0 + n,
-        "test_acc": 89.5 + n,
-        "seconds": 2.5,
-        "learning_rate": 0.03,
-        "best_val": 90.0 + n,
-        "best_epoch": n,
-        "test_at_best": 89.5 + n,
-    }
-    return events.Epoch(**{**fields, **kw})
+    return epoch_event(n, 90.0 + n, **{"test_acc": 89.5 + n, "test_at_best": 89.5 + n, "seconds": 2.5, **kw})
 
 
 def test_round_trip(store, tmp_path):

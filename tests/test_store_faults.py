@@ -12,10 +12,9 @@ import sqlite3
 import pytest
 
 from convlab.config import spec as specs
-from convlab.runs import events
 from convlab.store import Store, schema
 
-from helpers import assert_user_error
+from helpers import assert_user_error, epoch_event
 
 
 def digest(path) -> str:
@@ -31,17 +30,7 @@ def seeded(path, runs: int = 2) -> None:
             run = store.create_run(spec, group_id=group, member=member, seed=member, device="cpu")
             store.add_epoch(
                 run,
-                events.Epoch(
-                    epoch=1,
-                    train_loss=0.5,
-                    val_acc=90.0,
-                    test_acc=89.0,
-                    best_val=90.0,
-                    best_epoch=1,
-                    test_at_best=89.0,
-                    seconds=1.0,
-                    learning_rate=0.1,
-                ),
+                epoch_event(1, 90.0, train_loss=0.5, test_acc=89.0, test_at_best=89.0, learning_rate=0.1),
             )
             store.finish(run, "finished")
         store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -231,18 +220,7 @@ def test_a_version_2_store_gains_validation_loss_and_keeps_its_epochs(tmp_path):
         assert [(e.epoch, e.val_acc, e.val_loss) for e in old] == [(1, 90.0, None)]
         store.add_epoch(
             2,
-            events.Epoch(
-                epoch=2,
-                train_loss=0.4,
-                val_acc=91.0,
-                test_acc=None,
-                val_loss=0.31,
-                best_val=91.0,
-                best_epoch=2,
-                test_at_best=90.0,
-                seconds=1.0,
-                learning_rate=0.1,
-            ),
+            epoch_event(2, 91.0, train_loss=0.4, val_loss=0.31, test_at_best=90.0, learning_rate=0.1),
         )
         assert [e.val_loss for e in store.epochs(2)] == [None, 0.31]
     assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == schema.VERSION >= 3

@@ -7,12 +7,12 @@ from __future__ import annotations
 import numpy as np
 
 from convlab.config.spec import load
-from convlab.runs import events
 from convlab.store import Store
 from convlab.tui.app import ConvlabApp
 from convlab.tui.screens.run import RunScreen
 from convlab.tui.widgets.curve import CurvePlot
 
+from helpers import epoch_event
 from tui_helpers import run_async, screen_text
 
 
@@ -23,14 +23,10 @@ def scheduled_run(path: str) -> int:
         for epoch, (val, eta) in enumerate(((97.1, 0.03), (98.0, 0.03), (97.9, 0.015), (98.2, 0.0075)), start=1):
             store.add_epoch(
                 run_id,
-                events.Epoch(
-                    epoch=epoch,
+                epoch_event(
+                    epoch,
+                    val,
                     train_loss=0.5 / epoch,
-                    val_acc=val,
-                    test_acc=None,
-                    best_val=val,
-                    best_epoch=epoch,
-                    test_at_best=None,
                     seconds=40.0,
                     learning_rate=eta,
                     filters=np.zeros((20, 1, 5, 5), np.float32),

@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 
 from convlab.config.spec import load
-from convlab.runs import events
 from convlab.store import Store
 from convlab.tui.app import ConvlabApp
 from convlab.tui.screens.run import RunScreen
@@ -19,6 +18,7 @@ from convlab.tui.widgets.curve import CurvePlot, Series
 from convlab.tui.widgets.pictures import FilterGrid, MistakeGallery
 from convlab.tui.widgets.run_status import RunStatus
 
+from helpers import epoch_event
 from tui_helpers import T0, run_async, screen_text, wait_until
 
 
@@ -128,17 +128,7 @@ async def test_a_network_without_conv_layers_says_it_has_no_filters(seeded_store
     run = store.create_run(shallow, group_id=store.create_group(shallow), seed=1, device="cpu")
     store.add_epoch(
         run,
-        events.Epoch(
-            epoch=1,
-            train_loss=0.5,
-            val_acc=90.0,
-            test_acc=89.0,
-            best_val=90.0,
-            best_epoch=1,
-            test_at_best=89.0,
-            seconds=3.0,
-            learning_rate=0.1,
-        ),
+        epoch_event(1, 90.0, train_loss=0.5, test_acc=89.0, test_at_best=89.0, seconds=3.0, learning_rate=0.1),
     )
     store.finish(run, "finished")
     app = ConvlabApp(store=seeded_store)
@@ -238,18 +228,7 @@ async def test_the_validation_loss_appears_beside_the_training_loss_after_an_epo
         with Store(seeded_store) as other:  # as the training process would write it
             other.add_epoch(
                 3,
-                events.Epoch(
-                    epoch=6,
-                    train_loss=0.15,
-                    val_acc=98.95,
-                    test_acc=None,
-                    val_loss=0.0412,
-                    best_val=98.95,
-                    best_epoch=6,
-                    test_at_best=98.9,
-                    seconds=41.5,
-                    learning_rate=0.03,
-                ),
+                epoch_event(6, 98.95, train_loss=0.15, val_loss=0.0412, test_at_best=98.9, seconds=41.5),
             )
         await wait_until(pilot, lambda: curve.val_loss.values == [0.0412], timeout=10)
         await pilot.pause()

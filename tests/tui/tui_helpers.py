@@ -12,8 +12,9 @@ from pathlib import Path
 import numpy as np
 
 from convlab.config.spec import load
-from convlab.runs import events
 from convlab.store import Mistake, Store
+
+from helpers import epoch_event
 
 T0 = 1_767_225_600.0  # 2026-01-01 00:00 UTC: every seeded time counts from here
 
@@ -41,16 +42,15 @@ def _add_epochs(store: Store, run_id: int, values: list[float], rng: np.random.G
             test_at_best = test
         store.add_epoch(
             run_id,
-            events.Epoch(
-                epoch=i,
+            epoch_event(
+                i,
+                val,
                 train_loss=round(0.9 / i, 4),
-                val_acc=val,
                 test_acc=test,
                 best_val=best,
                 best_epoch=best_epoch,
                 test_at_best=test_at_best,
                 seconds=41.5,
-                learning_rate=0.03,
                 filters=rng.normal(0, 0.3, (20, 1, 5, 5)).astype(np.float32),
             ),
         )
