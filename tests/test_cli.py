@@ -38,6 +38,7 @@ def test_presets_lists_every_preset_with_its_book_figure(run_cli):
     relu_line = next(line for line in out.splitlines() if line.startswith("relu "))
     assert "99.23" in relu_line and "85,670" in relu_line and "50k" in relu_line
     assert "250k expanded" in next(line for line in out.splitlines() if line.startswith("expanded "))
+    assert "50k elastic" in next(line for line in out.splitlines() if line.startswith("elastic "))
     names = [line.split()[0] for line in out.splitlines()[1:-1]]
     assert names.index("shallow") < names.index("two-conv") < names.index("relu") < names.index("ensemble")
 

@@ -37,10 +37,17 @@ def count(n: int | None) -> str:
 
 
 def data_label(data: str, train_limit: int = 0) -> str:
-    """What a preset trains on: 50k, 250k expanded, or the first N images."""
+    """What a preset trains on: 50k, 250k expanded, 50k elastic, 250k expanded+elastic, or the first N images."""
     if train_limit:
         return f"first {train_limit:,}"
-    return "250k expanded" if data == "expanded" else "50k"
+    return data_size(data) if data == "plain" else f"{data_size(data)} {data.replace('_', '+')}"
+
+
+def data_size(data: str) -> str:
+    """The training images an epoch of `data` holds: 50k or 250k."""
+    from convlab.config.spec import TRAIN_IMAGES
+
+    return f"{TRAIN_IMAGES.get(data, 50_000) // 1000}k"
 
 
 def counted(n: int, noun: str) -> str:

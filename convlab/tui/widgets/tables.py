@@ -9,7 +9,7 @@ from textual.widgets import DataTable
 
 from convlab.config.spec import Spec
 from convlab.store import Run
-from convlab.term.format import DASH, count, data_label, pct, swept_header, swept_value, when
+from convlab.term.format import DASH, count, data_label, data_size, pct, swept_header, swept_value, when
 from convlab.tui.launcher import Launch
 from convlab.tui.plain import literal
 
@@ -81,7 +81,7 @@ class PresetTable(RowTable):
                     s.name,
                     pct(s.book_figure),
                     Text(count(s.params), justify="right"),
-                    "250k" if s.train.data == "expanded" else "50k",
+                    data_size(s.train.data),
                     s.title,
                 ),
             )
