@@ -8,8 +8,8 @@ which it stops early: pruning can only lose a best trial it stopped, and the
 seeds give the spread. Goal: pruning reaches the same best (within the seeds'
 spread) for at most half the image-steps of the search without it.
 
-    python bench/bench_search.py                      # 2 seeds × (none, asha), 6 trials of 4 epochs, 1,000 images
-    python bench/bench_search.py --prune none asha median --seeds 1 2 3 --trials 10
+    python bench/bench_search.py                      # 2 seeds × (none, asha), 20 trials of 9 epochs, 500 images
+    python bench/bench_search.py --prune none asha median --seeds 3 --trials 40
 """
 
 from __future__ import annotations
@@ -53,9 +53,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--prune", nargs="+", default=["none", "asha"], help="the rules compared (none first)")
     parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2])
-    parser.add_argument("--trials", type=int, default=6)
-    parser.add_argument("--epochs", type=int, default=4)
-    parser.add_argument("--images", type=int, default=1000, help="the training slice")
+    parser.add_argument("--trials", type=int, default=20)
+    parser.add_argument("--epochs", type=int, default=9)
+    parser.add_argument("--images", type=int, default=500, help="the training slice")
     parser.add_argument(
         "--param", nargs="+", default=["train.eta=log:0.003..0.3", "train.lmbda=0..10"], help="FIELD=RANGE"
     )

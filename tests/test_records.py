@@ -25,7 +25,8 @@ def test_export_writes_a_record_per_finished_run_and_the_table(run_cli, tmp_path
     record = json.loads((tmp_path / "out" / "shallow" / files[0]).read_text())
     with Store(tmp_path / "convlab.sqlite") as store:
         run = store.run(record["run"])
-        assert record["test_at_best"] == run.test_at_best and record["best_validation"] == run.best_val
+        assert record["test_at_best"] == round(run.test_at_best, 2)
+        assert record["best_validation"] == round(run.best_val, 2)
         assert record["digits_wrong"] == len(store.mistakes(run.id))
         assert record["wall_seconds"] == round(sum(e.seconds for e in store.epochs(run.id)), 1)
     assert record["seed"] == 7 and record["epochs"] == 1 and record["preset_epochs"] == 60
