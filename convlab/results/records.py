@@ -219,12 +219,11 @@ def _beyond_table(records: list[dict[str, Any]]) -> list[str]:
         if not runs:
             continue
         best = max(runs, key=lambda r: (r["best_validation"], -r["run"]))
-        mean, sd = mean_sd([r["test_at_best"] for r in runs])
         walls = [r["wall_seconds"] for r in runs if r["wall_seconds"]]
         wall = duration(sum(walls) / len(walls)) if walls else "—"
         lines.append(
             f"| `{preset}` | {_pct(runs[0]['anchor_figure'])} | {runs[0]['anchor_source']} "
-            f"| {_pct(best['test_at_best'])} | {mean:.2f} ± {sd:.2f} | {len(runs)} | {best['digits_wrong']} | {wall} |"
+            f"| {_pct(best['test_at_best'])} | {_mean_sd(runs)} | {len(runs)} | {best['digits_wrong']} | {wall} |"
         )
     return lines
 
@@ -240,7 +239,6 @@ def _presets(records: list[dict[str, Any]]) -> list[tuple[str, float | None]]:
 
 def _runs_line(preset: str, runs: list[dict[str, Any]], members: bool) -> str:
     best = max(runs, key=lambda r: (r["best_validation"], -r["run"]))
-    mean, sd = mean_sd([r["test_at_best"] for r in runs])
     walls = [r["wall_seconds"] for r in runs if r["wall_seconds"]]
     rates = [r["images_per_s"] for r in runs if r["images_per_s"]]
     # an ensemble's members are single dropout networks: their book figure is the dropout preset's
@@ -249,9 +247,15 @@ def _runs_line(preset: str, runs: list[dict[str, Any]], members: bool) -> str:
     wall = duration(sum(walls) / len(walls)) if walls else "—"
     rate = f"{sum(rates) / len(rates):,.0f}" if rates else "—"
     return (
-        f"| {name} | {_pct(book)} | {_pct(best['test_at_best'])} | {mean:.2f} ± {sd:.2f} | {len(runs)} "
+        f"| {name} | {_pct(book)} | {_pct(best['test_at_best'])} | {_mean_sd(runs)} | {len(runs)} "
         f"| {best['digits_wrong']} | {wall} | {rate} | {runs[0]['torch'] or '—'} |"
     )
+
+
+def _mean_sd(runs: list[dict[str, Any]]) -> str:
+    """Mean ± sample sd of the runs' test figures; one run has no spread to give."""
+    mean, sd = mean_sd([r["test_at_best"] for r in runs])
+    return f"{mean:.2f} ± {sd:.2f}" if len(runs) > 1 else f"{mean:.2f} (one run)"
 
 
 def _vote_line(preset: str, vote: dict[str, Any]) -> str:
