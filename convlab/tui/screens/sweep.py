@@ -277,12 +277,14 @@ class SearchSetupScreen(SweepSetupScreen):
     NUMBERS = ("epochs", "train_limit", "trials", "seed")
 
     def inputs(self) -> list[tuple[str, str, str, str, str]]:
+        from convlab.runs.search import PRUNERS, SAMPLERS, Search  # the command's defaults and choices
+
         t = self.spec.train
         return [
             ("ranges", "params", "", "text", "train.eta=log:0.003..0.3 train.lmbda=0..10"),
-            ("trials", "trials", "20", "integer", ""),
-            ("sampler", "sampler", "tpe", "text", "random or tpe"),
-            ("pruner", "prune", "median", "text", "median, asha or none"),
+            ("trials", "trials", str(Search.trials), "integer", ""),
+            ("sampler", "sampler", Search.sampler, "text", " or ".join(SAMPLERS)),
+            ("pruner", "prune", Search.prune, "text", ", ".join(PRUNERS)),
             ("epochs", "epochs", str(t.epochs), "integer", ""),
             ("train images", "train_limit", str(t.train_limit or ""), "integer", "all"),
             ("seed", "seed", "", "integer", "random"),
@@ -304,7 +306,7 @@ class SearchSetupScreen(SweepSetupScreen):
         definition = search.Search(
             self.spec.source or self.spec.name,
             tuple(search.parse_param(text) for text in self.axes()),
-            options["trials"] if options["trials"] is not None else 20,
+            options["trials"] if options["trials"] is not None else search.Search.trials,
             options["sampler"],
             options["prune"],
             options["seed"],
