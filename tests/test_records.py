@@ -133,3 +133,19 @@ def test_a_preset_beyond_the_book_has_its_own_section_beside_its_anchor(tmp_path
     row = next(line for line in beyond.splitlines() if line.startswith("| `elastic`"))
     assert row.split(" | ")[1] == "99.60" and "Simard" in row.split(" | ")[2]
     assert row.split(" | ")[3:6] == ["99.22", "99.22 (one run)", "1"]
+
+
+def test_members_before_their_vote_say_what_the_vote_awaits(tmp_path):
+    """Two of the ensemble's five members finished, no vote yet: their row is set
+    beside the dropout preset's 99.60, and the vote's 99.67 row says what it awaits."""
+    with Store(tmp_path / "s.sqlite") as store:
+        ensemble = load("ensemble")
+        group = store.create_group(ensemble)
+        for member, (val, test) in enumerate([(99.61, 99.55), (99.50, 99.51)]):
+            add_run(store, ensemble, group, member, [(val, test, 300.0)], seed=101 + member)
+        records.write(store, store.runs(), tmp_path / "results")
+    lines = records.markdown(records.load(tmp_path / "results")).splitlines()
+    members = next(line for line in lines if line.startswith("| `ensemble` members"))
+    assert members.split(" | ")[1:5] == ["99.60", "99.55", "99.53 ± 0.03", "2"]
+    vote = next(line for line in lines if line.startswith("| `ensemble`: the vote"))
+    assert vote.split(" | ")[1:3] == ["99.67", "no vote yet: 2 of 5 members"]

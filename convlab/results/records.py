@@ -198,7 +198,12 @@ def markdown(records: list[dict[str, Any]]) -> str:
         votes = [r for r in full if r["preset"] == preset and r["kind"] == "vote"]
         if runs:
             lines.append(_runs_line(preset, runs, members=preset == "ensemble"))
-        elif not votes:
+        if preset == "ensemble" and runs and not votes:  # the book's figure is the vote's: say what it awaits
+            wanted = _presets_by_name()[preset].train.ensemble
+            lines.append(
+                f"| `{preset}`: the vote | {_pct(book)} | no vote yet: {len(runs)} of {wanted} members | | | | | | |"
+            )
+        elif not runs and not votes:
             lines.append(f"| `{preset}` | {_pct(book)} | not run as data yet | | | | | | |")
         lines.extend(_vote_line(preset, v) for v in votes)
     if beyond:
