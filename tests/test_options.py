@@ -101,37 +101,37 @@ def test_momentum_steps_equal_the_hand_computed_ones(mnist, pool):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("own", [True, False])
-def test_the_fused_and_the_foreach_momentum_updates_agree(mnist, own):
+def test_the_fused_and_the_foreach_momentum_updates_agree(mnist):
     """torch's fused SGD kernel fed −η·∇C₀ (the CPU's and CUDA's path) and the
-    foreach update (other devices) give the same parameters and velocity after
-    steps with L2 and dropout, and the foreach one leaves gradients that are
-    not its own as they were; the hand-computed test above pins the fused one
-    to the definition."""
+    foreach update (other devices), with its gradients its own to overwrite or
+    not, give the same parameters and velocity after steps with L2 and dropout;
+    the foreach one leaves gradients that are not its own as they were. The
+    hand-computed test above pins the fused one to the definition."""
     assert trainer.FUSED_SGD  # this torch has the kernel, so sgd_step on the CPU takes it
     spec = parse_text(spec_text().replace("n_out = 12", "n_out = 12\ndropout = 0.5"))
     tensors = small_tensors(mnist, 200, 10)
     eta, decay, mu = 0.05, 0.1 / 200, 0.9
     trained = []
-    for fused in (True, False):
+    for update in ("fused", "foreach, own", "foreach, borrowed"):
         net = Network(spec.layers, "theano")
         net.init_(4)
         params, gen = net.book_params(), torch.Generator().manual_seed(2)
         velocity = [torch.zeros_like(p) for p in params]
         for i in range(20):
             xb, yb = tensors.train_x[10 * i : 10 * i + 10], tensors.train_y[10 * i : 10 * i + 10]
-            _, grads = handwritten.loss_and_grads(net, xb, yb, gen, -eta if fused else 1.0)
+            _, grads = handwritten.loss_and_grads(net, xb, yb, gen, -eta if update == "fused" else 1.0)
             given = [g.clone() for g in grads]
             with torch.no_grad():
-                if fused:
+                if update == "fused":
                     fused_momentum(params, list(grads), velocity, eta * decay, mu)
                 else:
-                    momentum_update(params, list(grads), velocity, eta, decay, mu, own)
-            if not own:
+                    momentum_update(params, list(grads), velocity, eta, decay, mu, update == "foreach, own")
+            if update == "foreach, borrowed":
                 assert all(torch.equal(a, b) for a, b in zip(grads, given, strict=True))
         trained.append([t.detach().clone() for t in [*params, *velocity]])
-    for a, b in zip(*trained, strict=True):
-        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+    for other in trained[1:]:
+        for a, b in zip(trained[0], other, strict=True):
+            torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
 
 
 # ---------------------------------------------------------------- the schedule
