@@ -83,6 +83,7 @@ def test_the_table_is_made_from_the_files(tmp_path):
     assert members.split(" | ")[1] == "99.60"  # single dropout networks: the dropout preset's figure
     voted = next(line for line in table.splitlines() if "the vote of 3" in line)
     assert voted.split(" | ")[1] == "99.67" and voted.split(" | ")[5] == "5"
+    assert vote_record["wall_seconds"] == 90.0 and voted.split(" | ")[6] == "1m30s, all 3"  # its members' epochs
     # the table reads the files, not the store: it survives the store's removal
     (tmp_path / "s.sqlite").unlink()
     assert records.markdown(records.load(folder)) == table

@@ -98,10 +98,11 @@ def record_of(store: Store, run: Run) -> dict[str, Any]:
             "torch": members[0].versions.get("torch") if members else None,
             "member_seeds": sorted(m.seed for m in members if m.seed is not None),
             "member_tests": [_hundredths(m.test_at_best) for m in members],
+            # the whole ensemble's time: its members' epochs, one after another
+            "wall_seconds": round(sum(_epoch_seconds(store, m.id) for m in members), 1) or None,
         }
-    epochs = store.epochs(run.id)
-    train_seconds = sum(e.seconds or 0.0 for e in epochs)
-    images = _train_images(train) * len(epochs)
+    train_seconds = _epoch_seconds(store, run.id)
+    images = _train_images(train) * len(store.epochs(run.id))
     return {
         **base,
         "kind": "run",
@@ -114,6 +115,10 @@ def record_of(store: Store, run: Run) -> dict[str, Any]:
         "images_per_s": round(images / train_seconds, 1) if train_seconds else None,
         "device": run.device,
     }
+
+
+def _epoch_seconds(store: Store, run_id: int) -> float:
+    return sum(e.seconds or 0.0 for e in store.epochs(run_id))
 
 
 def _hundredths(percent: float | None) -> float | None:
@@ -265,9 +270,11 @@ def _mean_sd(runs: list[dict[str, Any]]) -> str:
 
 def _vote_line(preset: str, vote: dict[str, Any]) -> str:
     n = len(vote["member_seeds"])
+    seconds = vote.get("wall_seconds")  # absent from records written before votes kept their time
+    wall = f"{duration(seconds)}, all {n}" if seconds else "—"
     return (
         f"| `{preset}`: the vote of {n} | {_pct(vote['book_figure'])} | {_pct(vote['test_at_best'])} | — | 1 "
-        f"| {vote['digits_wrong']} | — | — | {vote['torch'] or '—'} |"
+        f"| {vote['digits_wrong']} | {wall} | — | {vote['torch'] or '—'} |"
     )
 
 
