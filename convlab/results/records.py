@@ -99,10 +99,11 @@ def record_of(store: Store, run: Run) -> dict[str, Any]:
             "member_seeds": sorted(m.seed for m in members if m.seed is not None),
             "member_tests": [_hundredths(m.test_at_best) for m in members],
             # the whole ensemble's time: its members' epochs, one after another
-            "wall_seconds": round(sum(_epoch_seconds(store, m.id) for m in members), 1) or None,
+            "wall_seconds": round(sum(_seconds(store.epochs(m.id)) for m in members), 1) or None,
         }
-    train_seconds = _epoch_seconds(store, run.id)
-    images = _train_images(train) * len(store.epochs(run.id))
+    epochs = store.epochs(run.id)  # read once: the rows carry each epoch's filters
+    train_seconds = _seconds(epochs)
+    images = _train_images(train) * len(epochs)
     return {
         **base,
         "kind": "run",
@@ -117,8 +118,8 @@ def record_of(store: Store, run: Run) -> dict[str, Any]:
     }
 
 
-def _epoch_seconds(store: Store, run_id: int) -> float:
-    return sum(e.seconds or 0.0 for e in store.epochs(run_id))
+def _seconds(epochs: list) -> float:
+    return sum(e.seconds or 0.0 for e in epochs)
 
 
 def _hundredths(percent: float | None) -> float | None:
