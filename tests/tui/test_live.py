@@ -182,8 +182,12 @@ async def test_a_second_run_waits_for_the_device_and_can_leave_the_queue(empty_s
             second = app.launcher.launch("tiny", label="tiny again")
             await pilot.pause()
             assert first.state == "training" and second.state == "waiting"
-            text = screen_text(app)
-            assert "waiting for the device: tiny again" in text and "waits for the device" in text
+
+            def queue_shown():  # the home screen draws its table and the queue's lines a frame or two later
+                text = screen_text(app)
+                return "waiting for the device: tiny again" in text and "waits for the device" in text
+
+            await wait_until(pilot, queue_shown, timeout=30)
             runs = app.screen.query_one(RunTable)
             runs.focus()
             runs.move_cursor(row=0)  # the waiting job is listed first
