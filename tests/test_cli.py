@@ -320,6 +320,13 @@ def test_store_option_opens_the_lab_on_that_store(tmp_path):
                 seen += os.read(main, 65536)
         assert b"mine.sqlite" in seen, seen[-2000:]
         os.write(main, b"q")
+        deadline = time.monotonic() + 30
+        while proc.poll() is None and time.monotonic() < deadline:  # drained, or the app blocks writing
+            if select.select([main], [], [], 0.5)[0]:
+                try:
+                    os.read(main, 65536)
+                except OSError:  # the app closed the terminal on its way out
+                    break
         assert proc.wait(30) == 0
     finally:
         if proc.poll() is None:

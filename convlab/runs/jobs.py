@@ -166,6 +166,8 @@ class JobTrainer:
         from convlab.book.trainer import Trainer, TrainingDiverged, TrainingStopped
 
         trainer = Trainer(job.spec, self._tensors_for(job.spec, device), device, member.seed)
+        if self.should_stop():  # stopped while the data loaded: the run is never opened
+            raise TrainingStopped
         run_id, saved = self.open_run(job, member, str(device))
         if saved is not None:
             trainer.restore(saved[1])
